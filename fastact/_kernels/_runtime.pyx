@@ -1,0 +1,175 @@
+# Compiled with the directives and flags of setup.py (language_level 3,
+# boundscheck/wraparound/initializedcheck off, cdivision on).
+"""Runtime facts and shared helpers of fastact's compiled kernels.
+
+* :func:`openmp_enabled`, :func:`omp_num_procs`, :func:`compile_info`: how the
+  extension modules were built (OpenMP or serial fallback, compiler flags).
+* :func:`rrelu_uniform`: the counter-based hash that gives rrelu its random
+  training slopes.  Every fastact backend (NumPy, Cython, Numba, CUDA)
+  computes exactly the same numbers: for element index ``i`` (``i >= 0``)::
+
+      M = 2**64;  GOLDEN = 0x9E3779B97F4A7C15
+      mix64(z):   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9  (mod M)
+                  z = (z ^ (z >> 27)) * 0x94D049BB133111EB  (mod M)
+                  return z ^ (z >> 31)
+      key = mix64(seed)
+      z_i = mix64((key + (i + 1) * GOLDEN) mod M)
+      u_i = (z_i >> 11) * 2.0**-53          # float64 in [0, 1)
+
+  (SplitMix64's output function applied to a Weyl sequence started at the
+  mixed seed.)  Each value depends only on ``seed`` and ``i``, so results are
+  identical for any split of the work across threads or calls.
+"""
+
+import operator
+import os
+
+from cython.parallel cimport prange
+from libc.stdint cimport uint64_t
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define FASTACT_OPENMP 1
+    #define FASTACT_OPENMP_VERSION ((long)_OPENMP)
+    static int fastact_omp_num_procs(void) { return omp_get_num_procs(); }
+    #else
+    #define FASTACT_OPENMP 0
+    #define FASTACT_OPENMP_VERSION 0L
+    static int fastact_omp_num_procs(void) { return 0; }
+    #endif
+
+    /* Set by setup.py; defaults for a build that did not go through it. */
+    #ifndef FASTACT_EXTRA_COMPILE_ARGS
+    #define FASTACT_EXTRA_COMPILE_ARGS "unknown"
+    #endif
+    #ifndef FASTACT_EXTRA_LINK_ARGS
+    #define FASTACT_EXTRA_LINK_ARGS "unknown"
+    #endif
+    #ifndef FASTACT_OPENMP_DISABLED_BY_ENV
+    #define FASTACT_OPENMP_DISABLED_BY_ENV 0
+    #endif
+    #ifndef FASTACT_COMPILER
+    #define FASTACT_COMPILER "unknown"
+    #endif
+    #ifndef FASTACT_CYTHON_VERSION
+    #define FASTACT_CYTHON_VERSION "unknown"
+    #endif
+
+    #define FASTACT_GOLDEN UINT64_C(0x9E3779B97F4A7C15)
+
+    static inline uint64_t fastact_mix64(uint64_t z) {
+        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+        return z ^ (z >> 31);
+    }
+
+    /* u_i for key = mix64(seed); i wraps modulo 2**64 like the definition. */
+    static inline double fastact_rrelu_u(uint64_t key, uint64_t i) {
+        uint64_t z = fastact_mix64(key + (i + UINT64_C(1)) * FASTACT_GOLDEN);
+        return (double)(z >> 11) * (1.0 / 9007199254740992.0);  /* 2**-53, exact */
+    }
+    """
+    const int FASTACT_OPENMP
+    const long FASTACT_OPENMP_VERSION
+    const int FASTACT_OPENMP_DISABLED_BY_ENV
+    const char *FASTACT_EXTRA_COMPILE_ARGS
+    const char *FASTACT_EXTRA_LINK_ARGS
+    const char *FASTACT_COMPILER
+    const char *FASTACT_CYTHON_VERSION
+    int fastact_omp_num_procs() noexcept nogil
+    uint64_t fastact_mix64(uint64_t z) noexcept nogil
+    double fastact_rrelu_u(uint64_t key, uint64_t i) noexcept nogil
+
+
+_U64 = 1 << 64
+
+
+def openmp_enabled():
+    """True if the extension modules were compiled with OpenMP (``prange`` runs in parallel)."""
+    return FASTACT_OPENMP != 0
+
+
+def omp_num_procs():
+    """Processors available to this process.
+
+    OpenMP's ``omp_get_num_procs()`` when built with OpenMP; otherwise the
+    size of the CPU affinity mask (``os.sched_getaffinity``) or ``os.cpu_count()``.
+    """
+    if FASTACT_OPENMP:
+        return int(fastact_omp_num_procs())
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def compile_info():
+    """How the compiled modules were built, as a new dict.
+
+    Keys: ``openmp`` (bool), ``openmp_version`` (the ``_OPENMP`` date, e.g.
+    201511, or 0), ``openmp_disabled_by_env`` (FASTACT_DISABLE_OPENMP was set
+    at build time), ``extra_compile_args`` and ``extra_link_args`` (the flags
+    setup.py added, as strings), ``compiler``, ``cython_version``.
+    """
+    return {
+        "openmp": FASTACT_OPENMP != 0,
+        "openmp_version": int(FASTACT_OPENMP_VERSION),
+        "openmp_disabled_by_env": FASTACT_OPENMP_DISABLED_BY_ENV != 0,
+        "extra_compile_args": FASTACT_EXTRA_COMPILE_ARGS.decode("utf-8"),
+        "extra_link_args": FASTACT_EXTRA_LINK_ARGS.decode("utf-8"),
+        "compiler": FASTACT_COMPILER.decode("utf-8"),
+        "cython_version": FASTACT_CYTHON_VERSION.decode("utf-8"),
+    }
+
+
+cdef object _as_index(object value, str name, str requirement):
+    """``operator.index(value)``, or ValueError naming ``name`` (bools refused)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be {requirement}, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise ValueError(f"{name} must be {requirement}, got {value!r}") from None
+
+
+def rrelu_uniform(seed, start, double[::1] out not None, int num_threads=1):
+    """Fill ``out[k]`` with ``u_{start + k}``, the rrelu hash (see the module docstring).
+
+    Parameters
+    ----------
+    seed : int
+        In ``[0, 2**64)`` (Python or NumPy integer); ValueError otherwise.
+    start : int
+        Index of ``out[0]``, ``>= 0``.  Indices are taken modulo ``2**64``,
+        as in the definition.
+    out : float64 array, C-contiguous and writeable
+        Filled in place.
+    num_threads : int
+        ``>= 1``.  Above 1 the loop runs in an OpenMP ``prange`` with the GIL
+        released (serially if built without OpenMP); results do not depend on it.
+    """
+    cdef uint64_t key, base
+    cdef Py_ssize_t k, n = out.shape[0]
+
+    s = _as_index(seed, "seed", "an int in [0, 2**64)")
+    if not 0 <= s < _U64:
+        raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+    i0 = _as_index(start, "start", "an int >= 0")
+    if i0 < 0:
+        raise ValueError(f"start must be an int >= 0, got {start!r}")
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be >= 1, got {num_threads!r}")
+
+    key = fastact_mix64(<uint64_t>s)
+    base = <uint64_t>(i0 % _U64)
+    if num_threads == 1:
+        with nogil:
+            for k in range(n):
+                out[k] = fastact_rrelu_u(key, base + <uint64_t>k)
+    else:
+        for k in prange(n, nogil=True, num_threads=num_threads, schedule="static"):
+            out[k] = fastact_rrelu_u(key, base + <uint64_t>k)
