@@ -1,0 +1,43 @@
+"""fastact: neural-network activation functions and their derivatives, fast and exact.
+
+Every activation is an object in this namespace, built from the registry
+(:mod:`fastact._registry`): calling it is the forward; ``.derivative``,
+``.backward`` and ``.value_and_derivative`` are its methods::
+
+    import numpy as np, fastact as fa
+    x = np.linspace(-3, 3, 7)
+    y = fa.gelu(x)
+    gx = fa.gelu.backward(np.ones_like(x), x)
+
+``fa.activations()`` lists them all, aliases included.
+"""
+
+from __future__ import annotations
+
+from fastact._api import Activation, activations, resolve_backend
+from fastact._dispatch import (
+    available_backends,
+    register_backend,
+    set_backend,
+    unregister_backend,
+    use_backend,
+)
+from fastact._threads import get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
+
+globals().update(activations())
+
+__all__ = [
+    "Activation",
+    "activations",
+    "available_backends",
+    "get_num_threads",
+    "register_backend",
+    "resolve_backend",
+    "set_backend",
+    "set_num_threads",
+    "unregister_backend",
+    "use_backend",
+    *sorted(activations()),
+]

@@ -1,0 +1,552 @@
+"""The public activation objects, built from the registry.
+
+An :class:`Activation` validates everything (inputs, dtypes, parameters, ``out``)
+before any kernel runs, so an error never leaves ``out`` half written; then it asks
+:mod:`fastact._dispatch` for the kernels of one backend and lets them write into the
+result arrays. Nothing in this module is specific to one activation: the registry
+says what differs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fastact import _dispatch
+from fastact._registry import SPECS, ActivationSpec, Param, lookup
+
+__all__ = ["Activation", "activations", "resolve_backend"]
+
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+#: float16 is computed in float32 and rounded once at the end (the contract).
+_COMPUTE: dict[np.dtype, np.dtype] = {_F16: _F32, _F32: _F32, _F64: _F64}
+_SEED_LIMIT = 2**64
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_array(value: Any, argument: str) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise type(error)(f"{argument} could not be converted to an array: {error}") from None
+
+
+def _result_dtype(dtype: np.dtype, argument: str) -> np.dtype:
+    """The dtype np.tanh gives (bool/int8 -> float16, int16 -> float32, ...)."""
+    if dtype.kind in "biuf":
+        resolved = np.tanh.resolve_dtypes((dtype, None))[1]
+        result = np.dtype(resolved.name)  # native byte order
+        if result in _COMPUTE:
+            return result
+    raise TypeError(
+        f"{argument} has dtype {dtype}; fastact computes real float16, float32 and float64 "
+        "(bool and integer inputs are promoted as np.tanh does)"
+    )
+
+
+def _compute_input(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``array`` in the compute dtype, native byte order (a copy only when needed)."""
+    if array.dtype == dtype and array.dtype.isnative:
+        return array
+    with np.errstate(all="ignore"):
+        return array.astype(dtype)
+
+
+def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, argument: str) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{argument} must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{argument} has shape {out.shape}, the result has shape {shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{argument} is read-only")
+    if not np.can_cast(dtype, out.dtype, casting="same_kind"):
+        raise TypeError(
+            f"cannot write the {dtype} result into {argument} of dtype {out.dtype} "
+            "(casting='same_kind')"
+        )
+    return out
+
+
+def _may_write_directly(out: np.ndarray, dtype: np.dtype, inputs: Sequence[np.ndarray]) -> bool:
+    """Whether a kernel may write into ``out`` itself.
+
+    Kernels handle the in-place case (``out`` is exactly an input) but not an ``out``
+    that partly overlaps an input (a shifted view); then the result goes through a
+    temporary, as NumPy's ufuncs do.
+    """
+    if out.dtype != dtype or not out.dtype.isnative or not out.flags.aligned:
+        return False
+    for array in inputs:
+        if np.may_share_memory(out, array) and not (
+            out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
+            and out.strides == array.strides
+            and out.shape == array.shape
+        ):
+            return False
+    return True
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _bind(spec: ActivationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict:
+    required = spec.required_params
+    if len(args) > len(required):
+        raise TypeError(
+            f"{spec.name}() takes {len(required)} positional parameter(s) after the input "
+            f"but {len(args)} were given (parameters with defaults are keyword-only)"
+        )
+    raw = {p.name: a for p, a in zip(required, args, strict=False)}
+    known = {p.name for p in spec.params}
+    for key, value in kwargs.items():
+        if key not in known:
+            raise TypeError(f"{spec.name}() got an unexpected keyword argument {key!r}")
+        if key in raw:
+            raise TypeError(f"{spec.name}() got multiple values for argument {key!r}")
+        raw[key] = value
+    for p in required:
+        if p.name not in raw:
+            raise TypeError(f"{spec.name}() missing required argument {p.name!r}")
+    return raw
+
+
+def _real_param(spec: ActivationSpec, p: Param, value: Any, compute: np.dtype) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{spec.name}: {p.name} must be a real number or array of them, "
+            f"got {type(value).__name__} of dtype {array.dtype}"
+        )
+    with np.errstate(all="ignore"):
+        cast = array.astype(compute)
+    if np.isnan(cast).any():
+        raise ValueError(f"{spec.name}: {p.name} must not be NaN, got {value!r}")
+    if not p.allow_inf and np.isinf(cast).any():
+        raise ValueError(f"{spec.name}: {p.name} must be finite in {compute}, got {value!r}")
+    if p.check is not None and not np.all(p.check(cast)):
+        raise ValueError(f"{spec.name}: {p.name} must be {p.requirement}, got {value!r}")
+    return cast
+
+
+def _validate_params(
+    spec: ActivationSpec, raw: Mapping[str, Any], shape: tuple[int, ...], compute: np.dtype
+) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for p in spec.params:
+        value = raw.get(p.name, p.default)
+        if p.kind == "real":
+            cast = _real_param(spec, p, value, compute)
+            if cast.ndim == 0:
+                params[p.name] = float(cast)
+                continue
+            try:
+                fits = np.broadcast_shapes(cast.shape, shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"{spec.name}: {p.name} of shape {cast.shape} does not broadcast to the "
+                    f"input's shape {shape} (a parameter may not enlarge the result)"
+                )
+            params[p.name] = cast
+        elif p.kind == "real_or_none":
+            if value is None:
+                params[p.name] = None
+                continue
+            cast = _real_param(spec, p, value, compute)
+            if cast.ndim != 0:
+                raise ValueError(f"{spec.name}: {p.name} must be None or a scalar")
+            params[p.name] = float(cast)
+        elif p.kind == "choice":
+            if not isinstance(value, str) or value not in p.choices:
+                choices = ", ".join(repr(c) for c in p.choices)
+                raise ValueError(f"{spec.name}: {p.name} must be one of {choices}, got {value!r}")
+            params[p.name] = value
+        elif p.kind == "flag":
+            if not isinstance(value, bool | np.bool_):
+                raise TypeError(f"{spec.name}: {p.name} must be a bool, got {value!r}")
+            params[p.name] = bool(value)
+        elif p.kind == "seed":
+            params[p.name] = _seed(spec, p, value)
+        elif p.kind == "axis":
+            params[p.name] = _axis(spec, value, len(shape))
+        else:  # pragma: no cover - the registry only declares the kinds above
+            raise AssertionError(p.kind)
+    if spec.constraint is not None:
+        message = spec.constraint(params)
+        if message:
+            raise ValueError(f"{spec.name}: {message}")
+    return params
+
+
+def _seed(spec: ActivationSpec, p: Param, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{spec.name}: {p.name} must be an integer, got {value!r}")
+    try:
+        seed = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{spec.name}: {p.name} must be an integer, got {value!r}") from None
+    if not 0 <= seed < _SEED_LIMIT:
+        raise ValueError(f"{spec.name}: {p.name} must be in [0, 2**64), got {seed}")
+    return seed
+
+
+def _axis(spec: ActivationSpec, value: Any, ndim: int) -> int:
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{spec.name}: axis must be an integer, got {value!r}")
+    try:
+        axis = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{spec.name}: axis must be an integer, got {value!r}") from None
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(axis, ndim, f"{spec.name}: axis")
+    return axis % ndim
+
+
+# --------------------------------------------------------------------------- the objects
+
+
+def _forward_shape(spec: ActivationSpec, shape: tuple[int, ...], params: Mapping) -> tuple:
+    if spec.name != "glu":
+        return shape
+    axis = params["axis"]
+    if shape[axis] % 2:
+        raise ValueError(
+            f"glu: x has length {shape[axis]} along axis {axis}; it must be even (two halves)"
+        )
+    return (*shape[:axis], shape[axis] // 2, *shape[axis + 1 :])
+
+
+class Activation:
+    """An activation function with its derivative and fused backward.
+
+    Calling the object is the forward; see the class docstring of each activation
+    (``help(fastact.gelu)``) for its formula and parameters.
+    """
+
+    spec: ActivationSpec
+
+    def __init__(self, spec: ActivationSpec) -> None:
+        self.spec = spec
+        self.__name__ = spec.name
+        self.__qualname__ = spec.name
+        self.__signature__ = _signature(spec)
+
+    def __repr__(self) -> str:
+        return f"<fastact activation {self.spec.name}>"
+
+    def __reduce__(self) -> tuple[Callable[[str], Activation], tuple[str]]:
+        return _by_name, (self.spec.name,)
+
+    # -- public methods -------------------------------------------------------------
+
+    def __call__(
+        self, x: Any, /, *args: Any, out: Any = None, backend: str | None = None, **params: Any
+    ) -> Any:
+        return self._run("forward", {"x": x}, args, params, out, backend)
+
+    def derivative(
+        self, x: Any, /, *args: Any, out: Any = None, backend: str | None = None, **params: Any
+    ) -> Any:
+        """The elementwise derivative f'(x) (for axis functions: the Jacobian along the
+        axis, of shape ``y.shape + (x.shape[axis],)``)."""
+        return self._run("derivative", {"x": x}, args, params, out, backend)
+
+    def value_and_derivative(
+        self, x: Any, /, *args: Any, out: Any = None, backend: str | None = None, **params: Any
+    ) -> Any:
+        """``(f(x), f'(x))`` in one pass; ``out`` is a pair."""
+        return self._run("value_and_derivative", {"x": x}, args, params, out, backend)
+
+    def backward(
+        self,
+        grad: Any,
+        x: Any = None,
+        *,
+        y: Any = None,
+        out: Any = None,
+        backend: str | None = None,
+        **params: Any,
+    ) -> Any:
+        """The vector-Jacobian product ``grad * f'(x)`` in one pass, from the input ``x``
+        or, where the activation allows it, from the output ``y`` (exactly one)."""
+        if (x is None) == (y is None):
+            raise ValueError(f"{self.spec.name}.backward: pass exactly one of x or y=")
+        if x is not None:
+            return self._run("backward_x", {"grad": grad, "x": x}, (), params, out, backend)
+        return self._run("backward_y", {"grad": grad, "y": y}, (), params, out, backend)
+
+    # -- the one code path ------------------------------------------------------------
+
+    def _run(
+        self,
+        method: str,
+        arrays: Mapping[str, Any],
+        args: tuple[Any, ...],
+        raw_kwargs: Mapping[str, Any],
+        out: Any,
+        backend: str | None,
+    ) -> Any:
+        spec = self.spec
+        raw = _bind(spec, args, raw_kwargs)
+        main_name = "y" if method == "backward_y" else "x"
+        main = _as_array(arrays[main_name], main_name)
+        result_dtype = _result_dtype(main.dtype, main_name)
+        grad = None
+        if "grad" in arrays:
+            grad = _as_array(arrays["grad"], "grad")
+            result_dtype = np.promote_types(result_dtype, _result_dtype(grad.dtype, "grad"))
+        compute = _COMPUTE[result_dtype]
+        params = _validate_params(spec, raw, main.shape, compute)
+
+        if method == "backward_y":
+            refusal = spec.y_backward_refusal(params)
+            if refusal is not None:
+                raise ValueError(
+                    f"{spec.name}.backward cannot use y=: {refusal}; pass x instead"
+                )
+
+        # Shapes of the results, and of the gradient the backward takes.
+        y_shape = main.shape if method == "backward_y" else _forward_shape(spec, main.shape, params)
+        if method in ("forward",):
+            shapes = [y_shape]
+        elif method == "derivative":
+            shapes = [self._derivative_shape(main.shape, y_shape, params)]
+        elif method == "value_and_derivative":
+            shapes = [y_shape, self._derivative_shape(main.shape, y_shape, params)]
+        else:
+            shapes = [main.shape]
+            shapes += [np.shape(raw[name]) for name in spec.param_grads if method == "backward_x"]
+        if grad is not None and grad.shape != y_shape:
+            try:
+                fits = np.broadcast_shapes(grad.shape, y_shape) == y_shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"{spec.name}.backward: grad of shape {grad.shape} does not broadcast to "
+                    f"the output's shape {y_shape}"
+                )
+
+        outs = self._check_outs(out, shapes, result_dtype)
+        methods = [method] + [
+            f"param_grad:{name}" for name in spec.param_grads if method == "backward_x"
+        ]
+        _, kernels = _dispatch.select(spec.name, methods, compute, backend)
+
+        # Convert, then compute into `out` itself where that is safe.
+        inputs = [_compute_input(main, compute)]
+        if grad is not None:
+            inputs.insert(0, np.broadcast_to(_compute_input(grad, compute), y_shape))
+        sources = [main] if grad is None else [grad, main]
+        targets = [
+            o if o is not None and _may_write_directly(o, compute, sources + inputs)
+            else np.empty(s, dtype=compute)
+            for o, s in zip(outs, shapes, strict=True)
+        ]
+        if method == "value_and_derivative":
+            kernels[0](*inputs, *targets, **params)
+        else:
+            for kernel, target in zip(kernels, targets, strict=True):
+                kernel(*inputs, target, **params)
+
+        results = []
+        for o, target in zip(outs, targets, strict=True):
+            if o is None:
+                with np.errstate(all="ignore"):  # float32 -> float16 rounds, silently
+                    result = target if result_dtype == compute else target.astype(result_dtype)
+                results.append(result[()] if result.ndim == 0 else result)
+            else:
+                if target is not o:
+                    with np.errstate(all="ignore"):
+                        np.copyto(o, target, casting="same_kind")
+                results.append(o)
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def _derivative_shape(self, x_shape: tuple, y_shape: tuple, params: Mapping) -> tuple:
+        if self.spec.kind == "elementwise":
+            return x_shape
+        return (*y_shape, x_shape[params["axis"]])
+
+    def _check_outs(
+        self, out: Any, shapes: list[tuple], dtype: np.dtype
+    ) -> list[np.ndarray | None]:
+        if len(shapes) == 1:
+            return [None if out is None else _check_out(out, shapes[0], dtype, "out")]
+        if out is None:
+            return [None] * len(shapes)
+        if not isinstance(out, tuple | list) or len(out) != len(shapes):
+            raise TypeError(f"out must be a pair of arrays (or None) here, got {out!r}")
+        checked = [
+            None if o is None else _check_out(o, s, dtype, f"out[{i}]")
+            for i, (o, s) in enumerate(zip(out, shapes, strict=True))
+        ]
+        present = [o for o in checked if o is not None]
+        if len(present) == 2 and np.may_share_memory(present[0], present[1]):
+            raise ValueError("out[0] and out[1] must not overlap")
+        return checked
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def _signature(spec: ActivationSpec) -> inspect.Signature:
+    kinds = inspect.Parameter
+    parameters = [kinds("x", kinds.POSITIONAL_ONLY)]
+    for p in spec.params:
+        if p.required:
+            parameters.append(kinds(p.name, kinds.POSITIONAL_OR_KEYWORD))
+    for p in spec.params:
+        if not p.required:
+            parameters.append(kinds(p.name, kinds.KEYWORD_ONLY, default=p.default))
+    parameters += [
+        kinds("out", kinds.KEYWORD_ONLY, default=None),
+        kinds("backend", kinds.KEYWORD_ONLY, default=None),
+    ]
+    return inspect.Signature(parameters)
+
+
+def _param_doc(p: Param) -> str:
+    kind = {
+        "real": "float or array_like",
+        "real_or_none": "float or None",
+        "choice": "{" + ", ".join(repr(c) for c in p.choices) + "}",
+        "flag": "bool",
+        "seed": "int or None",
+        "axis": "int",
+    }[p.kind]
+    default = "required" if p.required else f"default {p.default!r}"
+    requirement = f" Must be {p.requirement}." if p.requirement else ""
+    return f"{p.name} : {kind}, {default}\n    {p.doc}{requirement}"
+
+
+def _example(spec: ActivationSpec) -> str:
+    kwargs = dict(spec.example_kwargs)
+    for p in spec.required_params:
+        kwargs.setdefault(p.name, 0.25)
+    if spec.name == "rrelu":
+        kwargs = {"training": True, "seed": 0}
+    call_args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    name = spec.name
+    if spec.kind == "axis":
+        width = 4 if name == "glu" else 3
+        lines = [
+            ">>> import numpy as np, fastact as fa",
+            f">>> x = np.arange({2 * width}.0).reshape(2, {width})",
+            f">>> y = fa.{name}(x, axis=-1)",
+            f">>> jacobian = fa.{name}.derivative(x, axis=-1)   # shape y.shape + ({width},)",
+            f">>> grad_x = fa.{name}.backward(np.ones_like(y), x, axis=-1)",
+        ]
+        if spec.y_backward is True:
+            lines.append(f">>> grad_x = fa.{name}.backward(np.ones_like(y), y=y, axis=-1)")
+        return "\n".join(lines)
+    lines = [
+        ">>> import numpy as np, fastact as fa",
+        ">>> x = np.linspace(-4, 4, 9, dtype=np.float32)",
+        f">>> y = fa.{name}(x{call_args})",
+        f">>> d = fa.{name}.derivative(x{call_args})",
+        f">>> grad_x = fa.{name}.backward(np.ones_like(x), x{call_args})",
+    ]
+    if spec.y_backward is True:
+        lines.append(f">>> grad_x = fa.{name}.backward(np.ones_like(y), y=y{call_args})")
+    lines.append(f">>> _ = fa.{name}(x{call_args}, out=x)   # in place")
+    return "\n".join(lines)
+
+
+def _docstring(spec: ActivationSpec) -> str:
+    sig = str(_signature(spec)).replace("(", f"{spec.name}(", 1)
+    params = "\n".join(
+        [
+            "x : array_like\n    Input; any shape, strides and real dtype.",
+            *(_param_doc(p) for p in spec.params),
+            "out : ndarray, optional\n    Where to write the result (may be x itself).",
+            "backend : str, optional\n    Backend for this call (default: the current one, "
+            "normally 'auto').",
+        ]
+    )
+    from_output = (
+        f"\nFrom the output: f'(x) = {spec.derivative_from_output}, so "
+        f"``{spec.name}.backward(grad, y=y)`` works."
+        if spec.derivative_from_output
+        else "\nThe backward needs x (the derivative is not a function of the output)."
+    )
+    aliases = f"\nAliases: {', '.join(spec.aliases)}." if spec.aliases else ""
+    notes = f"\n\n{spec.notes}" if spec.notes else ""
+    methods = (
+        f"``{spec.name}.derivative(x, ...)``: f'(x)"
+        + (" (the Jacobian along axis)" if spec.kind == "axis" else "")
+        + f"; ``{spec.name}.backward(grad, x, ...)``: grad times the derivative, fused"
+        f"; ``{spec.name}.value_and_derivative(x, ...)``: both in one pass."
+    )
+    return f"""{sig}
+
+{spec.title}
+
+    {spec.formula}
+
+Derivative:
+
+    {spec.derivative}
+{from_output}{aliases}{notes}
+
+Parameters
+----------
+{params}
+
+Returns
+-------
+ndarray or scalar
+    The result, with x's shape and the dtype ``np.tanh`` would give (float16 is
+    computed in float32); a scalar for a 0-d input, ``out`` when given.
+
+Methods
+-------
+{methods}
+
+Examples
+--------
+{_example(spec)}
+"""
+
+
+def _make(spec: ActivationSpec) -> Activation:
+    cls = type(spec.name, (Activation,), {"__doc__": _docstring(spec), "__module__": "fastact"})
+    return cls(spec)
+
+
+_OBJECTS: dict[str, Activation] = {spec.name: _make(spec) for spec in SPECS}
+_ALL_NAMES: dict[str, Activation] = {n: _OBJECTS[s.name] for s in SPECS for n in s.names}
+
+
+def _by_name(name: str) -> Activation:
+    return _ALL_NAMES[name]
+
+
+def activations() -> dict[str, Activation]:
+    """Every activation by name, aliases included (``{"gelu": fa.gelu, ...}``)."""
+    return dict(_ALL_NAMES)
+
+
+def resolve_backend(
+    name: str, dtype: Any, backend: str = "auto", *, method: str = "forward"
+) -> str:
+    """The backend a call of activation ``name`` on an input of ``dtype`` would use.
+
+    ``method`` is one of "forward", "derivative", "value_and_derivative", "backward_x",
+    "backward_y". Raises like the call would (unknown names, unsupported dtypes, an
+    explicit backend that does not serve it).
+    """
+    spec = lookup(name)
+    compute = _COMPUTE[_result_dtype(np.dtype(dtype), "dtype")]
+    chosen, _ = _dispatch.select(spec.name, [method], compute, backend)
+    return chosen

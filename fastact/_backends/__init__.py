@@ -1,0 +1,1 @@
+"""Backends: sets of kernels behind the protocol of :mod:`fastact._backends.base`."""

@@ -1,0 +1,71 @@
+"""The one thread knob of fastact.
+
+Compiled backends read :func:`get_num_threads` at call time and pass it to their
+parallel regions (OpenMP ``num_threads``, numba's ``set_num_threads``), so this
+module is the only place that holds the number. The default comes from the
+environment variable ``FASTACT_NUM_THREADS``, else from the processors OpenMP sees.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import threading
+import warnings
+
+from fastact._kernels import _runtime
+
+__all__ = ["default_num_threads", "get_num_threads", "set_num_threads"]
+
+_ENV = "FASTACT_NUM_THREADS"
+
+
+def _validated(n: object, what: str) -> int:
+    if isinstance(n, bool):
+        raise ValueError(f"{what} must be an integer >= 1, got {n!r}")
+    try:
+        value = operator.index(n)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"{what} must be an integer >= 1, got {n!r}") from None
+    if value < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {value}")
+    return value
+
+
+def default_num_threads() -> int:
+    """``FASTACT_NUM_THREADS`` if set (and valid), else the processors available."""
+    raw = os.environ.get(_ENV, "").strip()
+    if raw:
+        try:
+            return _validated(int(raw), _ENV)
+        except ValueError:
+            warnings.warn(
+                f"ignoring {_ENV}={raw!r}: expected an integer >= 1",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return max(1, _runtime.omp_num_procs())
+
+
+_lock = threading.Lock()
+_num_threads = default_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads fastact's compiled kernels use (process-wide).
+
+    Parameters
+    ----------
+    n : int
+        At least 1. More than the cores is allowed (threads then share cores).
+        Arrays below a backend's measured size threshold still run on one thread.
+    """
+    global _num_threads
+    value = _validated(n, "n")
+    with _lock:
+        _num_threads = value
+
+
+def get_num_threads() -> int:
+    """The number of threads fastact's compiled kernels use."""
+    return _num_threads
