@@ -1,0 +1,44 @@
+"""Shared fixtures: every test that takes ``backend`` runs once per available backend."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import fastact as fa
+
+# Example counts stay small so the suite fits CI's budget on 2 cores; raise them with
+# HYPOTHESIS_PROFILE=thorough when hunting.
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+BACKENDS = fa.available_backends()
+ELEMENTWISE = [s for s in fa._registry.SPECS if s.kind == "elementwise"]
+ALONG_AXIS = [s for s in fa._registry.SPECS if s.kind == "axis"]
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _strict_floating_point():
+    """Any NumPy floating-point warning inside fastact is a failure (the contract)."""
+    with np.errstate(all="raise"):
+        yield
+
+
+def example_params(spec: fa._registry.ActivationSpec) -> dict:
+    """Valid parameters for any activation: the defaults, plus the required ones."""
+    params = {p.name: 0.25 for p in spec.required_params}
+    if spec.name == "threshold":
+        params = {"threshold": 0.5, "value": -2.0}
+    return params
