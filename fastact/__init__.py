@@ -28,6 +28,12 @@ __version__ = "0.1.0"
 
 globals().update(activations())
 
+
+def __getattr__(name: str) -> Activation:
+    """Only reached for names that are not activations (those are set above); it tells
+    type checkers that ``fastact.gelu`` and its kin are :class:`Activation` objects."""
+    raise AttributeError(f"module 'fastact' has no attribute {name!r}")
+
 __all__ = [
     "Activation",
     "activations",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -29,10 +32,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(autouse=True)
-def _strict_floating_point():
-    """Any NumPy floating-point warning inside fastact is a failure (the contract)."""
-    with np.errstate(all="raise"):
+@contextlib.contextmanager
+def strict_floating_point() -> Iterator[None]:
+    """Any NumPy floating-point warning (underflow included) inside fastact is a
+    failure, whatever the caller's np.seterr: the contract says none is emitted."""
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
         yield
 
 

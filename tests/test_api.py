@@ -415,3 +415,17 @@ def test_rrelu_training_slopes_are_the_counter_hash(seed, backend) -> None:
 def test_rrelu_eval_is_leaky_relu_with_the_mean_slope() -> None:
     x = np.linspace(-3, 3, 13)
     np.testing.assert_array_equal(fa.rrelu(x), fa.leaky_relu(x, negative_slope=(1 / 8 + 1 / 3) / 2))
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**63 + 5])
+def test_rrelu_hash_is_the_same_in_numpy_and_in_c(seed) -> None:
+    """The reference's NumPy hash and the compiled one (for the Cython backend) agree
+    bit for bit, on any thread count: the slopes cannot depend on the backend."""
+    from fastact import _reference
+    from fastact._kernels import _runtime
+
+    expected = _reference.rrelu_uniform(seed, (1000, 7))
+    for threads in (1, 2):
+        got = np.empty(7000)
+        _runtime.rrelu_uniform(seed, 0, got, num_threads=threads)
+        np.testing.assert_array_equal(got.reshape(1000, 7), expected)

@@ -6,14 +6,13 @@ conventions, not mathematics an oracle could derive.
 
 from __future__ import annotations
 
-import warnings
 from decimal import Decimal
 
 import numpy as np
 import pytest
 
 import fastact as fa
-from conftest import ALONG_AXIS, DTYPES, ELEMENTWISE, example_params
+from conftest import ALONG_AXIS, DTYPES, ELEMENTWISE, example_params, strict_floating_point
 
 # The constants of API.md, as decimal text: the exact product, rounded once.
 SELU_ALPHA_TEXT = "1.6732632423543772848170429916717"
@@ -87,8 +86,7 @@ def test_nan_in_nan_out(spec, dtype, backend) -> None:
     activation = fa.activations()[spec.name]
     params = example_params(spec)
     x = np.array([np.nan, 1.0, -np.nan], dtype=dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with strict_floating_point():
         for result in (
             activation(x, backend=backend, **params),
             activation.derivative(x, backend=backend, **params),
@@ -106,7 +104,7 @@ def test_nan_in_nan_out(spec, dtype, backend) -> None:
 @pytest.mark.parametrize("spec", ELEMENTWISE, ids=lambda s: s.name)
 def test_no_warnings_on_extremes(spec, backend) -> None:
     """Every special value through every method: no NumPy warning, even under
-    ``np.errstate(all="raise")`` (the autouse fixture) and warnings-as-errors."""
+    ``np.errstate(all="raise")`` and warnings-as-errors."""
     activation = fa.activations()[spec.name]
     params = example_params(spec)
     for dtype in (np.float16, np.float32, np.float64):
@@ -116,8 +114,7 @@ def test_no_warnings_on_extremes(spec, backend) -> None:
              info.max, -info.max, np.inf, -np.inf, np.nan, 1e4, -1e4],
             dtype=dtype,
         )
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
+        with strict_floating_point():
             activation(x, backend=backend, **params)
             activation.derivative(x, backend=backend, **params)
             activation.backward(x, x, backend=backend, **params)
@@ -135,8 +132,7 @@ def test_axis_functions_nonfinite_rows(spec, backend) -> None:
     )
     if spec.name == "softmin":  # softmin(x) = softmax(-x): its poisoned rows are mirrored
         x = -x
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with strict_floating_point():
         y = activation(x, backend=backend)
         activation.derivative(x, backend=backend)
         activation.backward(np.ones_like(y), x, backend=backend)
