@@ -9,6 +9,7 @@ says what differs.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import operator
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fastact import _dispatch
+from fastact._backends.base import METHODS
 from fastact._registry import SPECS, ActivationSpec, Param, lookup
 
 __all__ = ["Activation", "activations", "resolve_backend"]
@@ -33,6 +35,11 @@ _SEED_LIMIT = 2**64
 def _as_array(value: Any, argument: str) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
+    if hasattr(value, "__cuda_array_interface__"):
+        raise NotImplementedError(
+            f"{argument} is a CUDA device array, and no backend here serves device arrays "
+            f"(available: {', '.join(_dispatch.available_backends())})"
+        )
     try:
         return np.asarray(value)
     except (ValueError, TypeError) as error:
@@ -132,7 +139,8 @@ def _real_param(spec: ActivationSpec, p: Param, value: Any, compute: np.dtype) -
     if not p.allow_inf and np.isinf(cast).any():
         raise ValueError(f"{spec.name}: {p.name} must be finite in {compute}, got {value!r}")
     if p.check is not None and not np.all(p.check(cast)):
-        raise ValueError(f"{spec.name}: {p.name} must be {p.requirement}, got {value!r}")
+        shown = f"{value!r}" if np.array_equal(array, cast) else f"{value!r} ({cast} in {compute})"
+        raise ValueError(f"{spec.name}: {p.name} must be {p.requirement}, got {shown}")
     return cast
 
 
@@ -217,14 +225,24 @@ def _axis(spec: ActivationSpec, value: Any, ndim: int) -> int:
 
 
 def _forward_shape(spec: ActivationSpec, shape: tuple[int, ...], params: Mapping) -> tuple:
-    if spec.name != "glu":
+    if not spec.halves_axis:
         return shape
     axis = params["axis"]
     if shape[axis] % 2:
         raise ValueError(
-            f"glu: x has length {shape[axis]} along axis {axis}; it must be even (two halves)"
+            f"{spec.name}: x has length {shape[axis]} along axis {axis}; it must be even "
+            "(two halves)"
         )
     return (*shape[:axis], shape[axis] // 2, *shape[axis + 1 :])
+
+
+def _kernel_methods(spec: ActivationSpec, method: str) -> list[str]:
+    """The kernels one call of ``method`` needs, all from one backend."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "backward_x":
+        return [method, *(f"param_grad:{name}" for name in spec.param_grads)]
+    return [method]
 
 
 class Activation:
@@ -305,7 +323,9 @@ class Activation:
         grad = None
         if "grad" in arrays:
             grad = _as_array(arrays["grad"], "grad")
-            result_dtype = np.promote_types(result_dtype, _result_dtype(grad.dtype, "grad"))
+            grad_dtype = _result_dtype(grad.dtype, "grad")
+            if type(arrays["grad"]) not in (int, float):  # Python scalars are weak (NEP 50)
+                result_dtype = np.promote_types(result_dtype, grad_dtype)
         compute = _COMPUTE[result_dtype]
         params = _validate_params(spec, raw, main.shape, compute)
 
@@ -339,10 +359,7 @@ class Activation:
                 )
 
         outs = self._check_outs(out, shapes, result_dtype)
-        methods = [method] + [
-            f"param_grad:{name}" for name in spec.param_grads if method == "backward_x"
-        ]
-        _, kernels = _dispatch.select(spec.name, methods, compute, backend)
+        _, kernels = _dispatch.select(spec.name, _kernel_methods(spec, method), compute, backend)
 
         # Convert, then compute into `out` itself where that is safe.
         inputs = [_compute_input(main, compute)]
@@ -357,7 +374,9 @@ class Activation:
         if method == "value_and_derivative":
             kernels[0](*inputs, *targets, **params)
         else:
-            for kernel, target in zip(kernels, targets, strict=True):
+            # Parameter gradients first: the first kernel may write into its own input
+            # (in place), which they still have to read.
+            for kernel, target in reversed(list(zip(kernels, targets, strict=True))):
                 kernel(*inputs, target, **params)
 
         results = []
@@ -381,12 +400,16 @@ class Activation:
     def _check_outs(
         self, out: Any, shapes: list[tuple], dtype: np.dtype
     ) -> list[np.ndarray | None]:
+        if isinstance(out, tuple) and len(shapes) == 1 and len(out) == 1:
+            out = out[0]  # ufuncs accept out=(array,) too
         if len(shapes) == 1:
             return [None if out is None else _check_out(out, shapes[0], dtype, "out")]
         if out is None:
             return [None] * len(shapes)
-        if not isinstance(out, tuple | list) or len(out) != len(shapes):
+        if not isinstance(out, tuple | list):
             raise TypeError(f"out must be a pair of arrays (or None) here, got {out!r}")
+        if len(out) != len(shapes):
+            raise ValueError(f"out must have {len(shapes)} entries here, got {len(out)}")
         checked = [
             None if o is None else _check_out(o, s, dtype, f"out[{i}]")
             for i, (o, s) in enumerate(zip(out, shapes, strict=True))
@@ -400,20 +423,45 @@ class Activation:
 # --------------------------------------------------------------------------- docs
 
 
-def _signature(spec: ActivationSpec) -> inspect.Signature:
+def _signature(spec: ActivationSpec, *, backward: bool = False) -> inspect.Signature:
+    """The signature of the forward (also of .derivative and .value_and_derivative), or
+    with ``backward=True`` of .backward: (grad, x=None, *, y=None, params..., out, backend)."""
     kinds = inspect.Parameter
-    parameters = [kinds("x", kinds.POSITIONAL_ONLY)]
+    if backward:
+        parameters = [
+            kinds("grad", kinds.POSITIONAL_OR_KEYWORD),
+            kinds("x", kinds.POSITIONAL_OR_KEYWORD, default=None),
+            kinds("y", kinds.KEYWORD_ONLY, default=None),
+        ]
+    else:
+        parameters = [kinds("x", kinds.POSITIONAL_ONLY)]
+        parameters += [kinds(p.name, kinds.POSITIONAL_OR_KEYWORD) for p in spec.required_params]
     for p in spec.params:
-        if p.required:
-            parameters.append(kinds(p.name, kinds.POSITIONAL_OR_KEYWORD))
-    for p in spec.params:
-        if not p.required:
-            parameters.append(kinds(p.name, kinds.KEYWORD_ONLY, default=p.default))
+        if backward or not p.required:
+            default = kinds.empty if p.required else p.default
+            parameters.append(kinds(p.name, kinds.KEYWORD_ONLY, default=default))
     parameters += [
         kinds("out", kinds.KEYWORD_ONLY, default=None),
         kinds("backend", kinds.KEYWORD_ONLY, default=None),
     ]
     return inspect.Signature(parameters)
+
+
+def _method_with_signature(
+    function: Callable[..., Any], signature: inspect.Signature
+) -> Callable[..., Any]:
+    """``function`` under its own name with the activation's signature, for help() and
+    inspect (the shared implementation takes ``*args, **params``)."""
+
+    @functools.wraps(function)
+    def method(self: Activation, *args: Any, **kwargs: Any) -> Any:
+        return function(self, *args, **kwargs)
+
+    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[self_parameter, *signature.parameters.values()]
+    )
+    return method
 
 
 def _param_doc(p: Param) -> str:
@@ -434,12 +482,10 @@ def _example(spec: ActivationSpec) -> str:
     kwargs = dict(spec.example_kwargs)
     for p in spec.required_params:
         kwargs.setdefault(p.name, 0.25)
-    if spec.name == "rrelu":
-        kwargs = {"training": True, "seed": 0}
     call_args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
     name = spec.name
     if spec.kind == "axis":
-        width = 4 if name == "glu" else 3
+        width = 4 if spec.halves_axis else 3
         lines = [
             ">>> import numpy as np, fastact as fa",
             f">>> x = np.arange({2 * width}.0).reshape(2, {width})",
@@ -520,8 +566,15 @@ Examples
 
 
 def _make(spec: ActivationSpec) -> Activation:
-    cls = type(spec.name, (Activation,), {"__doc__": _docstring(spec), "__module__": "fastact"})
-    return cls(spec)
+    forward, backward = _signature(spec), _signature(spec, backward=True)
+    namespace = {
+        "__doc__": _docstring(spec),
+        "__module__": "fastact",
+        "derivative": _method_with_signature(Activation.derivative, forward),
+        "value_and_derivative": _method_with_signature(Activation.value_and_derivative, forward),
+        "backward": _method_with_signature(Activation.backward, backward),
+    }
+    return type(spec.name, (Activation,), namespace)(spec)
 
 
 _OBJECTS: dict[str, Activation] = {spec.name: _make(spec) for spec in SPECS}
@@ -547,6 +600,6 @@ def resolve_backend(
     explicit backend that does not serve it).
     """
     spec = lookup(name)
-    compute = _COMPUTE[_result_dtype(np.dtype(dtype), "dtype")]
-    chosen, _ = _dispatch.select(spec.name, [method], compute, backend)
+    compute = _COMPUTE[_result_dtype(np.dtype(dtype), "the input")]
+    chosen, _ = _dispatch.select(spec.name, _kernel_methods(spec, method), compute, backend)
     return chosen

@@ -97,6 +97,8 @@ class ActivationSpec:
     constraint: Callable[[Mapping[str, Any]], str | None] | None = None
     #: Parameters whose gradient ``backward`` also returns (prelu's weight).
     param_grads: tuple[str, ...] = ()
+    #: The output is half as long as x along ``axis`` (glu's two halves).
+    halves_axis: bool = False
     notes: str = ""
     #: Keyword arguments used in the generated docstring example.
     example_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -268,6 +270,7 @@ SPECS: Final[tuple[ActivationSpec, ...]] = (
             "element's index in C order: every backend and thread count computes the same "
             "slopes, so ``backward(..., training=True, seed=s)`` sees the slopes of the forward."
         ),
+        example_kwargs={"training": True, "seed": 0},
     ),
     ActivationSpec(
         name="elu",
@@ -486,6 +489,7 @@ SPECS: Final[tuple[ActivationSpec, ...]] = (
         derivative="d glu / d a = sigmoid(b); d glu / d b = a * sigmoid(b) * (1 - sigmoid(b))",
         params=(_AXIS,),
         notes="x's length along axis must be even; the result is half as long there.",
+        halves_axis=True,
     ),
 )
 

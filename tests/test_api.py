@@ -429,3 +429,58 @@ def test_rrelu_hash_is_the_same_in_numpy_and_in_c(seed) -> None:
         got = np.empty(7000)
         _runtime.rrelu_uniform(seed, 0, got, num_threads=threads)
         np.testing.assert_array_equal(got.reshape(1000, 7), expected)
+
+
+def test_prelu_backward_in_place_still_gets_the_weight_gradient() -> None:
+    x = np.array([[-1.0, 2, -3], [-4, 5, -6]])
+    grad, weight = np.ones_like(x), np.full(3, 0.25)
+    expected_gx, expected_gw = fa.prelu.backward(grad, x, weight=weight)
+    for overwritten in ("x", "grad"):
+        xi, gi = x.copy(), grad.copy()
+        out = xi if overwritten == "x" else gi
+        gx, gw = fa.prelu.backward(gi, xi, weight=weight, out=(out, None))
+        assert gx is out
+        np.testing.assert_array_equal(gx, expected_gx)
+        np.testing.assert_array_equal(gw, expected_gw)
+
+
+def test_python_scalar_grad_does_not_upcast() -> None:
+    """NEP 50: a Python float is weak, as in ``2.0 * float32_array``."""
+    assert fa.tanh.backward(2.0, np.ones(2, np.float32)).dtype == np.float32
+    assert fa.tanh.backward(np.float64(2.0), np.ones(2, np.float32)).dtype == np.float64
+
+
+def test_single_out_may_be_a_one_tuple() -> None:
+    x, out = np.linspace(-1, 1, 5), np.empty(5)
+    assert fa.relu(x, out=(out,)) is out
+    with pytest.raises(ValueError, match="2 entries"):
+        fa.relu.value_and_derivative(x, out=(out,))
+
+
+def test_device_arrays_are_refused_clearly_without_a_gpu_backend() -> None:
+    class DeviceArray:
+        @property
+        def __cuda_array_interface__(self) -> dict:
+            return {"shape": (3,), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    if "cuda" not in fa.available_backends():
+        with pytest.raises(NotImplementedError, match="CUDA device array"):
+            fa.relu(DeviceArray())
+
+
+def test_resolve_backend_asks_for_every_kernel_of_the_call() -> None:
+    assert fa.resolve_backend("prelu", np.float64, method="backward_x") == "numpy"
+    with pytest.raises(ValueError, match="method"):
+        fa.resolve_backend("gelu", np.float32, method="bogus")
+    with pytest.raises(TypeError, match="complex"):
+        fa.resolve_backend("gelu", np.complex64)
+
+
+@pytest.mark.parametrize("spec", ALL, ids=lambda s: s.name)
+def test_methods_have_the_activation_signature(spec) -> None:
+    activation = fa.activations()[spec.name]
+    names = {p.name for p in spec.params}
+    for method in (activation.derivative, activation.value_and_derivative):
+        assert set(inspect.signature(method).parameters) == {"x", "out", "backend"} | names
+    backward = inspect.signature(activation.backward).parameters
+    assert set(backward) == {"grad", "x", "y", "out", "backend"} | names
