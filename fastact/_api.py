@@ -101,6 +101,14 @@ def _may_write_directly(out: np.ndarray, dtype: np.dtype, inputs: Sequence[np.nd
     return True
 
 
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether an array of ``shape`` broadcasts to ``target`` without enlarging it."""
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 # --------------------------------------------------------------------------- parameters
 
 
@@ -155,11 +163,7 @@ def _validate_params(
             if cast.ndim == 0:
                 params[p.name] = float(cast)
                 continue
-            try:
-                fits = np.broadcast_shapes(cast.shape, shape) == shape
-            except ValueError:
-                fits = False
-            if not fits:
+            if not _broadcasts_to(cast.shape, shape):
                 raise ValueError(
                     f"{spec.name}: {p.name} of shape {cast.shape} does not broadcast to the "
                     f"input's shape {shape} (a parameter may not enlarge the result)"
@@ -347,16 +351,11 @@ class Activation:
         else:
             shapes = [main.shape]
             shapes += [np.shape(raw[name]) for name in spec.param_grads if method == "backward_x"]
-        if grad is not None and grad.shape != y_shape:
-            try:
-                fits = np.broadcast_shapes(grad.shape, y_shape) == y_shape
-            except ValueError:
-                fits = False
-            if not fits:
-                raise ValueError(
-                    f"{spec.name}.backward: grad of shape {grad.shape} does not broadcast to "
-                    f"the output's shape {y_shape}"
-                )
+        if grad is not None and not _broadcasts_to(grad.shape, y_shape):
+            raise ValueError(
+                f"{spec.name}.backward: grad of shape {grad.shape} does not broadcast to "
+                f"the output's shape {y_shape}"
+            )
 
         outs = self._check_outs(out, shapes, result_dtype)
         _, kernels = _dispatch.select(spec.name, _kernel_methods(spec, method), compute, backend)

@@ -20,13 +20,6 @@ from conftest import DTYPES, strict_floating_point
 CASES = rt.case_ids()
 
 
-def _params(case: oracle.Case, dtype: type) -> dict:
-    """The case's parameters as values of the dtype (what the oracle computed with)."""
-    return {
-        k: float(dtype(v)) if isinstance(v, float) else v for k, v in case.params.items()
-    }
-
-
 def _assert_within_bar(errors: np.ndarray, x: np.ndarray, what: str) -> None:
     bad = ~(errors <= rt.ACCURACY_BAR)
     if bad.any():
@@ -40,7 +33,7 @@ def _assert_within_bar(errors: np.ndarray, x: np.ndarray, what: str) -> None:
 def test_forward_and_derivative(case_id: str, dtype: type, backend: str) -> None:
     case = rt.case(case_id)
     table = rt.load(case_id, dtype)
-    params = _params(case, dtype)
+    params = table.params  # cast to the dtype: what the oracle computed with
     activation = fa.activations()[case.name]
     x = table.x.astype(dtype)
     with strict_floating_point():
@@ -67,7 +60,7 @@ def test_backward_from_input(case_id: str, dtype: type, backend: str) -> None:
     """
     case = rt.case(case_id)
     table = rt.load(case_id, dtype)
-    params = _params(case, dtype)
+    params = table.params  # cast to the dtype: what the oracle computed with
     activation = fa.activations()[case.name]
     x = table.x.astype(dtype)
     rng = np.random.default_rng(7)
@@ -108,7 +101,7 @@ def test_backward_from_output(case_id: str, dtype: type, backend: str) -> None:
     """backward(grad, y=y) is held to h(y) evaluated exactly at the given float y."""
     case = rt.case(case_id)
     table = rt.load(case_id, dtype)
-    params = _params(case, dtype)
+    params = table.params  # cast to the dtype: what the oracle computed with
     activation = fa.activations()[case.name]
     x = table.x.astype(dtype)
     x = x[np.isfinite(x)][:: max(1, x.size // 300)]  # ~300 points: mpmath is slow
