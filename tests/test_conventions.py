@@ -73,11 +73,32 @@ def test_threshold_passes_nan() -> None:
     np.testing.assert_array_equal(out, [np.nan, 7.0, 2.0])
 
 
-def test_stated_limits() -> None:
-    """The examples API.md names explicitly."""
-    assert np.signbit(fa.gelu(np.float64(-np.inf))) and fa.gelu(np.float64(-np.inf)) == 0
-    assert fa.mish.derivative(np.inf) == 1.0
-    assert fa.softsign(np.inf) == 1.0 and fa.softsign(-np.inf) == -1.0
+# (activation, params, x, f(x), f'(x)) at infinities where the parameters make the
+# arithmetic degenerate (0 * inf); the signs of zero are those the limit comes from.
+LIMITS = [
+    ("gelu", {}, -np.inf, -0.0, 0.0),  # API.md's examples
+    ("mish", {}, np.inf, np.inf, 1.0),
+    ("softsign", {}, np.inf, 1.0, 0.0),
+    ("softsign", {}, -np.inf, -1.0, 0.0),
+    ("log_sigmoid", {}, np.inf, -0.0, 0.0),
+    ("log_sigmoid", {}, 800.0, -0.0, 0.0),
+    ("silu", {"beta": 0.0}, np.inf, np.inf, 0.5),  # silu = x/2
+    ("silu", {"beta": 0.0}, -np.inf, -np.inf, 0.5),
+    ("silu", {"beta": -1.0}, np.inf, 0.0, 0.0),
+    ("hardsigmoid", {"slope": 0.0}, np.inf, 0.5, 0.0),
+    ("leaky_relu", {"negative_slope": 0.0}, -np.inf, 0.0, 0.0),
+    ("elu", {"alpha": 0.0}, -np.inf, 0.0, 0.0),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "x", "value", "slope"), LIMITS)
+def test_limits(name, params, x, value, slope, backend) -> None:
+    activation = fa.activations()[name]
+    with strict_floating_point():
+        y, d = activation.value_and_derivative(np.array([x]), backend=backend, **params)
+    assert y[0] == value and d[0] == slope, (y, d)
+    if value == 0:
+        assert np.signbit(y[0]) == np.signbit(value), y
 
 
 @pytest.mark.parametrize("dtype", [np.float16, *DTYPES], ids=lambda d: np.dtype(d).name)
