@@ -87,7 +87,6 @@ LIMITS = [
     ("silu", {"beta": -1.0}, np.inf, 0.0, 0.0),
     ("hardsigmoid", {"slope": 0.0}, np.inf, 0.5, 0.0),
     ("leaky_relu", {"negative_slope": 0.0}, -np.inf, 0.0, 0.0),
-    ("elu", {"alpha": 0.0}, -np.inf, 0.0, 0.0),
 ]
 
 
