@@ -509,7 +509,6 @@ def _example(spec: ActivationSpec) -> str:
 
 
 def _docstring(spec: ActivationSpec) -> str:
-    sig = str(_signature(spec)).replace("(", f"{spec.name}(", 1)
     params = "\n".join(
         [
             "x : array_like\n    Input; any shape, strides and real dtype.",
@@ -519,23 +518,29 @@ def _docstring(spec: ActivationSpec) -> str:
             "normally 'auto').",
         ]
     )
-    from_output = (
-        f"\nFrom the output: f'(x) = {spec.derivative_from_output}, so "
-        f"``{spec.name}.backward(grad, y=y)`` works."
-        if spec.derivative_from_output
-        else "\nThe backward needs x (the derivative is not a function of the output)."
-    )
+    if not spec.derivative_from_output:
+        from_output = "\nThe backward needs x (the derivative is not a function of the output)."
+    elif spec.kind == "axis":
+        from_output = (
+            f"\nFrom the output: ``{spec.name}.backward(grad, y=y)`` = "
+            f"{spec.derivative_from_output}."
+        )
+    else:
+        from_output = (
+            f"\nFrom the output: f'(x) = {spec.derivative_from_output}, so "
+            f"``{spec.name}.backward(grad, y=y)`` works."
+        )
     aliases = f"\nAliases: {', '.join(spec.aliases)}." if spec.aliases else ""
     notes = f"\n\n{spec.notes}" if spec.notes else ""
-    methods = (
-        f"``{spec.name}.derivative(x, ...)``: f'(x)"
-        + (" (the Jacobian along axis)" if spec.kind == "axis" else "")
-        + f"; ``{spec.name}.backward(grad, x, ...)``: grad times the derivative, fused"
-        f"; ``{spec.name}.value_and_derivative(x, ...)``: both in one pass."
+    jacobian = " (the Jacobian along axis)" if spec.kind == "axis" else ""
+    methods = "\n".join(
+        [
+            f"- ``{spec.name}.derivative(x, ...)``: f'(x){jacobian}",
+            f"- ``{spec.name}.backward(grad, x, ...)``: the vector-Jacobian product, fused",
+            f"- ``{spec.name}.value_and_derivative(x, ...)``: both in one pass",
+        ]
     )
-    return f"""{sig}
-
-{spec.title}
+    return f"""{spec.title}
 
     {spec.formula}
 
@@ -569,6 +574,7 @@ def _make(spec: ActivationSpec) -> Activation:
     namespace = {
         "__doc__": _docstring(spec),
         "__module__": "fastact",
+        "__signature__": forward,  # help() shows the call, not the constructor
         "derivative": _method_with_signature(Activation.derivative, forward),
         "value_and_derivative": _method_with_signature(Activation.value_and_derivative, forward),
         "backward": _method_with_signature(Activation.backward, backward),

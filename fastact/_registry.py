@@ -88,7 +88,8 @@ class ActivationSpec:
     params: tuple[Param, ...] = ()
     aliases: tuple[str, ...] = ()
     kind: Literal["elementwise", "axis"] = "elementwise"
-    #: h(y) such that f'(x) = h(f(x)), for the docs; None where y does not determine f'.
+    #: h(y) such that f'(x) = h(f(x)) (for axis functions: the backward from y), for the
+    #: docs; None where y does not determine f'.
     derivative_from_output: str | None = None
     #: True, False, or a function of the validated parameters returning None when the
     #: y-backward is allowed and otherwise the reason (e.g. "negative_slope <= 0").
@@ -457,7 +458,7 @@ SPECS: Final[tuple[ActivationSpec, ...]] = (
         title="Softmax along an axis.",
         formula="softmax(x)_i = exp(x_i - max(x)) / sum_j exp(x_j - max(x))",
         derivative="d softmax_i / d x_j = y_i * (delta_ij - y_j)",
-        derivative_from_output="backward: y * (grad - sum(grad * y))",
+        derivative_from_output="y * (grad - sum(grad * y))",
         params=(_AXIS,),
         y_backward=True,
     ),
@@ -467,7 +468,7 @@ SPECS: Final[tuple[ActivationSpec, ...]] = (
         title="Logarithm of the softmax along an axis.",
         formula="log_softmax(x)_i = x_i - max(x) - log(sum_j exp(x_j - max(x)))",
         derivative="d log_softmax_i / d x_j = delta_ij - softmax(x)_j",
-        derivative_from_output="backward: grad - exp(y) * sum(grad)",
+        derivative_from_output="grad - exp(y) * sum(grad)",
         params=(_AXIS,),
         y_backward=True,
     ),
@@ -477,7 +478,7 @@ SPECS: Final[tuple[ActivationSpec, ...]] = (
         title="Softmin along an axis (softmax of -x).",
         formula="softmin(x) = softmax(-x)",
         derivative="d softmin_i / d x_j = -y_i * (delta_ij - y_j)",
-        derivative_from_output="backward: -y * (grad - sum(grad * y))",
+        derivative_from_output="-y * (grad - sum(grad * y))",
         params=(_AXIS,),
         y_backward=True,
     ),
