@@ -159,3 +159,33 @@ def test_num_threads_from_the_environment(value, expected, tmp_path) -> None:
         assert "FASTACT_NUM_THREADS" in result.stderr and int(result.stdout) >= 1
     else:
         assert result.stdout.strip() == expected
+
+
+def test_use_backend_is_per_asyncio_task(partial) -> None:
+    import asyncio
+
+    x = np.linspace(-1, 1, 5)
+
+    async def inside_partial(started: asyncio.Event, release: asyncio.Event) -> None:
+        with fa.use_backend("partial"):
+            started.set()
+            await release.wait()
+            fa.sigmoid(x)
+
+    async def plain(started: asyncio.Event, release: asyncio.Event) -> int:
+        await started.wait()
+        before = partial.calls
+        with fa.use_backend("numpy"):
+            fa.sigmoid(x)  # another task, inside the first one's `with`: not "partial"
+        release.set()
+        return partial.calls - before
+
+    async def main() -> int:
+        started, release = asyncio.Event(), asyncio.Event()
+        _, other = await asyncio.gather(
+            inside_partial(started, release), plain(started, release)
+        )
+        return other
+
+    assert asyncio.run(main()) == 0
+    assert partial.calls == 1
