@@ -199,27 +199,27 @@ def _validate_params(
     return params
 
 
+def _integer(spec: ActivationSpec, name: str, value: Any) -> int:
+    """``operator.index(value)``, refusing bools, with a TypeError naming the parameter."""
+    if not isinstance(value, bool | np.bool_):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{spec.name}: {name} must be an integer, got {value!r}")
+
+
 def _seed(spec: ActivationSpec, p: Param, value: Any) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool | np.bool_):
-        raise TypeError(f"{spec.name}: {p.name} must be an integer, got {value!r}")
-    try:
-        seed = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{spec.name}: {p.name} must be an integer, got {value!r}") from None
+    seed = _integer(spec, p.name, value)
     if not 0 <= seed < _SEED_LIMIT:
         raise ValueError(f"{spec.name}: {p.name} must be in [0, 2**64), got {seed}")
     return seed
 
 
 def _axis(spec: ActivationSpec, value: Any, ndim: int) -> int:
-    if isinstance(value, bool | np.bool_):
-        raise TypeError(f"{spec.name}: axis must be an integer, got {value!r}")
-    try:
-        axis = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{spec.name}: axis must be an integer, got {value!r}") from None
+    axis = _integer(spec, "axis", value)
     if not -ndim <= axis < ndim:
         raise np.exceptions.AxisError(axis, ndim, f"{spec.name}: axis")
     return axis % ndim
