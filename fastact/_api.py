@@ -342,7 +342,7 @@ class Activation:
 
         # Shapes of the results, and of the gradient the backward takes.
         y_shape = main.shape if method == "backward_y" else _forward_shape(spec, main.shape, params)
-        if method in ("forward",):
+        if method == "forward":
             shapes = [y_shape]
         elif method == "derivative":
             shapes = [self._derivative_shape(main.shape, y_shape, params)]
