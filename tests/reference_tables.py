@@ -25,9 +25,12 @@ Storage conventions (read by :func:`ulp_errors`):
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
@@ -105,6 +108,20 @@ def _archive(path: Path = DATA_PATH) -> dict[str, np.ndarray]:
 def metadata() -> dict[str, Any]:
     """The generator's stamp: its version, mpmath's version, the cases and counts."""
     return json.loads(str(_archive()[META_KEY][()]))
+
+
+def generator() -> ModuleType:
+    """tools/make_reference_tables.py, imported by path (tools/ is not a package)."""
+    name = "make_reference_tables"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().parent.parent / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def case_ids() -> list[str]:

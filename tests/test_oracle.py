@@ -9,13 +9,10 @@ generator.  Everything here runs in a few seconds.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import random
-import sys
 from fractions import Fraction
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import mpmath
@@ -35,17 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DTYPES = ("float32", "float64")
 
 
-def _generator() -> ModuleType:
-    """tools/make_reference_tables.py, imported by path (tools/ is not a package)."""
-    name = "make_reference_tables"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+_generator = rt.generator
 
 
 def _rel(a: Any, b: Any) -> mpf:
