@@ -28,14 +28,18 @@ def _assert_within_bar(errors: np.ndarray, x: np.ndarray, what: str) -> None:
         pytest.fail(f"{what}: {bad.sum()} points over {rt.ACCURACY_BAR} scaled ulp; {detail}")
 
 
+def _case(case_id: str, dtype: type) -> tuple[rt.Table, fa.Activation, dict, np.ndarray]:
+    """The table, the activation, its parameters cast to the dtype (what the oracle
+    computed with) and the inputs of one case."""
+    table = rt.load(case_id, dtype)
+    activation = fa.activations()[rt.case(case_id).name]
+    return table, activation, table.params, table.x.astype(dtype)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("case_id", CASES)
 def test_forward_and_derivative(case_id: str, dtype: type, backend: str) -> None:
-    case = rt.case(case_id)
-    table = rt.load(case_id, dtype)
-    params = table.params  # cast to the dtype: what the oracle computed with
-    activation = fa.activations()[case.name]
-    x = table.x.astype(dtype)
+    table, activation, params, x = _case(case_id, dtype)
     with strict_floating_point():
         y = activation(x, backend=backend, **params)
         d = activation.derivative(x, backend=backend, **params)
@@ -58,17 +62,13 @@ def test_backward_from_input(case_id: str, dtype: type, backend: str) -> None:
     The gradients are powers of two, so the exact product is the exact derivative
     scaled, and its ulp scales with it (away from overflow and underflow).
     """
-    case = rt.case(case_id)
-    table = rt.load(case_id, dtype)
-    params = table.params  # cast to the dtype: what the oracle computed with
-    activation = fa.activations()[case.name]
-    x = table.x.astype(dtype)
+    table, activation, params, x = _case(case_id, dtype)
     rng = np.random.default_rng(7)
     grad = np.ldexp(np.ones(x.shape), rng.integers(-3, 4, x.shape)) * rng.choice([-1, 1], x.shape)
     grad = grad.astype(dtype)
     with strict_floating_point():
         out = activation.backward(grad, x, backend=backend, **params)
-    if case.name == "prelu":
+    if activation.spec.param_grads:  # prelu: (grad_x, grad_weight)
         out = out[0]
     assert out.dtype == dtype
     with np.errstate(all="ignore"):  # the test's own arithmetic may underflow
@@ -99,17 +99,13 @@ def _mp_h(name: str, y: float, params: dict) -> tuple[mpmath.mpf, float]:
 @pytest.mark.parametrize("case_id", Y_CASES)
 def test_backward_from_output(case_id: str, dtype: type, backend: str) -> None:
     """backward(grad, y=y) is held to h(y) evaluated exactly at the given float y."""
-    case = rt.case(case_id)
-    table = rt.load(case_id, dtype)
-    params = table.params  # cast to the dtype: what the oracle computed with
-    activation = fa.activations()[case.name]
-    x = table.x.astype(dtype)
+    _, activation, params, x = _case(case_id, dtype)
     x = x[np.isfinite(x)][:: max(1, x.size // 300)]  # ~300 points: mpmath is slow
     y = activation(x, backend="numpy", **params)
     grad = np.ones_like(y)
     with strict_floating_point():
         out = activation.backward(grad, y=y, backend=backend, **params)
-    exact = [_mp_h(case.name, float(v), params) for v in y]
+    exact = [_mp_h(activation.spec.name, float(v), params) for v in y]
     hi = np.array([float(v) for v, _ in exact])
     lo = np.array(
         [
