@@ -950,9 +950,11 @@ def _nan_matrix(n_rows: int, n_cols: int) -> list[list[mpf]]:
     return [[mpf("nan")] * n_cols for _ in range(n_rows)]
 
 
-def softmax_jacobian_row(xs: Sequence[Number]) -> list[list[mpf]]:
-    """J[i][j] = dy_i/dx_j = s_i (delta_ij - s_j); the diagonal as s_i * (sum of the
-    other s_k), without the cancellation of 1 - s_i."""
+def _softmax_family_jacobian(
+    xs: Sequence[Number], entry: Callable[[int, int, list[mpf], mpf, list[mpf]], mpf]
+) -> list[list[mpf]]:
+    """J[i][j] = entry(i, j, es, total, others) from the softmax parts of the row; a
+    NaN row gives a NaN matrix, an empty row an empty one."""
     row = _row(xs)
     n = len(row)
     if n and _row_is_nan(row):
@@ -961,26 +963,27 @@ def softmax_jacobian_row(xs: Sequence[Number]) -> list[list[mpf]]:
         if not n:
             return []
         _, es, total, others = _softmax_parts(row)
-        s = [e / total for e in es]
-        return [
-            [s[i] * (others[i] / total) if i == j else -s[i] * s[j] for j in range(n)]
-            for i in range(n)
-        ]
+        return [[entry(i, j, es, total, others) for j in range(n)] for i in range(n)]
+
+
+def softmax_jacobian_row(xs: Sequence[Number]) -> list[list[mpf]]:
+    """J[i][j] = dy_i/dx_j = s_i (delta_ij - s_j); the diagonal as s_i * (sum of the
+    other s_k), without the cancellation of 1 - s_i."""
+
+    def entry(i: int, j: int, es: list[mpf], total: mpf, others: list[mpf]) -> mpf:
+        s_i = es[i] / total
+        return s_i * (others[i] / total) if i == j else -s_i * (es[j] / total)
+
+    return _softmax_family_jacobian(xs, entry)
 
 
 def log_softmax_jacobian_row(xs: Sequence[Number]) -> list[list[mpf]]:
     """J[i][j] = delta_ij - s_j, the diagonal as the sum of the other s_k."""
-    row = _row(xs)
-    n = len(row)
-    if n and _row_is_nan(row):
-        return _nan_matrix(n, n)
-    with mpmath.workprec(_AXIS_PREC):
-        if not n:
-            return []
-        _, es, total, others = _softmax_parts(row)
-        return [
-            [others[i] / total if i == j else -es[j] / total for j in range(n)] for i in range(n)
-        ]
+
+    def entry(i: int, j: int, es: list[mpf], total: mpf, others: list[mpf]) -> mpf:
+        return others[i] / total if i == j else -es[j] / total
+
+    return _softmax_family_jacobian(xs, entry)
 
 
 def softmin_jacobian_row(xs: Sequence[Number]) -> list[list[mpf]]:
