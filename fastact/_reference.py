@@ -318,8 +318,7 @@ def rrelu_uniform(seed: int, shape: tuple[int, ...]) -> np.ndarray:
 
 def _rrelu_slope(x: Array, lower: Param, upper: Param, training: bool, seed: int | None) -> Param:
     if training:
-        if seed is None:
-            raise ValueError("rrelu: training=True needs an integer seed")
+        assert seed is not None  # the API checked it (the registry's rrelu constraint)
         return lower + (upper - lower) * rrelu_uniform(seed, x.shape)
     return (lower + upper) / 2
 
