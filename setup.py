@@ -12,6 +12,15 @@ Flags (gcc/clang):
   ``-fno-math-errno`` alone lets gcc inline/vectorise libm calls.
 * No ``-march=native``: wheels must stay portable.  Kernels that want AVX-512
   use ``__attribute__((target_clones(...)))`` in their C code instead.
+* ``-fno-trapping-math``: the kernels never rely on floating-point traps (they
+  save and restore the exception flags around each loop), and without it gcc
+  refuses to if-convert the branch-free selects of the AVX2 and baseline clones
+  ("control flow in loop"), which then stay scalar.  It changes no result: NaN,
+  inf and signed zeros keep their IEEE meaning.
+* libmvec: the kernels re-declare libm's prototypes with gcc's ``simd``
+  attribute (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants,
+  but only if a test program that uses every one of them links here (glibc >=
+  2.35 has them all); otherwise the calls stay scalar and results stay right.
 * OpenMP (``-fopenmp`` at compile and link time) when the configured compiler
   can build and link a tiny OpenMP program; otherwise the extensions are built
   without it (``prange`` then runs serially) and
@@ -76,6 +85,34 @@ int main(void) {
 """
 
 
+_LIBMVEC_TEST_PROGRAM = r"""
+#define FA_SIMD_DECL __attribute__((__simd__("notinbranch")))
+#define DECL1(name) FA_SIMD_DECL float name##f(float); FA_SIMD_DECL double name(double);
+DECL1(exp) DECL1(expm1) DECL1(log) DECL1(log1p) DECL1(tanh) DECL1(erf) DECL1(erfc)
+FA_SIMD_DECL float hypotf(float, float); FA_SIMD_DECL double hypot(double, double);
+
+#define LOOP(T, SFX)                                                                 \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))    \
+    void run_##SFX(T *x, int n) {                                                   \
+        _Pragma("omp simd")                                                          \
+        for (int i = 0; i < n; i++)                                                  \
+            x[i] = exp##SFX(x[i]) + expm1##SFX(x[i]) + log##SFX(x[i]) +              \
+                   log1p##SFX(x[i]) + tanh##SFX(x[i]) + erf##SFX(x[i]) +             \
+                   erfc##SFX(x[i]) + hypot##SFX(x[i], x[i]);                         \
+    }
+LOOP(float, f)
+LOOP(double, )
+
+int main(void) {
+    float a[64] = {0};
+    double b[64] = {0};
+    run_f(a, 64);
+    run_(b, 64);
+    return (int)(a[0] + b[0]) == 12345;
+}
+"""
+
+
 def _openmp_disabled_by_env() -> bool:
     return os.environ.get("FASTACT_DISABLE_OPENMP", "").strip().lower() not in _TRUTHY_OFF
 
@@ -94,8 +131,10 @@ def _extensions() -> list[Extension]:
             Extension(
                 f"fastact._kernels.{pyx.stem}",
                 sources=[rel],
-                include_dirs=include_dirs,
+                include_dirs=[*include_dirs, "fastact/_kernels"],
                 define_macros=list(DEFINE_MACROS),
+                libraries=["m"],
+                depends=[h.relative_to(HERE).as_posix() for h in sorted(pyx.parent.glob("*.h"))],
             )
         )
     return extensions
@@ -113,7 +152,7 @@ class BuildExt(build_ext):
         """(base compile args, base link args, OpenMP compile args, OpenMP link args)."""
         if self.compiler.compiler_type == "msvc":
             return ["/O2"], [], ["/openmp"], []
-        return ["-O3", "-fno-math-errno"], [], ["-fopenmp"], ["-fopenmp"]
+        return ["-O3", "-fno-math-errno", "-fno-trapping-math"], [], ["-fopenmp"], ["-fopenmp"]
 
     def _compiler_name(self) -> str:
         cc = getattr(self.compiler, "compiler_so", None) or getattr(self.compiler, "cc", None)
@@ -121,20 +160,26 @@ class BuildExt(build_ext):
             cc = cc[0] if cc else None
         return str(cc or self.compiler.compiler_type)
 
-    def _openmp_works(self, compile_args: list[str], link_args: list[str]) -> bool:
-        """Test-compile and link a tiny OpenMP program with the configured compiler."""
-        with tempfile.TemporaryDirectory(prefix="fastact-openmp-") as tmp:
+    def _program_builds(
+        self, what: str, program: str, compile_args: list[str], link_args: list[str]
+    ) -> bool:
+        """Test-compile and link a tiny program with the configured compiler."""
+        with tempfile.TemporaryDirectory(prefix="fastact-test-") as tmp:
             with contextlib.chdir(tmp):
-                Path("test_openmp.c").write_text(_OPENMP_TEST_PROGRAM, encoding="utf-8")
+                Path("test_program.c").write_text(program, encoding="utf-8")
                 try:
                     objects = self.compiler.compile(
-                        ["test_openmp.c"], output_dir="objects", extra_postargs=compile_args
+                        ["test_program.c"], output_dir="objects", extra_postargs=compile_args
                     )
                     self.compiler.link_executable(
-                        objects, "test_openmp", output_dir=".", extra_postargs=link_args
+                        objects,
+                        "test_program",
+                        output_dir=".",
+                        libraries=["m"],
+                        extra_postargs=link_args,
                     )
                 except Exception as exc:  # CompileError, LinkError, missing compiler, ...
-                    print(f"fastact: OpenMP test program failed to build: {exc}")
+                    print(f"fastact: {what} test program failed to build: {exc}")
                     return False
         return True
 
@@ -158,13 +203,20 @@ class BuildExt(build_ext):
             print("fastact: FASTACT_DISABLE_OPENMP is set: building without OpenMP")
             openmp = False
         else:
-            openmp = self._openmp_works(compile_args + omp_compile, link_args + omp_link)
+            openmp = self._program_builds(
+                "OpenMP", _OPENMP_TEST_PROGRAM, compile_args + omp_compile, link_args + omp_link
+            )
             print(f"fastact: OpenMP {'enabled' if openmp else 'NOT available: serial fallback'}")
         if openmp:
             compile_args = compile_args + omp_compile
             link_args = link_args + omp_link
 
+        libmvec = self.compiler.compiler_type != "msvc" and self._program_builds(
+            "libmvec", _LIBMVEC_TEST_PROGRAM, compile_args, link_args
+        )
+        print(f"fastact: libmvec SIMD math {'enabled' if libmvec else 'NOT available'}")
         macros = [
+            *([("FA_HAVE_LIBMVEC", "1")] if libmvec else []),
             ("FASTACT_EXTRA_COMPILE_ARGS", _c_string(" ".join(compile_args))),
             ("FASTACT_EXTRA_LINK_ARGS", _c_string(" ".join(link_args))),
             ("FASTACT_OPENMP_DISABLED_BY_ENV", "1" if disabled else "0"),

@@ -35,7 +35,10 @@ __all__ = [
 AUTO = "auto"
 
 #: Modules defining ``BACKEND``; a compiled backend adds its line here and nothing else.
-BUILTIN_BACKENDS: tuple[str, ...] = ("fastact._backends.numpy_backend",)
+BUILTIN_BACKENDS: tuple[str, ...] = (
+    "fastact._backends.numpy_backend",
+    "fastact._backends.cython_backend",
+)
 
 _lock = threading.Lock()
 _backends: dict[str, Backend] = {}

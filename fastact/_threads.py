@@ -1,8 +1,9 @@
 """The one thread knob of fastact.
 
-Compiled backends read :func:`get_num_threads` at call time and pass it to their
-parallel regions (OpenMP ``num_threads``, numba's ``set_num_threads``), so this
-module is the only place that holds the number. The default comes from the
+Compiled backends either read :func:`get_num_threads` at call time or register a
+listener (:func:`add_listener`) that receives every change (the Cython kernels keep
+the number in a C variable that their ufunc loops read), so this module is the only
+place where the number is set. The default comes from the
 environment variable ``FASTACT_NUM_THREADS``, else from the processors OpenMP sees.
 """
 
@@ -12,10 +13,11 @@ import operator
 import os
 import threading
 import warnings
+from collections.abc import Callable
 
 from fastact._kernels import _runtime
 
-__all__ = ["default_num_threads", "get_num_threads", "set_num_threads"]
+__all__ = ["add_listener", "default_num_threads", "get_num_threads", "set_num_threads"]
 
 _ENV = "FASTACT_NUM_THREADS"
 
@@ -49,6 +51,14 @@ def default_num_threads() -> int:
 
 _lock = threading.Lock()
 _num_threads = default_num_threads()
+_listeners: list[Callable[[int], object]] = []
+
+
+def add_listener(listener: Callable[[int], object]) -> None:
+    """Call ``listener(n)`` now and whenever the thread count changes."""
+    with _lock:
+        _listeners.append(listener)
+        listener(_num_threads)
 
 
 def set_num_threads(n: int) -> None:
@@ -64,6 +74,8 @@ def set_num_threads(n: int) -> None:
     value = _validated(n, "n")
     with _lock:
         _num_threads = value
+        for listener in _listeners:
+            listener(value)
 
 
 def get_num_threads() -> int:

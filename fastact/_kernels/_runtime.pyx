@@ -52,6 +52,11 @@ cdef extern from *:
     #ifndef FASTACT_OPENMP_DISABLED_BY_ENV
     #define FASTACT_OPENMP_DISABLED_BY_ENV 0
     #endif
+    #ifdef FA_HAVE_LIBMVEC
+    #define FASTACT_LIBMVEC 1
+    #else
+    #define FASTACT_LIBMVEC 0
+    #endif
     #ifndef FASTACT_COMPILER
     #define FASTACT_COMPILER "unknown"
     #endif
@@ -59,23 +64,12 @@ cdef extern from *:
     #define FASTACT_CYTHON_VERSION "unknown"
     #endif
 
-    #define FASTACT_GOLDEN UINT64_C(0x9E3779B97F4A7C15)
-
-    static inline uint64_t fastact_mix64(uint64_t z) {
-        z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-        z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-        return z ^ (z >> 31);
-    }
-
-    /* u_i for key = mix64(seed); i wraps modulo 2**64 like the definition. */
-    static inline double fastact_rrelu_u(uint64_t key, uint64_t i) {
-        uint64_t z = fastact_mix64(key + (i + UINT64_C(1)) * FASTACT_GOLDEN);
-        return (double)(z >> 11) * (1.0 / 9007199254740992.0);  /* 2**-53, exact */
-    }
+    #include "fa_hash.h"
     """
     const int FASTACT_OPENMP
     const long FASTACT_OPENMP_VERSION
     const int FASTACT_OPENMP_DISABLED_BY_ENV
+    const int FASTACT_LIBMVEC
     const char *FASTACT_EXTRA_COMPILE_ARGS
     const char *FASTACT_EXTRA_LINK_ARGS
     const char *FASTACT_COMPILER
@@ -113,7 +107,8 @@ def compile_info():
     Keys: ``openmp`` (bool), ``openmp_version`` (the ``_OPENMP`` date, e.g.
     201511, or 0), ``openmp_disabled_by_env`` (FASTACT_DISABLE_OPENMP was set
     at build time), ``extra_compile_args`` and ``extra_link_args`` (the flags
-    setup.py added, as strings), ``compiler``, ``cython_version``.
+    setup.py added, as strings), ``compiler``, ``cython_version``, ``libmvec``
+    (the kernels call glibc's SIMD math functions).
     """
     return {
         "openmp": FASTACT_OPENMP != 0,
@@ -123,6 +118,7 @@ def compile_info():
         "extra_link_args": FASTACT_EXTRA_LINK_ARGS.decode("utf-8"),
         "compiler": FASTACT_COMPILER.decode("utf-8"),
         "cython_version": FASTACT_CYTHON_VERSION.decode("utf-8"),
+        "libmvec": FASTACT_LIBMVEC != 0,
     }
 
 

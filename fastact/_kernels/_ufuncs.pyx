@@ -1,0 +1,189 @@
+# Compiled with the directives and flags of setup.py.
+"""The Cython backend's elementwise kernels, as NumPy ufuncs.
+
+Every kernel of ``fa_formulas.h`` (generated from ``fastact/_formulas.py`` by
+``tools/codegen.py``) becomes a real ufunc with a float32 and a float64 loop,
+``UFUNCS[name]`` with ``name = "{activation}[_{variant}]_{method}"``. The inputs are
+the arrays of the method (``x``, or ``grad`` and ``x``/``y``), then the activation's
+real parameters in registry order; the outputs follow. So NumPy's machinery gives
+them broadcasting, any strides, ``out=``, casting and ``__array_ufunc__``; the inner
+loop (``fa_driver.h``) adds SIMD blocks and OpenMP threads.
+
+:func:`rrelu_training` serves rrelu's training mode, whose slopes depend on each
+element's C-order index and so cannot be a ufunc.
+"""
+
+cimport numpy as cnp
+from libc.stdint cimport intptr_t, uint64_t
+from libc.stdlib cimport malloc
+
+import numpy as np
+
+cnp.import_array()
+cnp.import_ufunc()
+
+cdef extern from "fa_formulas.h":
+    ctypedef void (*fa_block_fn)(char **args, const void *param_values) noexcept nogil
+    ctypedef struct fa_loop:
+        fa_block_fn scalar_params
+        fa_block_fn array_params
+        int nin, nparams, nout, esize
+    ctypedef struct fa_kernel_entry:
+        const char *name
+        const char *doc
+        int nin, nparams, nout
+        fa_block_fn f32_scalar, f32_array, f64_scalar, f64_array
+    int FA_KERNEL_COUNT
+    int FA_BLOCK
+    const fa_kernel_entry fa_kernel_table[]
+    int fa_num_threads
+    intptr_t fa_parallel_min
+    void fa_ufunc_loop(char **args, const intptr_t *dimensions, const intptr_t *steps,
+                       void *data) noexcept nogil
+
+cdef extern from "fa_rrelu.h":
+    int fa_rrelu_training(const fa_loop *L, int ndim, const intptr_t *shape,
+                          char **args, const intptr_t *const *strides,
+                          uint64_t key, double lower, double upper) noexcept nogil
+    uint64_t fastact_mix64(uint64_t z) noexcept nogil
+
+# The size from which the kernels use more than one thread. Measured with
+# tools/measure_threshold.py (float32 relu forward, out= preallocated, 2 threads,
+# median of 200 calls): below 2**15 elements a parallel region (~2 us to start and
+# join) costs more than it saves for the cheapest kernels; see that script's output
+# in the README.
+FA_PARALLEL_MIN_DEFAULT = 1 << 15
+fa_parallel_min = FA_PARALLEL_MIN_DEFAULT
+
+cdef char _F32 = cnp.NPY_FLOAT32
+cdef char _F64 = cnp.NPY_FLOAT64
+
+
+cdef fa_loop *_loops = <fa_loop *>malloc(2 * FA_KERNEL_COUNT * sizeof(fa_loop))
+cdef cnp.PyUFuncGenericFunction *_funcs = <cnp.PyUFuncGenericFunction *>malloc(
+    2 * FA_KERNEL_COUNT * sizeof(cnp.PyUFuncGenericFunction))
+cdef void **_data = <void **>malloc(2 * FA_KERNEL_COUNT * sizeof(void *))
+cdef char *_types = <char *>malloc(16 * FA_KERNEL_COUNT * sizeof(char))
+if _loops == NULL or _funcs == NULL or _data == NULL or _types == NULL:
+    raise MemoryError("fastact: cannot allocate the ufunc tables")
+
+
+cdef object _make_ufuncs():
+    cdef int i, k, nargs
+    cdef const fa_kernel_entry *e
+    ufuncs = {}
+    for i in range(FA_KERNEL_COUNT):
+        e = &fa_kernel_table[i]
+        nargs = e.nin + e.nparams + e.nout
+        for k in range(2):
+            _loops[2 * i + k].scalar_params = e.f32_scalar if k == 0 else e.f64_scalar
+            _loops[2 * i + k].array_params = e.f32_array if k == 0 else e.f64_array
+            _loops[2 * i + k].nin = e.nin
+            _loops[2 * i + k].nparams = e.nparams
+            _loops[2 * i + k].nout = e.nout
+            _loops[2 * i + k].esize = 4 if k == 0 else 8
+            _funcs[2 * i + k] = <cnp.PyUFuncGenericFunction>fa_ufunc_loop
+            _data[2 * i + k] = <void *>&_loops[2 * i + k]
+        # PyUFunc_FromFuncAndData reads ntypes * nargs type codes: the float32
+        # loop's, then the float64 loop's (16 slots per kernel, nargs <= 8).
+        for k in range(nargs):
+            _types[16 * i + k] = _F32
+            _types[16 * i + nargs + k] = _F64
+        ufuncs[e.name.decode("ascii")] = cnp.PyUFunc_FromFuncAndData(
+            &_funcs[2 * i], &_data[2 * i], &_types[16 * i], 2,
+            e.nin + e.nparams, e.nout, cnp.PyUFunc_None,
+            e.name, e.doc, 0,
+        )
+    return ufuncs
+
+
+#: kernel name -> numpy.ufunc
+UFUNCS = _make_ufuncs()
+#: Elements per SIMD block (thread splits fall on multiples of it).
+BLOCK = FA_BLOCK
+
+
+def set_num_threads(int n):
+    """Threads for the parallel loops (fastact._threads calls this; n >= 1)."""
+    global fa_num_threads
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    fa_num_threads = n
+
+
+def get_num_threads():
+    return fa_num_threads
+
+
+def set_parallel_min(Py_ssize_t n):
+    """The element count from which loops run on several threads (for measuring it)."""
+    global fa_parallel_min
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    fa_parallel_min = n
+
+
+def get_parallel_min():
+    return fa_parallel_min
+
+
+def rrelu_training(str method, seed, double lower, double upper, *arrays):
+    """rrelu in training mode: prelu's kernel with slope_i = lower + (upper - lower) u_i.
+
+    ``method`` is a prelu kernel method (forward, derivative, value_and_derivative,
+    backward_x); ``arrays`` are that method's inputs then outputs, all of one shape
+    and dtype (float32 or float64), any strides. u_i is the rrelu hash of ``seed`` and
+    the element's C-order index (see ``_runtime``), so the slopes are the same on any
+    backend, thread count and memory layout.
+    """
+    cdef int i, k, nin, nargs, ndim, esize
+    cdef const fa_kernel_entry *e = NULL
+    cdef fa_loop loop
+    cdef intptr_t shape[32]
+    cdef intptr_t strides_store[8][32]
+    cdef const intptr_t *strides[8]
+    cdef char *args[8]
+    cdef cnp.ndarray a
+    cdef uint64_t key
+    name = f"prelu_{method}".encode("ascii")
+    for i in range(FA_KERNEL_COUNT):
+        if fa_kernel_table[i].name == name:
+            e = &fa_kernel_table[i]
+    if e == NULL:
+        raise ValueError(f"rrelu_training: no prelu kernel for method {method!r}")
+    nin, nargs = e.nin, e.nin + e.nparams + e.nout
+    if len(arrays) != nargs - e.nparams:
+        raise ValueError(f"rrelu_training({method!r}) takes {nargs - e.nparams} arrays")
+    first = arrays[0]
+    dtype = first.dtype
+    if dtype == np.float32:
+        esize = 4
+        loop.scalar_params, loop.array_params = e.f32_scalar, e.f32_array
+    elif dtype == np.float64:
+        esize = 8
+        loop.scalar_params, loop.array_params = e.f64_scalar, e.f64_array
+    else:
+        raise TypeError(f"rrelu_training: float32 or float64 arrays, got {dtype}")
+    loop.nin, loop.nparams, loop.nout, loop.esize = nin, e.nparams, e.nout, esize
+    ndim = first.ndim
+    if ndim > 32:
+        raise ValueError("rrelu_training: at most 32 dimensions")
+    for k in range(ndim):
+        shape[k] = first.shape[k]
+    # args: inputs, then a NULL slot for the weight (filled with slopes), then outputs.
+    slot = 0
+    for k, array in enumerate(arrays):
+        a = array
+        if array.dtype != dtype or array.shape != first.shape:
+            raise ValueError("rrelu_training: arrays must share dtype and shape")
+        if k == nin:
+            args[slot] = NULL
+            slot += 1
+        for i in range(ndim):
+            strides_store[slot][i] = a.strides[i]
+        strides[slot] = strides_store[slot]
+        args[slot] = <char *>cnp.PyArray_DATA(a)
+        slot += 1
+    key = fastact_mix64(<uint64_t>seed)
+    with nogil:
+        fa_rrelu_training(&loop, ndim, shape, args, strides, key, lower, upper)

@@ -1,0 +1,416 @@
+"""Generate the C kernels of the Cython backend from ``fastact/_formulas.py``.
+
+Usage (from the repository root)::
+
+    python tools/codegen.py           # rewrite fastact/_kernels/fa_formulas.h
+    python tools/codegen.py --check   # exit 1 if the committed file is stale
+
+The formulas are parsed with :mod:`ast` (never executed by the generator, so what is
+translated is exactly the source), every function is emitted twice in C (``float``
+and ``double``), and for every activation of :data:`fastact._formulas.KERNELS` and
+every method a *block function* computes ``FA_BLOCK`` elements in an ``omp simd``
+loop (see ``fastact/_kernels/fa_driver.h``). A table at the end lists the kernels;
+``fastact/_kernels/_ufuncs.pyx`` turns each entry into a NumPy ufunc.
+
+The output is deterministic (a test regenerates it and compares with the committed
+file) and stamped "generated, do not edit".
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FORMULAS_PATH = REPO / "fastact" / "_formulas.py"
+OUTPUT_PATH = REPO / "fastact" / "_kernels" / "fa_formulas.h"
+
+#: (C type, suffix) of the two instantiations.
+DTYPES = (("float", "f32"), ("double", "f64"))
+
+#: Primitive -> C99 function (float version is the name + "f").
+_LIBM = {"exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",
+         "fabs", "copysign"}  # fmt: skip
+#: Primitives spelled as type-generic C99 macros.
+_MACROS = {"isnan": "isnan", "isinf": "isinf"}
+
+_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_BINOP = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+
+
+class FormulaError(ValueError):
+    """A construct of the formulas that the generator does not translate."""
+
+
+def _fail(node: ast.AST, message: str) -> FormulaError:
+    return FormulaError(f"{FORMULAS_PATH.name}:{getattr(node, 'lineno', '?')}: {message}")
+
+
+def _c_float(value: float, ctype: str) -> str:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FormulaError(f"non-finite constant {value!r}")
+    text = repr(float(value))
+    return f"(({ctype}){text})"
+
+
+@dataclass
+class _Context:
+    ctype: str
+    sfx: str
+    functions: set[str]
+    constants: dict[str, float]
+    local: set[str]
+
+
+def _fold(node: ast.expr, ctx: _Context) -> float | None:
+    """The value of a constant expression (literals, module constants, + - * / **)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, float):
+        return node.value
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(
+        node.value, bool
+    ):
+        return float(node.value)
+    if isinstance(node, ast.Name) and node.id in ctx.constants and node.id not in ctx.local:
+        return ctx.constants[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _fold(node.operand, ctx)
+        return None if inner is None else -inner
+    if isinstance(node, ast.BinOp) and type(node.op) in (*_BINOP, ast.Pow):
+        left, right = _fold(node.left, ctx), _fold(node.right, ctx)
+        if left is None or right is None:
+            return None
+        ops: dict[type, Callable[[float, float], float]] = {
+            ast.Add: float.__add__,
+            ast.Sub: float.__sub__,
+            ast.Mult: float.__mul__,
+            ast.Div: float.__truediv__,
+            ast.Pow: float.__pow__,
+        }
+        return ops[type(node.op)](left, right)
+    return None
+
+
+def _expr(node: ast.expr, ctx: _Context) -> str:
+    folded = _fold(node, ctx)
+    if folded is not None:
+        return _c_float(folded, ctx.ctype)
+    if isinstance(node, ast.Constant):
+        raise _fail(node, f"constant {node.value!r}: only float literals are allowed")
+    if isinstance(node, ast.Name):
+        if node.id in ctx.local:
+            return f"v_{node.id}"
+        raise _fail(node, f"unknown name {node.id!r}")
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.USub):
+            return f"(-{_expr(node.operand, ctx)})"
+        if isinstance(node.op, ast.Not):
+            return f"(!{_expr(node.operand, ctx)})"
+        raise _fail(node, "unary operator")
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in _BINOP:
+            raise _fail(node, f"operator {type(node.op).__name__}")
+        op = _BINOP[type(node.op)]
+        return f"({_expr(node.left, ctx)} {op} {_expr(node.right, ctx)})"
+    if isinstance(node, ast.BoolOp):
+        op = " && " if isinstance(node.op, ast.And) else " || "
+        return "(" + op.join(_expr(v, ctx) for v in node.values) + ")"
+    if isinstance(node, ast.Compare):
+        if len(node.ops) != 1 or type(node.ops[0]) not in _CMP:
+            raise _fail(node, "only single comparisons (a < b) are allowed")
+        left, right = _expr(node.left, ctx), _expr(node.comparators[0], ctx)
+        return f"({left} {_CMP[type(node.ops[0])]} {right})"
+    if isinstance(node, ast.Call):
+        return _call(node, ctx)
+    raise _fail(node, f"construct {type(node).__name__}")
+
+
+def _call(node: ast.Call, ctx: _Context) -> str:
+    if not isinstance(node.func, ast.Name) or node.keywords:
+        raise _fail(node, "calls must be plain f(a, b) calls of a name")
+    name = node.func.id
+    if name == "by_dtype":
+        if len(node.args) != 2:
+            raise _fail(node, "by_dtype takes (float32 value, float64 value)")
+        value = _fold(node.args[0 if ctx.sfx == "f32" else 1], ctx)
+        if value is None:
+            raise _fail(node, "by_dtype arguments must be constants")
+        return _c_float(value, ctx.ctype)
+    args = [_expr(a, ctx) for a in node.args]
+    if name == "select":
+        if len(args) != 3:
+            raise _fail(node, "select takes (condition, if_true, if_false)")
+        return f"({args[0]} ? {args[1]} : {args[2]})"
+    if name in _MACROS:
+        return f"{_MACROS[name]}({', '.join(args)})"
+    if name in _LIBM:
+        cname = name + ("f" if ctx.sfx == "f32" else "")
+        return f"{cname}({', '.join(args)})"
+    if name in ctx.functions:
+        return f"fa_{name}_{ctx.sfx}({', '.join(args)})"
+    raise _fail(node, f"unknown function {name!r}")
+
+
+def _function(fn: ast.FunctionDef, ctype: str, sfx: str, functions: set[str],
+              constants: dict[str, float]) -> str:  # fmt: skip
+    args = [a.arg for a in fn.args.args]
+    if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs or fn.args.defaults:
+        raise _fail(fn, f"{fn.name}: plain positional arguments only")
+    ctx = _Context(ctype, sfx, functions, constants, set(args))
+    lines = []
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    for i, stmt in enumerate(body):
+        if isinstance(stmt, ast.Assign):
+            if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                raise _fail(stmt, "assign to one plain name")
+            target = stmt.targets[0].id
+            if target in ctx.local:
+                raise _fail(stmt, f"{target!r} is assigned twice (names are single-assignment)")
+            value = _expr(stmt.value, ctx)
+            ctx.local.add(target)
+            lines.append(f"    const {ctype} v_{target} = {value};")
+        elif isinstance(stmt, ast.Return) and i == len(body) - 1 and stmt.value is not None:
+            lines.append(f"    return ({ctype})({_expr(stmt.value, ctx)});")
+        else:
+            raise _fail(stmt, f"{fn.name}: only assignments and a final return")
+    params = ", ".join(f"{ctype} v_{a}" for a in args) or "void"
+    head = f"static inline {ctype} fa_{fn.name}_{sfx}({params})"
+    return head + " {\n" + "\n".join(lines) + "\n}\n"
+
+
+def _parse() -> tuple[list[ast.FunctionDef], dict[str, float]]:
+    tree = ast.parse(FORMULAS_PATH.read_text(encoding="utf-8"))
+    functions, constants = [], {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            functions.append(node)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            value = node.value
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(value, ast.Constant)
+                and isinstance(value.value, float)
+            ):
+                constants[target.id] = value.value
+    return functions, constants
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@dataclass(frozen=True)
+class KernelEntry:
+    """One ufunc: ``name`` = ``{activation}[_{variant}]_{method}``."""
+
+    name: str
+    inputs: tuple[str, ...]  # "x", "grad", "y"
+    params: tuple[str, ...]  # the activation's real parameters, registry order
+    outputs: tuple[str, ...]  # C expressions over in0.., per output, with {args}
+    doc: str
+    #: for value_and_derivative: the two one-output kernels whose block functions it
+    #: calls, so that its results are bit-identical to theirs.
+    parts: tuple[str, str] | None = None
+
+
+def _source_package() -> None:
+    """Make ``import fastact._formulas`` read this source tree without running
+    ``fastact/__init__.py`` (which needs the compiled modules the generator's output
+    is compiled into). A fastact that is already imported (the tests) is used."""
+    if "fastact" not in sys.modules:
+        package = types.ModuleType("fastact")
+        package.__path__ = [str(REPO / "fastact")]
+        sys.modules["fastact"] = package
+
+
+def _real_params(activation: str) -> tuple[str, ...]:
+    _source_package()
+    from fastact._registry import lookup
+
+    spec = lookup(activation)
+    return tuple(p.name for p in spec.params if p.kind in ("real", "real_or_none"))
+
+
+def _formula_args(fn: Callable[..., float], params: tuple[str, ...]) -> list[str]:
+    """The parameter names a formula takes after its first argument (checked)."""
+    code = fn.__code__
+    names = list(code.co_varnames[1 : code.co_argcount])
+    unknown = [n for n in names if n not in params]
+    if unknown:
+        raise FormulaError(f"{fn.__name__} takes {unknown}, not parameters of its activation")
+    return names
+
+
+def kernel_entries() -> list[KernelEntry]:
+    """Every ufunc of the Cython backend, from :data:`fastact._formulas.KERNELS`."""
+    _source_package()
+    from fastact import _formulas
+
+    entries = []
+    for key, kernels in _formulas.KERNELS.items():
+        activation, variant = (key, None) if isinstance(key, str) else key
+        prefix = activation if variant is None else f"{activation}_{variant}"
+        params = _real_params(activation)
+
+        def call(fn: Callable[..., float], arg: str, params: tuple[str, ...] = params) -> str:
+            names = _formula_args(fn, params)
+            return f"fa_{fn.__name__}_{{sfx}}({', '.join([arg, *('P_' + n for n in names)])})"
+
+        fwd, der = call(kernels.forward, "in0"), call(kernels.derivative, "in0")
+        title = f"{prefix} ({', '.join(params) or 'no parameters'})"
+        entries += [
+            KernelEntry(f"{prefix}_forward", ("x",), params, (fwd,), f"{title}: f(x)"),
+            KernelEntry(f"{prefix}_derivative", ("x",), params, (der,), f"{title}: f'(x)"),
+            # Not one loop over both formulas: gcc may then pick another vector width
+            # (another libmvec variant) and give other bits than the separate calls.
+            KernelEntry(
+                f"{prefix}_value_and_derivative", ("x",), params, (fwd, der),
+                f"{title}: (f(x), f'(x))", (f"{prefix}_forward", f"{prefix}_derivative"),
+            ),
+            KernelEntry(
+                f"{prefix}_backward_x", ("grad", "x"), params,
+                (f"in0 * {call(kernels.derivative, 'in1')}",), f"{title}: grad * f'(x)",
+            ),
+        ]
+        if kernels.from_output is not None:
+            entries.append(
+                KernelEntry(
+                    f"{prefix}_backward_y", ("grad", "y"), params,
+                    (f"in0 * {call(kernels.from_output, 'in1')}",), f"{title}: grad * h(y)",
+                )
+            )
+        for pname, factor in kernels.param_factors.items():
+            entries.append(
+                KernelEntry(
+                    f"{prefix}_param_factor_{pname}", ("grad", "x"), params,
+                    (f"in0 * {call(factor, 'in1')}",), f"{title}: grad * df/d{pname}",
+                )
+            )
+    return entries
+
+
+def _composite_block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> str:
+    """(f, f') by calling the forward and derivative block functions: the derivative
+    first into a stack buffer, since either output may be the input itself."""
+    assert entry.parts is not None
+    variant = "s" if scalar else "a"
+    forward, derivative = (f"fa_blk_{variant}_{part}_{sfx}" for part in entry.parts)
+    nfirst = len(entry.inputs) + (0 if scalar else len(entry.params))
+    first = ", ".join(f"a[{i}]" for i in range(nfirst))
+    return "\n".join([
+        f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}(char *const *a, const void *pv) {{",
+        f"    _Alignas(64) {ctype} d[FA_BLOCK];",
+        f"    char *const for_derivative[] = {{{first}, (char *)d}};",
+        f"    char *const for_forward[] = {{{first}, a[{nfirst}]}};",
+        f"    {derivative}(for_derivative, pv);",
+        f"    {forward}(for_forward, pv);",
+        f"    memcpy(a[{nfirst + 1}], d, sizeof d);",
+        "}",
+    ]) + "\n"  # fmt: skip
+
+
+def _block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> str:
+    if entry.parts is not None:
+        return _composite_block(entry, ctype, sfx, scalar)
+    nin, npar = len(entry.inputs), len(entry.params)
+    variant = "s" if scalar else "a"
+    head = f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}"
+    lines = [head + "(char *const *a, const void *pv) {"]
+    for i in range(nin):
+        lines.append(f"    const {ctype} *src{i} = (const {ctype} *)a[{i}];")
+    for k, p in enumerate(entry.params):
+        if scalar:
+            lines.append(f"    const {ctype} P_{p} = ((const {ctype} *)pv)[{k}];")
+        else:
+            lines.append(f"    const {ctype} *A_{p} = (const {ctype} *)a[{nin + k}];")
+    first_out = nin if scalar else nin + npar
+    for j in range(len(entry.outputs)):
+        lines.append(f"    {ctype} *out{j} = ({ctype} *)a[{first_out + j}];")
+    if scalar and not entry.params:
+        lines.append("    (void)pv;")
+    lines.append("    FA_SIMD_LOOP")
+    lines.append("    for (int j = 0; j < FA_BLOCK; j++) {")
+    for i in range(nin):
+        lines.append(f"        const {ctype} in{i} = src{i}[j];")
+    if not scalar:
+        for p in entry.params:
+            lines.append(f"        const {ctype} P_{p} = A_{p}[j];")
+    for j, expr in enumerate(entry.outputs):
+        lines.append(f"        out{j}[j] = {expr.format(sfx=sfx)};")
+    lines.append("    }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _stamp() -> str:
+    return (
+        "/* GENERATED by tools/codegen.py from fastact/_formulas.py: DO NOT EDIT.\n"
+        " * Edit the formulas and run `python tools/codegen.py`; a test checks that this\n"
+        " * file matches the generator's output. */\n"
+    )
+
+
+def generate() -> str:
+    """The text of ``fa_formulas.h``."""
+    functions, constants = _parse()
+    names = {fn.name for fn in functions}
+    out = [_stamp(), "#ifndef FA_FORMULAS_H", "#define FA_FORMULAS_H", "",
+           '#include "fa_driver.h"', ""]  # fmt: skip
+    for ctype, sfx in DTYPES:
+        out.append(f"/* ---- formulas, {ctype} ---- */\n")
+        for fn in functions:
+            out.append(_function(fn, ctype, sfx, names, constants))
+    entries = kernel_entries()
+    for ctype, sfx in DTYPES:
+        out.append(f"/* ---- block functions, {ctype} ---- */\n")
+        for entry in entries:
+            out.append(_block(entry, ctype, sfx, scalar=True))
+            if entry.params:
+                out.append(_block(entry, ctype, sfx, scalar=False))
+    out.append("/* ---- the kernel table ---- */\n")
+    out.append("typedef struct {")
+    out.append("    const char *name, *doc;")
+    out.append("    int nin, nparams, nout;")
+    out.append("    fa_block_fn f32_scalar, f32_array, f64_scalar, f64_array;")
+    out.append("} fa_kernel_entry;\n")
+    out.append(f"#define FA_KERNEL_COUNT {len(entries)}")
+    out.append("static const fa_kernel_entry fa_kernel_table[FA_KERNEL_COUNT] = {")
+    for e in entries:
+        fns = []
+        for _, sfx in DTYPES:
+            s = f"fa_blk_s_{e.name}_{sfx}"
+            fns += [s, f"fa_blk_a_{e.name}_{sfx}" if e.params else s]
+        out.append(
+            f'    {{"{e.name}", "{e.doc}", {len(e.inputs)}, {len(e.params)}, '
+            f"{len(e.outputs)}, {', '.join(fns)}}},"
+        )
+    out.append("};\n")
+    out.append("#endif /* FA_FORMULAS_H */")
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
+    args = parser.parse_args(argv)
+    text = generate()
+    if args.check:
+        current = OUTPUT_PATH.read_text(encoding="utf-8") if OUTPUT_PATH.exists() else ""
+        if current != text:
+            print(f"{OUTPUT_PATH} is stale: run python tools/codegen.py", file=sys.stderr)
+            return 1
+        print(f"{OUTPUT_PATH} is up to date")
+        return 0
+    OUTPUT_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT_PATH} ({len(text.splitlines())} lines)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
