@@ -24,7 +24,7 @@ MP = {"exp": mpmath.exp, "expm1": mpmath.expm1, "log": mpmath.log, "log1p": mpma
       "tanh": mpmath.tanh, "erf": mpmath.erf, "erfc": mpmath.erfc, "sqrt": mpmath.sqrt}
 # max error in ulp measured over 1e5+ points (see the module docstring), with
 # headroom; float32 results are computed in float64 and rounded once.
-BOUND = {"float64": {"exp": 1.0, "expm1": 1.2, "log": 1.0, "log1p": 1.0, "tanh": 1.5,
+BOUND = {"float64": {"exp": 1.0, "expm1": 1.2, "log": 1.0, "log1p": 1.0, "tanh": 2.0,
                      "erf": 1.0, "erfc": 2.0, "sqrt": 0.5},
          "float32": dict.fromkeys(UNARY, 0.6)}
 _CACHE: dict[tuple[str, str], Any] = {}
