@@ -80,6 +80,7 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
         if backend.name in _backends and not replace:
             raise ValueError(f"a backend named {backend.name!r} is already registered")
         _backends[backend.name] = backend
+        _selected.clear()
 
 
 def unregister_backend(name: str) -> None:
@@ -88,6 +89,7 @@ def unregister_backend(name: str) -> None:
     with _lock:
         if _backends.pop(name, None) is None:
             raise ValueError(f"no backend named {name!r} is registered")
+        _selected.clear()
 
 
 def available_backends() -> list[str]:
@@ -127,6 +129,22 @@ def current_backend() -> str:
     """The backend name a call without ``backend=`` would ask for."""
     context = _context_choice.get()
     return context if context is not None else _global_choice
+
+
+#: (choice, activation, method, dtype) -> the kernel of one method, for the small-array
+#: fast path of the API; emptied whenever the set of backends changes.
+_selected: dict[tuple[str, str, str, np.dtype], Kernel] = {}
+
+
+def select_cached(activation: str, method: str, dtype: np.dtype) -> Kernel:
+    """``select(activation, [method], dtype, None)``'s kernel, cached per backend choice."""
+    key = (current_backend(), activation, method, dtype)
+    try:
+        return _selected[key]
+    except KeyError:
+        kernel = select(activation, [method], dtype, None)[1][0]
+        _selected[key] = kernel
+        return kernel
 
 
 def select(

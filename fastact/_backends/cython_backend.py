@@ -102,6 +102,10 @@ def _param_grad(factor: np.ufunc, names: tuple[str, ...], target: str) -> Kernel
     return kernel
 
 
+def variant_free(activation: str) -> bool:
+    return activation not in _formulas.VARIANT_PARAMS
+
+
 def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
     names = _real_params(activation)
     if method.startswith("param_grad:"):
@@ -123,6 +127,14 @@ def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
 
         return two_outputs
 
+    if method in ("forward", "derivative") and not names and variant_free(activation):
+        single = pick({})
+
+        def no_params(x: np.ndarray, out: np.ndarray, **p: Any) -> None:
+            single(x, out)  # the call that 1e3-element arrays pay for: keep it bare
+
+        return no_params
+
     if method in ("forward", "derivative"):
 
         def one_input(x: np.ndarray, out: np.ndarray, **p: Any) -> None:
@@ -132,6 +144,14 @@ def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
             pick(p)(x, *_param_values(names, p), out=out)
 
         return one_input
+
+    if not names and variant_free(activation):
+        single2 = pick({})
+
+        def no_params2(grad: np.ndarray, x: np.ndarray, out: np.ndarray, **p: Any) -> None:
+            single2(grad, x, out)
+
+        return no_params2
 
     def two_inputs(grad: np.ndarray, x: np.ndarray, out: np.ndarray, **p: Any) -> None:
         if training and p["training"]:
