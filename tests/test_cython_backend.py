@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ALONG_AXIS, DTYPES, ELEMENTWISE, example_params
 
 import fastact as fa
+from conftest import ALONG_AXIS, DTYPES, ELEMENTWISE, example_params
 
 ALL = ELEMENTWISE + ALONG_AXIS
 
