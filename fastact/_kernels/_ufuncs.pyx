@@ -47,13 +47,11 @@ cdef extern from "fa_rrelu.h":
                           uint64_t key, double lower, double upper) noexcept nogil
     uint64_t fastact_mix64(uint64_t z) noexcept nogil
 
-# The size from which the kernels use more than one thread. Measured with
-# tools/measure_threshold.py (float32 relu forward, out= preallocated, 2 threads,
-# median of 200 calls): below 2**15 elements a parallel region (~2 us to start and
-# join) costs more than it saves for the cheapest kernels; see that script's output
-# in the README.
-FA_PARALLEL_MIN_DEFAULT = 1 << 15
-fa_parallel_min = FA_PARALLEL_MIN_DEFAULT
+cdef extern from "fa_driver.h":
+    intptr_t FA_PARALLEL_MIN_C "FA_PARALLEL_MIN_DEFAULT"
+
+#: The element count from which loops use several threads (measured: see fa_driver.h).
+FA_PARALLEL_MIN_DEFAULT = FA_PARALLEL_MIN_C
 
 cdef char _F32 = cnp.NPY_FLOAT32
 cdef char _F64 = cnp.NPY_FLOAT64

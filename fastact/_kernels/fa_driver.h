@@ -95,10 +95,17 @@ typedef struct {
     int esize; /* sizeof(float) or sizeof(double) */
 } fa_loop;
 
-/* Threads for the kernels (set by fastact._threads through the module) and the
- * size from which they are used (see FA_PARALLEL_MIN_DEFAULT in _ufuncs.pyx). */
+/* The element count from which a loop runs on several threads. Measured with
+ * tools/measure_threshold.py (float32 relu and gelu, out= preallocated, 1 thread
+ * against 2, median of >= 20 calls, 2-core Zen 4): a parallel region costs ~2-3 us
+ * to start and join, which relu (~0.1 ns/element in cache) repays from ~2**15
+ * elements and gelu from ~2**12; the cheap kernels decide. */
+#define FA_PARALLEL_MIN_DEFAULT (1 << 15)
+
+/* Threads for the kernels (set by fastact._threads through each module's
+ * set_num_threads) and the threshold above (per module: these are static). */
 static int fa_num_threads = 1;
-static intptr_t fa_parallel_min = 1 << 16;
+static intptr_t fa_parallel_min = FA_PARALLEL_MIN_DEFAULT;
 
 static inline void fa_gather(char *dst, const char *src, intptr_t step, intptr_t count,
                              int esize) {
