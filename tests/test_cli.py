@@ -253,3 +253,13 @@ def test_set_threads_reaches_fastact_and_restores() -> None:
             assert torch.get_num_threads() == 1
     finally:
         timing.set_threads(before)
+
+
+def test_bench_without_tqdm(monkeypatch: pytest.MonkeyPatch,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    # tqdm comes with the bench extra; without it the run goes on, bar-less.
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` raise ImportError
+    assert main(["bench", "--activations", "relu", "--sizes", "100", "--repeats", "1",
+                 "--methods", "forward", "--baselines", "none"]) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if " relu " in f" {line} "]) == 1

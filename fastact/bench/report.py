@@ -332,13 +332,14 @@ def plot(bench: BenchResult, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     measured = [r for r in bench.results if r.ns_per_element is not None]
-    panels = sorted({(r.method, r.dtype, r.size, r.threads) for r in measured})
+    # Panels in the order of the options (forward before backward, as asked).
+    panels = list(dict.fromkeys((r.method, r.dtype, r.size, r.threads) for r in measured))
     impls = [i for i in bench.config.implementations if any(r.implementation == i
                                                            for r in measured)]
     names = list(dict.fromkeys(r.activation for r in measured))
+    width_in = max(6.0, 0.9 * len(names) * max(1, len(impls)) / 3) + 2.0  # + legend
     fig, axes = plt.subplots(
-        max(1, len(panels)), 1, figsize=(max(6.0, 0.9 * len(names) * max(1, len(impls)) / 3),
-                                         3.2 * max(1, len(panels))), squeeze=False
+        max(1, len(panels)), 1, figsize=(width_in, 3.2 * max(1, len(panels))), squeeze=False
     )
     width = 0.8 / max(1, len(impls))
     for ax, (method, dtype, size, threads) in zip(axes[:, 0], panels, strict=False):
@@ -356,7 +357,7 @@ def plot(bench: BenchResult, path: str | Path) -> Path:
         ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
         ax.set_ylabel("ns per element")
         ax.set_title(f"{method}, {dtype}, {_size_label(size)} elements, {threads} thread(s)")
-        ax.legend(fontsize="small", ncol=min(4, len(impls) + 1))
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if not panels:
         axes[0, 0].text(0.5, 0.5, "nothing measured", ha="center", va="center")
     fig.suptitle(f"fastact {fa.__version__}: lower is faster")
