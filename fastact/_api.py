@@ -282,8 +282,8 @@ class Activation:
     def __call__(
         self, x: Any, /, *args: Any, out: Any = None, backend: str | None = None, **params: Any
     ) -> Any:
-        if not args and not params and backend is None:
-            done = self._fast("forward", x, None, out)
+        if not args and not params:
+            done = self._fast("forward", x, None, out, backend)
             if done is not None:
                 return done
         return self._run("forward", {"x": x}, args, params, out, backend)
@@ -293,8 +293,8 @@ class Activation:
     ) -> Any:
         """The elementwise derivative f'(x) (for axis functions: the Jacobian along the
         axis, of shape ``y.shape + (x.shape[axis],)``)."""
-        if not args and not params and backend is None:
-            done = self._fast("derivative", x, None, out)
+        if not args and not params:
+            done = self._fast("derivative", x, None, out, backend)
             if done is not None:
                 return done
         return self._run("derivative", {"x": x}, args, params, out, backend)
@@ -319,8 +319,8 @@ class Activation:
         or, where the activation allows it, from the output ``y`` (exactly one)."""
         if (x is None) == (y is None):
             raise ValueError(f"{self.spec.name}.backward: pass exactly one of x or y=")
-        if x is not None and not params and backend is None and not self.spec.param_grads:
-            done = self._fast("backward_x", x, grad, out)
+        if x is not None and not params and not self.spec.param_grads:
+            done = self._fast("backward_x", x, grad, out, backend)
             if done is not None:
                 return done
         if x is not None:
@@ -329,12 +329,12 @@ class Activation:
 
     # -- the fast path ----------------------------------------------------------------
 
-    def _fast(self, method: str, x: Any, grad: Any, out: Any) -> Any:
+    def _fast(self, method: str, x: Any, grad: Any, out: Any, backend: str | None) -> Any:
         """The call without _run's generality, or None when it does not apply.
 
         It applies to the common case that costs _run ~15 us of Python per call: a
         native float32/float64 ndarray of at least one dimension, default parameters,
-        no explicit backend, grad (for backward) of x's dtype and shape, and ``out``
+        grad (for backward) of x's dtype and shape, and ``out``
         absent or a writeable array of x's dtype and shape that is x itself or does not
         overlap it. Everything else (and every error) takes the general path, so the
         results are the same; only the Python overhead differs.
@@ -366,7 +366,7 @@ class Activation:
             and (grad is None or out is grad or not np.may_share_memory(out, grad))
         ):
             return None
-        kernel = _dispatch.select_cached(self.spec.name, method, dtype)
+        kernel = _dispatch.select_cached(self.spec.name, method, dtype, backend)
         if grad is None:
             kernel(x, out, **defaults)
         else:

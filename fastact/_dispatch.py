@@ -136,13 +136,16 @@ def current_backend() -> str:
 _selected: dict[tuple[str, str, str, np.dtype], Kernel] = {}
 
 
-def select_cached(activation: str, method: str, dtype: np.dtype) -> Kernel:
-    """``select(activation, [method], dtype, None)``'s kernel, cached per backend choice."""
-    key = (current_backend(), activation, method, dtype)
+def select_cached(
+    activation: str, method: str, dtype: np.dtype, requested: str | None = None
+) -> Kernel:
+    """``select(activation, [method], dtype, requested)``'s kernel, cached per choice
+    (only successful selections are cached: an unknown name still raises)."""
+    key = (current_backend() if requested is None else requested, activation, method, dtype)
     try:
         return _selected[key]
-    except KeyError:
-        kernel = select(activation, [method], dtype, None)[1][0]
+    except (KeyError, TypeError):  # TypeError: an unhashable backend argument
+        kernel = select(activation, [method], dtype, requested)[1][0]
         _selected[key] = kernel
         return kernel
 

@@ -61,7 +61,7 @@ def test_layout_never_changes_the_result(name, dtype, data, backend) -> None:
         np.testing.assert_array_equal(out, expected)
     grad = np.ones_like(contiguous)
     got = activation.backward(grad, x, backend=backend, **params)
-    want = activation.backward(grad, contiguous, backend="numpy", **params)
+    want = activation.backward(grad, contiguous, backend=backend, **params)
     if spec.param_grads:
         got, want = got[0], want[0]
     np.testing.assert_array_equal(got, want)
@@ -79,7 +79,16 @@ def test_axis_functions_on_random_layouts(axis_name, data, backend) -> None:
         x = x.take(range(x.shape[axis] - 1), axis=axis)
     activation = fa.activations()[axis_name]
     expected = activation(np.ascontiguousarray(x), axis=axis, backend="numpy")
-    np.testing.assert_array_equal(activation(x, axis=axis, backend=backend), expected)
+    got = activation(x, axis=axis, backend=backend)
+    # A compiled backend may sum a row in another order for another layout (SIMD
+    # within contiguous rows, across adjacent ones): the same bits are not promised,
+    # the accuracy bar is (8 ulp + 8 eps times the row's largest magnitude).
+    eps = np.finfo(np.float64).eps
+    scale = np.max(np.abs(expected), axis=axis, keepdims=True, initial=0.0)
+    with np.errstate(invalid="ignore"):
+        bar = 8 * eps * (np.abs(expected) + scale)
+    same = (got == expected) | (np.isnan(got) & np.isnan(expected))
+    assert np.all(same | (np.abs(got - expected) <= bar))
 
 
 @given(
