@@ -11,6 +11,7 @@ FA_PARALLEL_MIN_DEFAULT in fastact/_kernels/_ufuncs.pyx.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 
@@ -49,7 +50,8 @@ def main() -> None:
                 for t in (1, threads):
                     fa.set_num_threads(t)
                     fn(x, out=out)
-                    times.append(_median_ns(lambda fn=fn: fn(x, out=out), max(20, 2**22 // n)))
+                    call = functools.partial(fn, x, out=out)
+                    times.append(_median_ns(call, max(20, 2**22 // n)))
                 row += times
                 ratios.append(times[0] / times[1])
                 row.append(ratios[-1])
