@@ -34,7 +34,8 @@ def main() -> None:
     threads = fa.get_num_threads()
     low = _ufuncs.get_parallel_min()
     print(f"threads: {threads}")
-    print(f"{'size':>8} {'relu 1t':>9} {'relu nt':>9} {'ratio':>6} {'gelu 1t':>9} {'gelu nt':>9} {'ratio':>6}")
+    head = ("size", "relu 1t", "relu nt", "ratio", "gelu 1t", "gelu nt", "ratio")
+    print(" ".join(f"{h:>9}" for h in head))
     wins = []
     try:
         _ufuncs.set_parallel_min(1)
