@@ -265,6 +265,7 @@ class Activation:
         self.__signature__ = _signature(spec)
         # Validated default parameters per compute dtype, for the fast path (elementwise
         # activations whose parameters all have defaults).
+        self._scalar_cache: dict[tuple, dict[str, Any]] = {}
         self._defaults_f32: dict[str, Any] | None = None
         self._defaults_f64: dict[str, Any] | None = None
         if spec.kind == "elementwise" and not spec.required_params:
@@ -282,8 +283,8 @@ class Activation:
     def __call__(
         self, x: Any, /, *args: Any, out: Any = None, backend: str | None = None, **params: Any
     ) -> Any:
-        if not args and not params:
-            done = self._fast("forward", x, None, out, backend)
+        if not args:
+            done = self._fast("forward", x, None, out, backend, params)
             if done is not None:
                 return done
         return self._run("forward", {"x": x}, args, params, out, backend)
@@ -293,8 +294,8 @@ class Activation:
     ) -> Any:
         """The elementwise derivative f'(x) (for axis functions: the Jacobian along the
         axis, of shape ``y.shape + (x.shape[axis],)``)."""
-        if not args and not params:
-            done = self._fast("derivative", x, None, out, backend)
+        if not args:
+            done = self._fast("derivative", x, None, out, backend, params)
             if done is not None:
                 return done
         return self._run("derivative", {"x": x}, args, params, out, backend)
@@ -319,8 +320,8 @@ class Activation:
         or, where the activation allows it, from the output ``y`` (exactly one)."""
         if (x is None) == (y is None):
             raise ValueError(f"{self.spec.name}.backward: pass exactly one of x or y=")
-        if x is not None and not params and not self.spec.param_grads:
-            done = self._fast("backward_x", x, grad, out, backend)
+        if x is not None and not self.spec.param_grads:
+            done = self._fast("backward_x", x, grad, out, backend, params)
             if done is not None:
                 return done
         if x is not None:
@@ -329,7 +330,37 @@ class Activation:
 
     # -- the fast path ----------------------------------------------------------------
 
-    def _fast(self, method: str, x: Any, grad: Any, out: Any, backend: str | None) -> Any:
+    def _scalar_params(self, params: Mapping[str, Any], dtype: np.dtype) -> dict | None:
+        """Validated parameters for keyword values that are Python scalars, cached by
+        value (None for anything else: arrays, unknown names, errors go the general
+        way, which raises the errors)."""
+        try:
+            key = (dtype.char, *sorted(params.items()))
+            return self._scalar_cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable values, or names that do not sort
+            return None
+        if not all(type(v) in (float, int, bool, str, type(None)) for v in params.values()):
+            return None
+        try:
+            validated = _validate_params(self.spec, _bind(self.spec, (), params), (), dtype)
+        except (TypeError, ValueError):
+            return None
+        if len(self._scalar_cache) >= 256:  # bounded: parameters swept over many values
+            self._scalar_cache.clear()
+        self._scalar_cache[key] = validated
+        return validated
+
+    def _fast(
+        self,
+        method: str,
+        x: Any,
+        grad: Any,
+        out: Any,
+        backend: str | None,
+        params: Mapping[str, Any],
+    ) -> Any:
         """The call without _run's generality, or None when it does not apply.
 
         It applies to the common case that costs _run ~15 us of Python per call: a
@@ -351,6 +382,10 @@ class Activation:
             return None
         if defaults is None:
             return None
+        if params:
+            defaults = self._scalar_params(params, dtype)
+            if defaults is None:
+                return None
         if grad is not None and (
             type(grad) is not np.ndarray or grad.dtype is not dtype or grad.shape != x.shape
         ):

@@ -10,7 +10,8 @@
  *     data): FA_BLOCK rows at a time, SIMD across the rows, column by column;
  *   - anything else: the same arithmetic element by element.
  *
- * Sums run in a fixed order per layout, so results are deterministic for any thread
+ * The row functions are compiled per ISA like the elementwise kernels (FA_KERNEL:
+ * AVX-512, AVX2, baseline clones). Sums run in a fixed order per layout, so results are deterministic for any thread
  * count (threads take whole rows). The elementwise math (sigmoid, its derivative) is
  * the generated formulas' (fa_formulas.h). Exception flags are discarded as in
  * fa_driver.h.
@@ -63,13 +64,31 @@
                                                                                                 \
 /* Max, its first index, the shifted exponentials written to y, and rest. sgn = -1:        \
  * softmin. mode 0: y = e (softmax); mode 1: y = x - max (log_softmax). */                  \
-static T fa_row_parts_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy, intptr_t n,     \
+FA_KERNEL T fa_row_parts_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy, intptr_t n,     \
                             T sgn, int mode) {                                               \
     T m = sgn * FA_AT(T, x, 0, sx);                                                           \
     intptr_t first = 0, i;                                                                    \
-    for (i = 1; i < n; i++) {                                                                 \
-        const T v = sgn * FA_AT(T, x, i, sx);                                                 \
-        if (v > m || (v != v && m == m)) { m = v; first = i; }                               \
+    if (sx == (intptr_t)sizeof(T)) {                                                          \
+        /* SIMD max, NaN noted apart (a max reduction may drop it), then the first       \
+         * index holding it: the same m and first as the scalar scan below. */            \
+        const T *xs = (const T *)x;                                                          \
+        int nan = 0;                                                                         \
+        FA_PRAGMA(omp simd reduction(max : m) reduction(| : nan))                            \
+        for (i = 0; i < n; i++) {                                                            \
+            const T v = sgn * xs[i];                                                         \
+            m = v > m ? v : m;                                                               \
+            nan |= v != v;                                                                   \
+        }                                                                                    \
+        for (first = 0; first < n; first++) {                                                \
+            const T v = sgn * xs[first];                                                     \
+            if (nan ? v != v : v == m) break;                                                \
+        }                                                                                    \
+        if (nan) m = sgn * xs[first];                                                        \
+    } else {                                                                                  \
+        for (i = 1; i < n; i++) {                                                             \
+            const T v = sgn * FA_AT(T, x, i, sx);                                             \
+            if (v > m || (v != v && m == m)) { m = v; first = i; }                           \
+        }                                                                                     \
     }                                                                                         \
     T rest = 0;                                                                               \
     if (sx == (intptr_t)sizeof(T) && sy == (intptr_t)sizeof(T)) {                             \
@@ -95,20 +114,32 @@ static T fa_row_parts_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy, in
     return rest + (e_first - (T)1);                                                           \
 }                                                                                             \
                                                                                               \
-static void fa_softmax_row_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,            \
+FA_KERNEL void fa_softmax_row_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,            \
                                  intptr_t n, T sgn) {                                         \
     const T total = (T)1 + fa_row_parts_##SFX(x, sx, y, sy, n, sgn, 0);                       \
+    if (sy == (intptr_t)sizeof(T)) {                                                          \
+        T *ys = (T *)y;                                                                       \
+        FA_SIMD_LOOP                                                                          \
+        for (intptr_t i = 0; i < n; i++) ys[i] = ys[i] / total;                               \
+        return;                                                                               \
+    }                                                                                         \
     for (intptr_t i = 0; i < n; i++) FA_AT(T, y, i, sy) = FA_AT(T, y, i, sy) / total;         \
 }                                                                                             \
                                                                                               \
-static void fa_log_softmax_row_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,        \
+FA_KERNEL void fa_log_softmax_row_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,        \
                                      intptr_t n) {                                            \
     const T lse = LOG1P(fa_row_parts_##SFX(x, sx, y, sy, n, (T)1, 1));                        \
+    if (sy == (intptr_t)sizeof(T)) {                                                          \
+        T *ys = (T *)y;                                                                       \
+        FA_SIMD_LOOP                                                                          \
+        for (intptr_t i = 0; i < n; i++) ys[i] = ys[i] - lse;                                 \
+        return;                                                                               \
+    }                                                                                         \
     for (intptr_t i = 0; i < n; i++) FA_AT(T, y, i, sy) = FA_AT(T, y, i, sy) - lse;           \
 }                                                                                             \
                                                                                               \
 /* FA_BLOCK adjacent rows (row r at x + r*esize), each strided by sx: SIMD across rows. */  \
-static void fa_softmax_columns_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,        \
+FA_KERNEL void fa_softmax_columns_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,        \
                                      intptr_t n, intptr_t nrows, T sgn, int mode) {           \
     T m[FA_BLOCK], rest[FA_BLOCK], e_first[FA_BLOCK];                                         \
     intptr_t first[FA_BLOCK], i;                                                              \
@@ -184,7 +215,7 @@ static void fa_softmax_loop_##SFX(char **args, const intptr_t *dims, const intpt
 /* Vector-Jacobian products, (n),(n)->(n): kind 0/1/2 from y, 3/4/5 from x (softmax,    \
  * log_softmax, softmin). From x, y = softmax(+-x) goes to a row-sized scratch buffer    \
  * (out may be grad or x itself). */                                                     \
-static void fa_vjp_row_##SFX(int kind, const char *g, intptr_t sg, const char *v,             \
+FA_KERNEL void fa_vjp_row_##SFX(int kind, const char *g, intptr_t sg, const char *v,             \
                              intptr_t sv, char *o, intptr_t so, intptr_t n, T *scratch) {     \
     const int from_x = kind >= 3, base = kind % 3;                                            \
     const char *y = v;                                                                        \
