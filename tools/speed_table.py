@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             print(
                 f"| {name} | {method} | {big['ns_per_element']:.2f} "
-                f"| {_fmt(big['speedup_vs_numpy'], '.1f')}x | {_fmt(big['speedup_vs_torch'], '.1f')}x "
+                f"| {_fmt(big['speedup_vs_numpy'], '.1f')}x "
+                f"| {_fmt(big['speedup_vs_torch'], '.1f')}x "
                 f"| {_fmt(big['copy_fraction'], '.2f')} "
                 f"| {_fmt(mid and mid['speedup_vs_numpy'], '.1f')}x "
                 f"| {_fmt(mid and mid['speedup_vs_torch'], '.1f')}x "
