@@ -96,10 +96,12 @@ typedef struct {
 } fa_loop;
 
 /* The element count from which a loop runs on several threads. Measured with
- * tools/measure_threshold.py (float32 relu and gelu, out= preallocated, 1 thread
- * against 2, median of >= 20 calls, 2-core Zen 4): a parallel region costs ~2-3 us
- * to start and join, which relu (~0.1 ns/element in cache) repays from ~2**15
- * elements and gelu from ~2**12; the cheap kernels decide. */
+ * tools/measure_threshold.py (float32, out= preallocated, 1 thread against 2, median
+ * of >= 20 calls, 2-core Zen 4, otherwise idle): 2 threads / 1 thread time for relu
+ * 0.78 at 2**11, 1.00 at 2**14, 1.29 at 2**15, 1.50 at 2**16; for gelu 1.10 at 2**11,
+ * 1.73 at 2**15. The cheapest kernels decide: below 2**15 a parallel region (~2-3 us
+ * to start and join) buys relu nothing. (A threshold per kernel cost would let gelu
+ * start at 2**12.) */
 #define FA_PARALLEL_MIN_DEFAULT (1 << 15)
 
 /* Threads for the kernels (set by fastact._threads through each module's
