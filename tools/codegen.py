@@ -212,7 +212,7 @@ class KernelEntry:
     name: str
     inputs: tuple[str, ...]  # "x", "grad", "y"
     params: tuple[str, ...]  # the activation's real parameters, registry order
-    outputs: tuple[str, ...]  # C expressions over in0.., per output, with {args}
+    outputs: tuple[str, ...]  # per output, a C expression over in0.. ({sfx}: the dtype)
     doc: str
     #: for value_and_derivative: the two one-output kernels whose block functions it
     #: calls, so that its results are bit-identical to theirs.

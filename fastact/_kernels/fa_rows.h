@@ -62,10 +62,10 @@
 
 #define FA_ROWS_FOR_TYPE(T, SFX, EXP, LOG1P)                                                    \
                                                                                                 \
-/* Max, its first index, the shifted exponentials written to y, and rest. sgn = -1:        \
- * softmin. mode 0: y = e (softmax); mode 1: y = x - max (log_softmax). */                  \
+/* Max, its first index (to *first_out), the shifted exponentials written to y, and rest.  \
+ * sgn = -1: softmin. mode 0: y = e (softmax); mode 1: y = x - max (log_softmax). */       \
 FA_KERNEL T fa_row_parts_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy, intptr_t n,     \
-                            T sgn, int mode) {                                               \
+                            T sgn, int mode, intptr_t *first_out) {                          \
     T m = sgn * FA_AT(T, x, 0, sx);                                                           \
     intptr_t first = 0, i;                                                                    \
     if (sx == (intptr_t)sizeof(T)) {                                                          \
@@ -111,12 +111,14 @@ FA_KERNEL T fa_row_parts_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,
     }                                                                                         \
     /* + (e_first - 1): exactly 0 for a finite maximum, NaN for +inf or NaN. */              \
     const T e_first = mode ? EXP(FA_AT(T, y, first, sy)) : FA_AT(T, y, first, sy);           \
+    *first_out = first;                                                                       \
     return rest + (e_first - (T)1);                                                           \
 }                                                                                             \
                                                                                               \
 FA_KERNEL void fa_softmax_row_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,            \
                                  intptr_t n, T sgn) {                                         \
-    const T total = (T)1 + fa_row_parts_##SFX(x, sx, y, sy, n, sgn, 0);                       \
+    intptr_t first;                                                                           \
+    const T total = (T)1 + fa_row_parts_##SFX(x, sx, y, sy, n, sgn, 0, &first);               \
     if (sy == (intptr_t)sizeof(T)) {                                                          \
         T *ys = (T *)y;                                                                       \
         FA_SIMD_LOOP                                                                          \
@@ -128,7 +130,8 @@ FA_KERNEL void fa_softmax_row_##SFX(const char *x, intptr_t sx, char *y, intptr_
                                                                                               \
 FA_KERNEL void fa_log_softmax_row_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,        \
                                      intptr_t n) {                                            \
-    const T lse = LOG1P(fa_row_parts_##SFX(x, sx, y, sy, n, (T)1, 1));                        \
+    intptr_t first;                                                                           \
+    const T lse = LOG1P(fa_row_parts_##SFX(x, sx, y, sy, n, (T)1, 1, &first));                \
     if (sy == (intptr_t)sizeof(T)) {                                                          \
         T *ys = (T *)y;                                                                       \
         FA_SIMD_LOOP                                                                          \
@@ -141,7 +144,7 @@ FA_KERNEL void fa_log_softmax_row_##SFX(const char *x, intptr_t sx, char *y, int
 /* FA_BLOCK adjacent rows (row r at x + r*esize), each strided by sx: SIMD across rows. */  \
 FA_KERNEL void fa_softmax_columns_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,        \
                                      intptr_t n, intptr_t nrows, T sgn, int mode) {           \
-    T m[FA_BLOCK], rest[FA_BLOCK], e_first[FA_BLOCK];                                         \
+    T m[FA_BLOCK], rest[FA_BLOCK];                                                            \
     intptr_t first[FA_BLOCK], i;                                                              \
     int r;                                                                                    \
     const int R = (int)nrows;                                                                 \
@@ -169,8 +172,8 @@ FA_KERNEL void fa_softmax_columns_##SFX(const char *x, intptr_t sx, char *y, int
     }                                                                                         \
     for (r = 0; r < R; r++) {                                                                 \
         const T v = FA_AT(T, y + r * (intptr_t)sizeof(T), first[r], sy);                     \
-        e_first[r] = mode ? EXP(v) : v;                                                       \
-        rest[r] = rest[r] + (e_first[r] - (T)1);                                              \
+        const T e_first = mode ? EXP(v) : v;                                                  \
+        rest[r] = rest[r] + (e_first - (T)1);                                                 \
         rest[r] = mode ? LOG1P(rest[r]) : (T)1 + rest[r];                                     \
     }                                                                                         \
     for (i = 0; i < n; i++) {                                                                 \
@@ -272,13 +275,9 @@ static void fa_vjp_loop_##SFX(char **args, const intptr_t *dims, const intptr_t 
 static void fa_jacobian_row_##SFX(int kind, const char *x, intptr_t sx, char *J,              \
                                   intptr_t si, intptr_t sj, intptr_t n, T *e) {               \
     const T sgn = kind == 2 ? (T)-1 : (T)1;                                                   \
-    const T rest = fa_row_parts_##SFX(x, sx, (char *)e, sizeof(T), n, sgn, 0);                \
+    intptr_t first, i, j;                                                                     \
+    const T rest = fa_row_parts_##SFX(x, sx, (char *)e, sizeof(T), n, sgn, 0, &first);       \
     const T total = (T)1 + rest;                                                              \
-    intptr_t first = 0, i, j;                                                                 \
-    for (i = 1; i < n; i++) {                                                                 \
-        const T v = sgn * FA_AT(T, x, i, sx), m = sgn * FA_AT(T, x, first, sx);               \
-        if (v > m || (v != v && m == m)) first = i;                                           \
-    }                                                                                         \
     for (i = 0; i < n; i++) {                                                                 \
         const T yi = e[i] / total;                                                            \
         const T ci = (i == first ? rest : total - e[i]) / total;                              \
