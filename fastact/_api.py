@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fastact import _dispatch
+from fastact import _dispatch, _interop
 from fastact._backends.base import METHODS
 from fastact._registry import SPECS, ActivationSpec, Param, lookup
 
@@ -35,11 +35,6 @@ _SEED_LIMIT = 2**64
 def _as_array(value: Any, argument: str) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
-    if hasattr(value, "__cuda_array_interface__"):
-        raise NotImplementedError(
-            f"{argument} is a CUDA device array, and no backend here serves device arrays "
-            f"(available: {', '.join(_dispatch.available_backends())})"
-        )
     try:
         return np.asarray(value)
     except (ValueError, TypeError) as error:
@@ -420,6 +415,10 @@ class Activation:
         backend: str | None,
     ) -> Any:
         spec = self.spec
+        # Device arrays and other array types take their own path (fastact._interop).
+        routed = _interop.intercept(self, method, arrays, args, raw_kwargs, out, backend)
+        if routed is not NotImplemented:
+            return routed
         raw = _bind(spec, args, raw_kwargs)
         main_name = "y" if method == "backward_y" else "x"
         main = _as_array(arrays[main_name], main_name)
