@@ -5,6 +5,15 @@ listener (:func:`add_listener`) that receives every change (the Cython kernels k
 the number in a C variable that their ufunc loops read), so this module is the only
 place where the number is set. The default comes from the
 environment variable ``FASTACT_NUM_THREADS``, else from the processors OpenMP sees.
+
+A process made by ``fork()`` (``multiprocessing``'s "fork" start method, and
+``os.fork``) runs the kernels on one thread: GNU OpenMP (libgomp, which the Cython
+kernels and numba's "omp" layer share) keeps its thread pool in the parent, and a
+forked child that enters a parallel region after the parent has run one waits
+forever for threads that were not copied (measured here: every kernel above
+2**15 elements hung). So a fork handler sets the count to 1 in the child before any
+code runs there, and :func:`set_num_threads` keeps it at 1 with a RuntimeWarning.
+The "spawn" and "forkserver" start methods give fresh processes with threads.
 """
 
 from __future__ import annotations
@@ -52,6 +61,29 @@ def default_num_threads() -> int:
 _lock = threading.Lock()
 _num_threads = default_num_threads()
 _listeners: list[Callable[[int], object]] = []
+#: True in a process made by fork() from one that imported fastact: serial kernels.
+_forked = False
+
+_FORK_MESSAGE = (
+    "fastact runs on one thread in a process made by fork(): GNU OpenMP cannot start "
+    "threads in a child forked after its parent ran parallel code (it would hang). "
+    "Use multiprocessing's 'spawn' or 'forkserver' start method for threaded workers."
+)
+
+
+def _after_fork_in_child() -> None:
+    """Fork handler: the child's kernels run serially (the module docstring says why)."""
+    global _lock, _num_threads, _forked
+    # The parent's lock may have been held by another thread at the fork: the copy
+    # would then stay locked forever. The child has one thread: a new lock is safe.
+    _lock = threading.Lock()
+    _forked = True
+    _num_threads = 1
+    for listener in _listeners:
+        listener(1)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def add_listener(listener: Callable[[int], object]) -> None:
@@ -69,9 +101,14 @@ def set_num_threads(n: int) -> None:
     n : int
         At least 1. More than the cores is allowed (threads then share cores).
         Arrays below a backend's measured size threshold still run on one thread.
+        In a process made by fork() the kernels stay on one thread (a
+        RuntimeWarning says so when n > 1): see the module docstring.
     """
     global _num_threads
     value = _validated(n, "n")
+    if _forked and value > 1:
+        warnings.warn(_FORK_MESSAGE, RuntimeWarning, stacklevel=2)
+        value = 1
     with _lock:
         _num_threads = value
         for listener in _listeners:
