@@ -11,7 +11,7 @@ without copying the input.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -59,45 +59,83 @@ def _ufunc_for(activation: str, method: str) -> Callable[[Mapping[str, Any]], np
     return lambda params: choices[params[variant_param]]
 
 
-def _reduce_to(terms: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``terms`` over the axes along which an array of ``shape`` was broadcast."""
-    lead = terms.ndim - len(shape)
-    with np.errstate(all="ignore"):  # inf - inf in a sum is NaN, as in the reference
-        return _reduce_sum(terms, shape, lead)
+def _c_order_pieces(shape: tuple[int, ...], limit: int) -> Iterator[tuple[tuple, int, int]]:
+    """Split an array of ``shape`` (no zero-length axis) into pieces of at most ``limit``
+    elements, or one row of the last axis where that is longer, in C order.
 
-
-def _reduce_sum(terms: np.ndarray, shape: tuple[int, ...], lead: int) -> np.ndarray:
-    if lead > 0:
-        terms = terms.sum(axis=tuple(range(lead)))
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and terms.shape[i] != 1)
-    if ones:
-        terms = terms.sum(axis=ones, keepdims=True)
-    return terms.reshape(shape)
+    Yields ``(index, start, count)``: ``index`` selects the piece as a view (integers
+    on the leading axes, a slice on the next one), ``start`` is the C-order flat index
+    of its first element and ``count`` its size.
+    """
+    if not shape:
+        yield (Ellipsis,), 0, 1
+        return
+    axis, inner = 0, math.prod(shape[1:])
+    while axis < len(shape) - 1 and inner > limit:
+        axis += 1
+        inner //= shape[axis]
+    step = max(1, limit // inner)
+    span = shape[axis] * inner
+    for number, lead in enumerate(np.ndindex(*shape[:axis])):
+        for a in range(0, shape[axis], step):
+            b = min(a + step, shape[axis])
+            yield (*lead, slice(a, b)), number * span + a * inner, (b - a) * inner
 
 
 def _param_grad(factor: np.ufunc, names: tuple[str, ...], target: str) -> Kernel:
     """grad * df/dparam summed over the parameter's broadcast axes.
 
-    Where the parameter does not span x's first axis (a per-channel weight of NCHW
-    data), the sum runs over slices of that axis of at most _PARAM_GRAD_CHUNK
-    elements, so no temporary of x's size is made; otherwise over x at once.
+    The terms are computed and summed in C-order pieces of at most _PARAM_GRAD_CHUNK
+    elements (``_c_order_pieces``), each added into its part of the result: no
+    temporary of x's size, whatever the parameter's shape (a per-element weight, a
+    per-channel one, a scalar). The order of the sums depends only on the shapes, so
+    the result is deterministic.
     """
 
     def kernel(grad: np.ndarray, x: np.ndarray, out: np.ndarray, **params: Any) -> None:
-        values = [np.broadcast_to(v, x.shape) for v in _param_values(names, params)]
+        # In x's dtype: a Python float would make NumPy pick the float64 loop for
+        # float32 data (and a float64 temporary per piece).
+        values = [
+            np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape)
+            for v in _param_values(names, params)
+        ]
         grad = np.broadcast_to(grad, x.shape)
         shape = np.shape(params[target])
-        if len(shape) == x.ndim or x.ndim == 0 or x.size == 0:
-            out[...] = _reduce_to(factor(grad, x, *values), shape)
+        if x.ndim == 0:
+            out[...] = factor(grad, x, *values)
             return
-        acc = np.zeros(shape, dtype=out.dtype)
-        step = max(1, _PARAM_GRAD_CHUNK // max(1, math.prod(x.shape[1:])))
-        for start in range(0, x.shape[0], step):
-            rows = slice(start, start + step)
-            part = _reduce_to(factor(grad[rows], x[rows], *(v[rows] for v in values)), shape)
-            with np.errstate(all="ignore"):
-                acc += part
-        out[...] = acc
+        if x.size == 0:
+            out[...] = 0
+            return
+        aligned = (1,) * (x.ndim - len(shape)) + shape
+        # Sum straight into `out` when that is safe (a weight of x's size would make
+        # a second x-sized array otherwise).
+        direct = out.flags.c_contiguous and not (
+            np.may_share_memory(out, x) or np.may_share_memory(out, grad)
+        )
+        acc = out.reshape(aligned) if direct else np.zeros(aligned, out.dtype)
+        acc[...] = 0
+        scratch = np.empty(min(x.size, _PARAM_GRAD_CHUNK), dtype=out.dtype)
+        for index, _, count in _c_order_pieces(x.shape, _PARAM_GRAD_CHUNK):
+            piece = x[index]
+            terms = factor(
+                grad[index], piece, *(v[index] for v in values),
+                out=scratch[:count].reshape(piece.shape),
+            )
+            # The piece's part of the result: its own indices where the parameter
+            # spans an axis, index 0 (summed over) where it was broadcast.
+            part = acc[tuple(
+                i if aligned[d] != 1 else (0 if isinstance(i, int) else slice(None))
+                for d, i in enumerate(index)
+            )]
+            first = len(index) - 1  # the sliced axis: terms' axis 0
+            summed = tuple(
+                j for j in range(terms.ndim) if aligned[first + j] == 1 and terms.shape[j] != 1
+            )
+            with np.errstate(all="ignore"):  # inf - inf in a sum is NaN, as in the reference
+                part += terms.sum(axis=summed, keepdims=True) if summed else terms
+        if not direct:
+            out[...] = acc.reshape(shape)
 
     return kernel
 
@@ -173,22 +211,33 @@ def _rrelu_training(method: str, p: Mapping[str, Any], *arrays: np.ndarray) -> N
         outs = arrays[len(full) :]
         _ufuncs.rrelu_training(method, p["seed"], lower, upper, *full, *outs)
         return
-    # Per-element lower/upper arrays with training: the slopes as an array (a
-    # temporary of x's size), then prelu's ufunc.
+    # Per-element lower/upper arrays with training: the slopes of one C-order piece
+    # at a time (at most _PARAM_GRAD_CHUNK elements), then prelu's ufunc on it.
     from fastact._kernels import _runtime
 
     shape = arrays[-1].shape
-    u = np.empty(math.prod(shape), dtype=np.float64)
-    _runtime.rrelu_uniform(p["seed"], 0, u, _threads.get_num_threads())
-    with np.errstate(all="ignore"):
-        slopes = (lower + (upper - lower) * u.reshape(shape)).astype(arrays[-1].dtype)
+    if 0 in shape:
+        return
+    lows, highs = np.broadcast_to(lower, shape), np.broadcast_to(upper, shape)
     ufunc = _ufuncs.UFUNCS[f"prelu_{method}"]
-    if method == "value_and_derivative":
-        ufunc(arrays[0], slopes, out=(arrays[1], arrays[2]))
-    elif method in ("forward", "derivative"):
-        ufunc(arrays[0], slopes, out=arrays[1])
-    else:
-        ufunc(arrays[0], arrays[1], slopes, out=arrays[2])
+    nout = 2 if method == "value_and_derivative" else 1
+    nin = len(arrays) - nout
+    size = min(math.prod(shape), _PARAM_GRAD_CHUNK)
+    u_store, slope_store = np.empty(size, np.float64), np.empty(size, arrays[-1].dtype)
+    for index, start, count in _c_order_pieces(shape, _PARAM_GRAD_CHUNK):
+        piece = [a[index] for a in arrays]
+        _runtime.rrelu_uniform(p["seed"], start, u_store[:count], _threads.get_num_threads())
+        u = u_store[:count].reshape(piece[-1].shape)
+        slopes = slope_store[:count].reshape(piece[-1].shape)
+        lo, hi = lows[index], highs[index]
+        with np.errstate(all="ignore"):  # lower + (upper - lower) * u, in float64
+            np.multiply(hi - lo, u, out=u)
+            np.add(lo, u, out=u)
+            np.copyto(slopes, u, casting="same_kind")
+        if method == "backward_x":
+            ufunc(piece[0], piece[1], slopes, out=piece[2])
+        else:
+            ufunc(*piece[:nin], slopes, out=tuple(piece[nin:]))
 
 
 class CythonBackend:
