@@ -32,8 +32,20 @@ _SEED_LIMIT = 2**64
 # --------------------------------------------------------------------------- inputs
 
 
+def _refuse_masked(value: Any, argument: str) -> None:
+    """Masked arrays are refused: computing on their data would drop the mask silently
+    (and np.ma's own ufunc rules, e.g. for domains, are not the contract's)."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{argument} is a numpy.ma.MaskedArray; fastact does not apply masks: pass its "
+            "data (np.ma.getdata(a), or a.filled(value)) and re-mask the result "
+            "(np.ma.masked_array(result, mask=np.ma.getmaskarray(a)))"
+        )
+
+
 def _as_array(value: Any, argument: str) -> np.ndarray:
     if isinstance(value, np.ndarray):
+        _refuse_masked(value, argument)
         return value
     try:
         return np.asarray(value)
@@ -65,6 +77,7 @@ def _compute_input(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, argument: str) -> np.ndarray:
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{argument} must be a numpy.ndarray, got {type(out).__name__}")
+    _refuse_masked(out, argument)
     if out.shape != shape:
         raise ValueError(f"{argument} has shape {out.shape}, the result has shape {shape}")
     if not out.flags.writeable:
@@ -77,23 +90,49 @@ def _check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, argument: str)
     return out
 
 
-def _may_write_directly(out: np.ndarray, dtype: np.dtype, inputs: Sequence[np.ndarray]) -> bool:
+def _may_write_directly(
+    out: np.ndarray, dtype: np.dtype, inputs: Sequence[np.ndarray], *, exact_ok: bool = True
+) -> bool:
     """Whether a kernel may write into ``out`` itself.
 
     Kernels handle the in-place case (``out`` is exactly an input) but not an ``out``
     that partly overlaps an input (a shifted view); then the result goes through a
-    temporary, as NumPy's ufuncs do.
+    temporary, as NumPy's ufuncs do. With ``exact_ok=False`` (a parameter gradient,
+    computed before grad_x, which still reads the inputs) any overlap needs one.
     """
     if out.dtype != dtype or not out.dtype.isnative or not out.flags.aligned:
         return False
     for array in inputs:
-        if np.may_share_memory(out, array) and not (
+        if not np.may_share_memory(out, array):
+            continue
+        same = (
             out.__array_interface__["data"][0] == array.__array_interface__["data"][0]
             and out.strides == array.strides
             and out.shape == array.shape
-        ):
+        )
+        if not (exact_ok and same):
             return False
     return True
+
+
+def _subclass_of(arrays: Mapping[str, Any], sources: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The input whose type wraps new results: among the arguments that are ndarray
+    subclasses, the one with the highest ``__array_priority__`` (the first on a tie),
+    as NumPy's ufuncs choose; None when every argument is a plain ndarray (or not an
+    array: Python scalars and lists give plain results)."""
+    given = {id(v) for v in arrays.values()}
+    chosen: np.ndarray | None = None
+    for array in sources:
+        if type(array) is np.ndarray or id(array) not in given:
+            continue
+        if chosen is None or array.__array_priority__ > chosen.__array_priority__:
+            chosen = array
+    return chosen
+
+
+def _wrap(like: np.ndarray, result: np.ndarray) -> Any:
+    """``result`` as ``like``'s subclass, through its ``__array_wrap__`` (as a ufunc)."""
+    return like.__array_wrap__(result, None, result.ndim == 0)
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -129,6 +168,7 @@ def _bind(spec: ActivationSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 
 
 def _real_param(spec: ActivationSpec, p: Param, value: Any, compute: np.dtype) -> np.ndarray:
+    _refuse_masked(value, f"{spec.name}: {p.name}")
     array = np.asarray(value)
     if array.dtype.kind not in "iuf":
         raise TypeError(
@@ -464,10 +504,14 @@ class Activation:
         if grad is not None:
             inputs.insert(0, np.broadcast_to(_compute_input(grad, compute), y_shape))
         sources = [main] if grad is None else [grad, main]
+        # A parameter gradient (prelu's, computed first) must not overwrite an input
+        # that grad_x still reads: any overlap with one goes through a temporary.
         targets = [
-            o if o is not None and _may_write_directly(o, compute, sources + inputs)
+            o if o is not None and _may_write_directly(
+                o, compute, sources + inputs, exact_ok=i == 0 or method != "backward_x"
+            )
             else np.empty(s, dtype=compute)
-            for o, s in zip(outs, shapes, strict=True)
+            for i, (o, s) in enumerate(zip(outs, shapes, strict=True))
         ]
         if method == "value_and_derivative":
             kernels[0](*inputs, *targets, **params)
@@ -477,12 +521,22 @@ class Activation:
             for kernel, target in reversed(list(zip(kernels, targets, strict=True))):
                 kernel(*inputs, target, **params)
 
+        wrapper = _subclass_of(arrays, sources)
+        elementwise = spec.kind == "elementwise"
         results = []
-        for o, target in zip(outs, targets, strict=True):
+        for i, (o, target) in enumerate(zip(outs, targets, strict=True)):
             if o is None:
                 with np.errstate(all="ignore"):  # float32 -> float16 rounds, silently
                     result = target if result_dtype == compute else target.astype(result_dtype)
-                results.append(result[()] if result.ndim == 0 else result)
+                # Results shaped like the input come back as its subclass, as a ufunc's
+                # do; Jacobians and prelu's weight gradient are plain arrays.
+                like_input = (i == 0 and (method != "derivative" or elementwise)) or (
+                    method == "value_and_derivative" and elementwise
+                )
+                if wrapper is not None and like_input:
+                    results.append(_wrap(wrapper, result))
+                else:
+                    results.append(result[()] if result.ndim == 0 else result)
             else:
                 if target is not o:
                     with np.errstate(all="ignore"):
