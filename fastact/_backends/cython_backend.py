@@ -212,7 +212,8 @@ def _rrelu_training(method: str, p: Mapping[str, Any], *arrays: np.ndarray) -> N
         _ufuncs.rrelu_training(method, p["seed"], lower, upper, *full, *outs)
         return
     # Per-element lower/upper arrays with training: the slopes of one C-order piece
-    # at a time (at most _PARAM_GRAD_CHUNK elements), then prelu's ufunc on it.
+    # at a time (half a _PARAM_GRAD_CHUNK: u and the slopes are two scratch arrays),
+    # then prelu's ufunc on it.
     from fastact._kernels import _runtime
 
     shape = arrays[-1].shape
@@ -222,16 +223,18 @@ def _rrelu_training(method: str, p: Mapping[str, Any], *arrays: np.ndarray) -> N
     ufunc = _ufuncs.UFUNCS[f"prelu_{method}"]
     nout = 2 if method == "value_and_derivative" else 1
     nin = len(arrays) - nout
-    size = min(math.prod(shape), _PARAM_GRAD_CHUNK)
+    piece_limit = _PARAM_GRAD_CHUNK // 2
+    size = min(math.prod(shape), piece_limit)
     u_store, slope_store = np.empty(size, np.float64), np.empty(size, arrays[-1].dtype)
-    for index, start, count in _c_order_pieces(shape, _PARAM_GRAD_CHUNK):
+    for index, start, count in _c_order_pieces(shape, piece_limit):
         piece = [a[index] for a in arrays]
         _runtime.rrelu_uniform(p["seed"], start, u_store[:count], _threads.get_num_threads())
         u = u_store[:count].reshape(piece[-1].shape)
         slopes = slope_store[:count].reshape(piece[-1].shape)
         lo, hi = lows[index], highs[index]
         with np.errstate(all="ignore"):  # lower + (upper - lower) * u, in float64
-            np.multiply(hi - lo, u, out=u)
+            np.subtract(hi, lo, out=slopes)  # upper - lower in x's dtype, as the reference
+            np.multiply(slopes, u, out=u)
             np.add(lo, u, out=u)
             np.copyto(slopes, u, casting="same_kind")
         if method == "backward_x":
