@@ -43,6 +43,32 @@
         e_out = ed_ + ed_ * (lo_ - lo_ == (T)0 ? lo_ : (T)0);                     \
     } while (0)
 
+/* Sums along a row are compensated (Kahan) in double, whatever T: a plain running sum
+ * is off by up to n/2 ulp, and its errors add up when the terms round alike (a row of
+ * 1023 equal terms and one three times larger: 25 ulp in float32 and 37 in float64 at
+ * n = 1024, 2457 ulp in float64 at n = 65536, measured; the bar is 8). Compensated,
+ * the sum is within a few ulp of double for any n, so one rounding to T remains.
+ * Contiguous rows keep FA_LANES partial sums, one per SIMD lane, added in a fixed
+ * order: the result depends on the layout only, never on the thread count. */
+#define FA_LANES 16
+#define FA_KAHAN_ADD(s, c, v)                                                     \
+    do {                                                                          \
+        const double y_ = (double)(v) - (c);                                      \
+        const double t_ = (s) + y_;                                               \
+        (c) = (t_ - (s)) - y_;                                                    \
+        (s) = t_;                                                                 \
+    } while (0)
+
+/* The compensated total of FA_LANES partial sums (sums s, compensations c). */
+static inline double fa_lanes_total(const double *s, const double *c) {
+    double total = 0, comp = 0;
+    for (int j = 0; j < FA_LANES; j++) {
+        FA_KAHAN_ADD(total, comp, s[j]);
+        FA_KAHAN_ADD(total, comp, -c[j]);
+    }
+    return total - comp;
+}
+
 /* Row-parallel driver: runs body(row) for rows [0, nrows). */
 #define FA_FOR_ROWS(nrows, work, ...)                                             \
     do {                                                                          \
@@ -90,25 +116,34 @@ FA_KERNEL T fa_row_parts_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,
             if (v > m || (v != v && m == m)) { m = v; first = i; }                           \
         }                                                                                     \
     }                                                                                         \
-    T rest = 0;                                                                               \
+    double sums[FA_LANES] = {0}, comps[FA_LANES] = {0};                                      \
     if (sx == (intptr_t)sizeof(T) && sy == (intptr_t)sizeof(T)) {                             \
         const T *xs = (const T *)x;                                                          \
         T *ys = (T *)y;                                                                      \
-        FA_PRAGMA(omp simd reduction(+ : rest))                                              \
-        for (i = 0; i < n; i++) {                                                            \
+        for (i = 0; i + FA_LANES <= n; i += FA_LANES) {                                      \
+            FA_SIMD_LOOP                                                                     \
+            for (int j = 0; j < FA_LANES; j++) {                                             \
+                T d, e;                                                                      \
+                FA_EXP_SHIFTED(T, EXP, sgn * xs[i + j], m, d, e);                            \
+                FA_KAHAN_ADD(sums[j], comps[j], i + j == first ? (T)0 : e);                  \
+                ys[i + j] = mode ? d : e;                                                    \
+            }                                                                                \
+        }                                                                                    \
+        for (; i < n; i++) {                                                                 \
             T d, e;                                                                          \
             FA_EXP_SHIFTED(T, EXP, sgn * xs[i], m, d, e);                                    \
-            rest += i == first ? (T)0 : e;                                                   \
+            FA_KAHAN_ADD(sums[i % FA_LANES], comps[i % FA_LANES], i == first ? (T)0 : e);    \
             ys[i] = mode ? d : e;                                                            \
         }                                                                                    \
     } else {                                                                                  \
         for (i = 0; i < n; i++) {                                                            \
             T d, e;                                                                          \
             FA_EXP_SHIFTED(T, EXP, sgn * FA_AT(T, x, i, sx), m, d, e);                       \
-            rest += i == first ? (T)0 : e;                                                   \
+            FA_KAHAN_ADD(sums[0], comps[0], i == first ? (T)0 : e);                          \
             FA_AT(T, y, i, sy) = mode ? d : e;                                                \
         }                                                                                    \
     }                                                                                         \
+    const T rest = (T)fa_lanes_total(sums, comps);                                            \
     /* + (e_first - 1): exactly 0 for a finite maximum, NaN for +inf or NaN. */              \
     const T e_first = mode ? EXP(FA_AT(T, y, first, sy)) : FA_AT(T, y, first, sy);           \
     *first_out = first;                                                                       \
@@ -145,11 +180,12 @@ FA_KERNEL void fa_log_softmax_row_##SFX(const char *x, intptr_t sx, char *y, int
 FA_KERNEL void fa_softmax_columns_##SFX(const char *x, intptr_t sx, char *y, intptr_t sy,        \
                                      intptr_t n, intptr_t nrows, T sgn, int mode) {           \
     T m[FA_BLOCK], rest[FA_BLOCK];                                                            \
+    double sums[FA_BLOCK], comps[FA_BLOCK];                                                   \
     intptr_t first[FA_BLOCK], i;                                                              \
     int r;                                                                                    \
     const int R = (int)nrows;                                                                 \
     const T *x0 = (const T *)x;                                                               \
-    for (r = 0; r < R; r++) { m[r] = sgn * x0[r]; first[r] = 0; rest[r] = 0; }                \
+    for (r = 0; r < R; r++) { m[r] = sgn * x0[r]; first[r] = 0; sums[r] = comps[r] = 0; }     \
     for (i = 1; i < n; i++) {                                                                 \
         const T *xi = (const T *)(x + i * sx);                                                \
         for (r = 0; r < R; r++) {                                                             \
@@ -166,14 +202,14 @@ FA_KERNEL void fa_softmax_columns_##SFX(const char *x, intptr_t sx, char *y, int
         for (r = 0; r < R; r++) {                                                             \
             T d, e;                                                                           \
             FA_EXP_SHIFTED(T, EXP, sgn * xi[r], m[r], d, e);                                  \
-            rest[r] += i == first[r] ? (T)0 : e;                                              \
+            FA_KAHAN_ADD(sums[r], comps[r], i == first[r] ? (T)0 : e);                        \
             yi[r] = mode ? d : e;                                                             \
         }                                                                                     \
     }                                                                                         \
     for (r = 0; r < R; r++) {                                                                 \
         const T v = FA_AT(T, y + r * (intptr_t)sizeof(T), first[r], sy);                     \
         const T e_first = mode ? EXP(v) : v;                                                  \
-        rest[r] = rest[r] + (e_first - (T)1);                                                 \
+        rest[r] = (T)(sums[r] - comps[r]) + (e_first - (T)1);                                 \
         rest[r] = mode ? LOG1P(rest[r]) : (T)1 + rest[r];                                     \
     }                                                                                         \
     for (i = 0; i < n; i++) {                                                                 \
@@ -215,6 +251,29 @@ static void fa_softmax_loop_##SFX(char **args, const intptr_t *dims, const intpt
     fesetenv(&env);                                                                           \
 }                                                                                             \
                                                                                               \
+/* sum_i g_i * y_i (y NULL: sum_i g_i), compensated in double, lanes when contiguous. */ \
+FA_KERNEL double fa_row_dot_##SFX(const char *g, intptr_t sg, const char *y, intptr_t sy,       \
+                               intptr_t n) {                                                 \
+    double sums[FA_LANES] = {0}, comps[FA_LANES] = {0};                                      \
+    intptr_t i = 0;                                                                           \
+    if (sg == (intptr_t)sizeof(T) && (y == NULL || sy == (intptr_t)sizeof(T))) {              \
+        const T *gs = (const T *)g, *ys = (const T *)y;                                       \
+        for (; i + FA_LANES <= n; i += FA_LANES) {                                            \
+            FA_SIMD_LOOP                                                                      \
+            for (int j = 0; j < FA_LANES; j++) {                                              \
+                const double v = ys ? (double)gs[i + j] * (double)ys[i + j] : gs[i + j];      \
+                FA_KAHAN_ADD(sums[j], comps[j], v);                                           \
+            }                                                                                 \
+        }                                                                                     \
+    }                                                                                         \
+    for (; i < n; i++) {                                                                      \
+        const double v = y ? (double)FA_AT(T, g, i, sg) * (double)FA_AT(T, y, i, sy)          \
+                           : (double)FA_AT(T, g, i, sg);                                      \
+        FA_KAHAN_ADD(sums[i % FA_LANES], comps[i % FA_LANES], v);                             \
+    }                                                                                         \
+    return fa_lanes_total(sums, comps);                                                       \
+}                                                                                             \
+                                                                                              \
 /* Vector-Jacobian products, (n),(n)->(n): kind 0/1/2 from y, 3/4/5 from x (softmax,    \
  * log_softmax, softmin). From x, y = softmax(+-x) goes to a row-sized scratch buffer    \
  * (out may be grad or x itself). */                                                     \
@@ -228,9 +287,8 @@ FA_KERNEL void fa_vjp_row_##SFX(int kind, const char *g, intptr_t sg, const char
         y = (const char *)scratch;                                                            \
         sy = sizeof(T);                                                                       \
     }                                                                                         \
-    T s = 0;                                                                                  \
     if (base == 1) {                                                                          \
-        for (i = 0; i < n; i++) s += FA_AT(T, g, i, sg);                                      \
+        const T s = (T)fa_row_dot_##SFX(g, sg, NULL, 0, n);                                   \
         for (i = 0; i < n; i++) {                                                             \
             const T yi = FA_AT(T, y, i, sy);                                                  \
             const T p = from_x ? yi : EXP(yi);                                                \
@@ -238,7 +296,7 @@ FA_KERNEL void fa_vjp_row_##SFX(int kind, const char *g, intptr_t sg, const char
         }                                                                                     \
         return;                                                                               \
     }                                                                                         \
-    for (i = 0; i < n; i++) s += FA_AT(T, g, i, sg) * FA_AT(T, y, i, sy);                     \
+    const T s = (T)fa_row_dot_##SFX(g, sg, y, sy, n);                                         \
     for (i = 0; i < n; i++) {                                                                 \
         const T r = FA_AT(T, y, i, sy) * (FA_AT(T, g, i, sg) - s);                            \
         FA_AT(T, o, i, so) = base == 2 ? -r : r;                                              \
