@@ -15,8 +15,12 @@ import math
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import fastact as fa
+from conftest import BACKENDS
 
 LENGTHS = [1024, 1 << 16]
 
@@ -67,3 +71,46 @@ def test_long_row_backward_from_y(dtype, n, backend) -> None:
     exact = y.astype(np.float64) * (grad.astype(np.float64) - dot)
     got = fa.softmax.backward(grad, y=y, backend=backend)
     assert _ulps(got, exact, dtype).max() <= 8
+
+
+@settings(max_examples=40)
+@given(
+    name=st.sampled_from(["softmax", "log_softmax", "softmin", "glu"]),
+    method=st.sampled_from(["backward_x", "backward_y", "derivative"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    data=st.data(),
+)
+def test_backends_agree_on_the_axis_methods(name, method, dtype, data) -> None:
+    """Every backend's backward (from x, from y) and Jacobian against the reference
+    backend's, within the bar: 8 ulp + 8 eps times the largest magnitude of the row
+    (for the Jacobian: of the whole result, a looser scale). A backward cancels
+    (log_softmax: g_i - p_i * sum(g), 0 for equal g and x): its row scale includes
+    the largest |grad|, the size of the terms that cancel."""
+    if name == "glu" and method == "backward_y":
+        return
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=8))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    if name == "glu":
+        shape = tuple(2 * n if i == axis % len(shape) else n for i, n in enumerate(shape))
+    x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-30, 30, width=32)))
+    activation = fa.activations()[name]
+    y = activation(x, axis=axis, backend="numpy")
+    grad = data.draw(hnp.arrays(dtype, y.shape, elements=st.floats(-2, 2, width=32)))
+    runs = {}
+    for b in BACKENDS:
+        if method == "derivative":
+            runs[b] = activation.derivative(x, axis=axis, backend=b)
+        elif method == "backward_y":
+            runs[b] = activation.backward(grad, y=y, axis=axis, backend=b)
+        else:
+            runs[b] = activation.backward(grad, x, axis=axis, backend=b)
+    want = runs["numpy"].astype(np.float64)
+    eps = np.finfo(dtype).eps
+    if method == "derivative":
+        scale = np.max(np.abs(want), initial=0.0)
+    else:
+        scale = np.max(np.abs(want), axis=axis, keepdims=True, initial=0.0)
+        scale = scale + np.max(np.abs(grad), axis=axis, keepdims=True, initial=0.0)
+    for b, got in runs.items():
+        error = np.abs(got.astype(np.float64) - want)
+        assert np.all(error <= 8 * eps * (np.abs(want) + scale)), (b, name, method)
