@@ -174,6 +174,10 @@ def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequen
         dtype = np.float32 if sfx == "f32" else np.float64
         args: list[Any] = []
         for v in values:
+            if is_device(v):  # a C-contiguous device array of x's shape (rrelu's slopes)
+                args.append(_flat(v, "C"))
+                args += _broadcast_map(shape, tuple(v.shape), order)
+                continue
             array = np.ascontiguousarray(np.asarray(v, dtype=dtype))
             args.append(_cuda().to_device(array.reshape(-1)))
             args += _broadcast_map(shape, array.shape, order)
@@ -198,22 +202,7 @@ def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None
     if method.startswith("param_grad:"):
         return _param_grad_kernel(activation, method.partition(":")[2], names, sfx)
     if activation == "rrelu":
-        # Training draws a slope per element from a hash of its index; that walker
-        # is not written for the GPU (evaluation mode is a fixed slope and is served).
-        inner = _kernel_name(activation, method)
-        if inner is None:
-            return None
-
-        def rrelu(*arrays: Any, **params: Any) -> None:
-            if params["training"]:
-                raise NotImplementedError(
-                    "rrelu with training=True is not implemented on the cuda backend; "
-                    "use backend='cython' or 'numba' on host arrays"
-                )
-            nin = 2 if method.startswith("backward") else 1
-            _run_elementwise(inner(params), sfx, names, arrays[:nin], arrays[nin:], params)
-
-        return rrelu
+        return _rrelu_kernel(method, sfx)
     name_of = _kernel_name(activation, method)
     if name_of is None:
         return None
@@ -221,6 +210,41 @@ def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None
 
     def kernel(*arrays: Any, **params: Any) -> None:
         _run_elementwise(name_of(params), sfx, names, arrays[:nin], arrays[nin:], params)
+
+    return kernel
+
+
+def _rrelu_kernel(method: str, sfx: str) -> Kernel | None:
+    """rrelu: evaluation mode is a fixed slope (its generated kernels); training
+    draws the slopes on the device (cuda_rows.rrelu_slopes) and runs prelu's."""
+    evaluation = _kernel_name("rrelu", method)
+    if evaluation is None:
+        return None
+    nin = 2 if method.startswith("backward") else 1
+    names = _real_params("rrelu")
+
+    def kernel(*arrays: Any, **params: Any) -> None:
+        if not params["training"]:
+            _run_elementwise(evaluation(params), sfx, names, arrays[:nin], arrays[nin:], params)
+            return
+        from fastact._kernels import cuda_rows, numba_rrelu
+
+        lower, upper = params["lower"], params["upper"]
+        shape = tuple(arrays[-1].shape)
+        if not (isinstance(lower, float) and isinstance(upper, float)):
+            from fastact._reference import rrelu_uniform
+
+            dtype = np.float32 if sfx == "f32" else np.float64
+            with np.errstate(all="ignore"):
+                host = (lower + (upper - lower) * rrelu_uniform(params["seed"], shape))
+            weight: Any = _cuda().to_device(np.ascontiguousarray(host.astype(dtype)))
+        else:
+            weight = _cuda().device_array(shape, np.float32 if sfx == "f32" else np.float64)
+            _launch(cuda_rows.rrelu_slopes, math.prod(shape),
+                    numba_rrelu.key_of(params["seed"]), lower, upper, sfx == "f32",
+                    _flat(weight, "C"))  # fmt: skip
+        _run_elementwise(f"prelu_{method}", sfx, ("weight",), arrays[:nin], arrays[nin:],
+                         {"weight": weight})  # fmt: skip
 
     return kernel
 
@@ -283,6 +307,8 @@ def _row_kernel(activation: str, method: str, sfx: str) -> Kernel | None:
 
     def staged(run: Callable[..., None], nin: int) -> Kernel:
         def kernel(*arrays: Any, axis: int) -> None:
+            if math.prod(arrays[0].shape) == 0:  # empty rows: nothing to write
+                return
             staging = _Staging()
             ins = [staging.input(a) for a in arrays[:nin]]
             outs = [staging.output(o) for o in arrays[nin:]]
