@@ -67,9 +67,11 @@ def _result_dtype(dtype: np.dtype, argument: str) -> np.dtype:
 
 
 def _compute_input(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``array`` in the compute dtype, native byte order (a copy only when needed)."""
+    """``array`` as a plain ndarray in the compute dtype, native byte order (a copy only
+    when needed; a subclass such as np.matrix becomes a view of its data, since kernels
+    index and reshape their arrays as ndarrays)."""
     if array.dtype == dtype and array.dtype.isnative:
-        return array
+        return array if type(array) is np.ndarray else array.view(np.ndarray)
     with np.errstate(all="ignore"):
         return array.astype(dtype)
 
@@ -506,12 +508,17 @@ class Activation:
         sources = [main] if grad is None else [grad, main]
         # A parameter gradient (prelu's, computed first) must not overwrite an input
         # that grad_x still reads: any overlap with one goes through a temporary.
-        targets = [
-            o if o is not None and _may_write_directly(
+        direct = [
+            o is not None and _may_write_directly(
                 o, compute, sources + inputs, exact_ok=i == 0 or method != "backward_x"
             )
+            for i, o in enumerate(outs)
+        ]
+        targets = [
+            (o if type(o) is np.ndarray else o.view(np.ndarray))
+            if ok and o is not None
             else np.empty(s, dtype=compute)
-            for i, (o, s) in enumerate(zip(outs, shapes, strict=True))
+            for o, s, ok in zip(outs, shapes, direct, strict=True)
         ]
         if method == "value_and_derivative":
             kernels[0](*inputs, *targets, **params)
@@ -524,7 +531,7 @@ class Activation:
         wrapper = _subclass_of(arrays, sources)
         elementwise = spec.kind == "elementwise"
         results = []
-        for i, (o, target) in enumerate(zip(outs, targets, strict=True)):
+        for i, (o, target, ok) in enumerate(zip(outs, targets, direct, strict=True)):
             if o is None:
                 with np.errstate(all="ignore"):  # float32 -> float16 rounds, silently
                     result = target if result_dtype == compute else target.astype(result_dtype)
@@ -538,7 +545,7 @@ class Activation:
                 else:
                     results.append(result[()] if result.ndim == 0 else result)
             else:
-                if target is not o:
+                if not ok:
                     with np.errstate(all="ignore"):
                         np.copyto(o, target, casting="same_kind")
                 results.append(o)

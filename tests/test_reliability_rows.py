@@ -23,6 +23,14 @@ import fastact as fa
 from conftest import BACKENDS
 
 LENGTHS = [1024, 1 << 16]
+# Defects of backends this file does not own (reported in issue 7's closing note):
+# numba's float64 rows sum plainly (12 and 819 times the bar at n = 1024 and 65536).
+# Strict: a fix turns these into failures until the entries go.
+KNOWN_INACCURATE = {
+    ("numba", "softmax", "float64", 1024), ("numba", "softmax", "float64", 1 << 16),
+    ("numba", "softmin", "float64", 1024), ("numba", "softmin", "float64", 1 << 16),
+    ("numba", "log_softmax", "float64", 1 << 16),
+}
 
 
 def _ulps(got: np.ndarray, exact: np.ndarray, dtype: type) -> np.ndarray:
@@ -35,7 +43,9 @@ def _ulps(got: np.ndarray, exact: np.ndarray, dtype: type) -> np.ndarray:
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
-def test_long_rows_of_equal_terms(name, dtype, n, backend) -> None:
+def test_long_rows_of_equal_terms(name, dtype, n, backend, request) -> None:
+    if (backend, name, np.dtype(dtype).name, n) in KNOWN_INACCURATE:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="numba rows: plain sums"))
     sign = -1 if name == "softmin" else 1
     big = dtype(np.log(dtype(3.0)))
     row = np.zeros(n, dtype)
