@@ -19,6 +19,7 @@ as Python threads: it checks indexing and logic, not GPU speed or GPU accuracy.
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib.util
 import math
 import os
@@ -403,6 +404,10 @@ class CudaBackend:
         if _simulated():
             return True
         if importlib.util.find_spec("numba_cuda") is None:
+            return False
+        # Without a CUDA driver library there is no GPU: answer without importing
+        # numba.cuda (1.5 s here), which every process would pay on its first call.
+        if ctypes.util.find_library("cuda") is None:
             return False
         try:
             return bool(_cuda().is_available())
