@@ -93,7 +93,8 @@ def _split(n: int, parts: int) -> list[tuple[int, int]]:
 def _threads_for(n: int) -> int:
     if n < PARALLEL_MIN:
         return 1
-    return min(_threads.get_num_threads(), max(1, n // (PARALLEL_MIN // 2)))
+    # Each thread gets at least PARALLEL_MIN / 2 elements.
+    return min(_threads.get_num_threads(), max(1, n // max(1, PARALLEL_MIN // 2)))
 
 
 def _run_ranges(task: Callable[[int, int], None], n: int) -> None:
