@@ -177,7 +177,7 @@ def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequen
         for v in values:
             if is_device(v):  # a C-contiguous device array of x's shape (rrelu's slopes)
                 args.append(_flat(v, "C"))
-                args += _broadcast_map(shape, tuple(v.shape), order)
+                args += _broadcast_map(shape, tuple(np.shape(v)), order)
                 continue
             array = np.ascontiguousarray(np.asarray(v, dtype=dtype))
             args.append(_cuda().to_device(array.reshape(-1)))
