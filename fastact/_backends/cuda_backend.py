@@ -73,6 +73,17 @@ def _launch(kernel: Any, work: int, *args: Any) -> None:
     kernel[blocks, _BLOCK](*args)
 
 
+def _numba_view(a: Any) -> Any:
+    """A numba device array viewing ``a``'s memory (CuPy arrays and torch CUDA
+    tensors through ``__cuda_array_interface__``, no copy), so that reshape and the
+    contiguity checks below work the same for every kind of device array."""
+    if type(a).__name__ in ("DeviceNDArray", "FakeCUDAArray") or not hasattr(
+        a, "__cuda_array_interface__"
+    ):
+        return a
+    return _cuda().as_cuda_array(a)
+
+
 class _Staging:
     """Device views of a kernel's operands: device arrays as they are, host arrays
     copied in (and the host outputs copied back by :meth:`finish`)."""
@@ -82,12 +93,12 @@ class _Staging:
 
     def input(self, a: Any) -> Any:
         if is_device(a):
-            return a
+            return _numba_view(a)
         return _cuda().to_device(np.ascontiguousarray(a))
 
     def output(self, a: Any) -> Any:
         if is_device(a):
-            return a
+            return _numba_view(a)
         device = _cuda().device_array(a.shape, a.dtype)
         self._back.append((a, device))
         return device
