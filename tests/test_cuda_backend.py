@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ALONG_AXIS, ELEMENTWISE, example_params
 
 import fastact as fa
+from conftest import ALONG_AXIS, ELEMENTWISE, example_params
 
 pytestmark = pytest.mark.skipif(
     "cuda" not in fa.available_backends(), reason="no GPU and no CUDA simulator"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ELEMENTWISE, example_params
 
 import fastact as fa
+from conftest import ELEMENTWISE, example_params
 
 pytestmark = pytest.mark.skipif(
     "numba" not in fa.available_backends(), reason="numba is not installed"
@@ -52,8 +52,13 @@ def test_the_generator_refuses_what_it_cannot_translate(tmp_path: Path) -> None:
     import ast
 
     target = gen._Target("f64", False, set(), {})
-    for source in ("def f(x):\n    return x ** 3.0\n", "def f(x):\n    y = x\n    y = 2.0\n    return y\n",
-                   "def f(x):\n    return unknown(x)\n", "def f(x):\n    return 1 < x < 2.0\n"):  # fmt: skip
+    sources = (
+        "def f(x):\n    return x ** 3.0\n",
+        "def f(x):\n    y = x\n    y = 2.0\n    return y\n",
+        "def f(x):\n    return unknown(x)\n",
+        "def f(x):\n    return 1 < x < 2.0\n",
+    )
+    for source in sources:
         with pytest.raises(gen.FormulaError):
             gen._function(ast.parse(source).body[0], target)
 
@@ -160,10 +165,13 @@ def test_compiled_kernels_are_cached_on_disk(tmp_path: Path) -> None:
         """
     )
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
-    runs = [
-        subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, cwd=tmp_path,
-                       text=True, timeout=300, check=True).stdout.split()[-1]  # fmt: skip
-        for _ in range(2)
-    ]
+    def run() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, cwd=tmp_path,
+            text=True, timeout=300, check=True,
+        )  # fmt: skip
+        return done.stdout.split()[-1]
+
+    runs = [run(), run()]
     assert runs == ["0", "1"], runs
     assert any((tmp_path / "cache").rglob("*.nbi")), "no numba index file was written"

@@ -19,6 +19,7 @@ as Python threads: it checks indexing and logic, not GPU speed or GPU accuracy.
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib.util
 import math
 import os
@@ -72,6 +73,17 @@ def _launch(kernel: Any, work: int, *args: Any) -> None:
     kernel[blocks, _BLOCK](*args)
 
 
+def _numba_view(a: Any) -> Any:
+    """A numba device array viewing ``a``'s memory (CuPy arrays and torch CUDA
+    tensors through ``__cuda_array_interface__``, no copy), so that reshape and the
+    contiguity checks below work the same for every kind of device array."""
+    if type(a).__name__ in ("DeviceNDArray", "FakeCUDAArray") or not hasattr(
+        a, "__cuda_array_interface__"
+    ):
+        return a
+    return _cuda().as_cuda_array(a)
+
+
 class _Staging:
     """Device views of a kernel's operands: device arrays as they are, host arrays
     copied in (and the host outputs copied back by :meth:`finish`)."""
@@ -81,12 +93,12 @@ class _Staging:
 
     def input(self, a: Any) -> Any:
         if is_device(a):
-            return a
+            return _numba_view(a)
         return _cuda().to_device(np.ascontiguousarray(a))
 
     def output(self, a: Any) -> Any:
         if is_device(a):
-            return a
+            return _numba_view(a)
         device = _cuda().device_array(a.shape, a.dtype)
         self._back.append((a, device))
         return device
@@ -176,7 +188,7 @@ def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequen
         for v in values:
             if is_device(v):  # a C-contiguous device array of x's shape (rrelu's slopes)
                 args.append(_flat(v, "C"))
-                args += _broadcast_map(shape, tuple(v.shape), order)
+                args += _broadcast_map(shape, tuple(np.shape(v)), order)
                 continue
             array = np.ascontiguousarray(np.asarray(v, dtype=dtype))
             args.append(_cuda().to_device(array.reshape(-1)))
@@ -403,6 +415,10 @@ class CudaBackend:
         if _simulated():
             return True
         if importlib.util.find_spec("numba_cuda") is None:
+            return False
+        # Without a CUDA driver library there is no GPU: answer without importing
+        # numba.cuda (1.5 s here), which every process would pay on its first call.
+        if ctypes.util.find_library("cuda") is None:
             return False
         try:
             return bool(_cuda().is_available())

@@ -49,7 +49,7 @@ def _simulated() -> dict[str, Callable[..., Any]]:
         primitive.__name__ = getattr(fn, "__name__", "primitive")
         return primitive
 
-    numpy_fns = {
+    numpy_fns: dict[str, Callable[..., Any]] = {
         "exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p,
         "tanh": np.tanh, "erf": typed(math.erf), "erfc": typed(math.erfc),
         "sqrt": np.sqrt, "hypot": np.hypot, "fabs": np.fabs, "copysign": np.copysign,
