@@ -138,11 +138,14 @@ def _wrap(like: np.ndarray, result: np.ndarray) -> Any:
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
-    """Whether an array of ``shape`` broadcasts to ``target`` without enlarging it."""
-    try:
-        return np.broadcast_shapes(shape, target) == target
-    except ValueError:
+    """Whether an array of ``shape`` broadcasts to ``target`` without enlarging it.
+
+    NumPy's rule (trailing axes align; 1 stretches), written out: np.broadcast_shapes
+    raises RuntimeError beyond 32 dimensions, while arrays may have 64.
+    """
+    if len(shape) > len(target):
         return False
+    return all(s in (1, t) for s, t in zip(reversed(shape), reversed(target), strict=False))
 
 
 # --------------------------------------------------------------------------- parameters

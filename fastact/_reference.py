@@ -270,7 +270,8 @@ def _prelu_d(x: Array, weight: Param) -> Array:
 def _prelu_grad_weight(grad: Array, x: Array, weight: Param) -> Array:
     """d(sum grad*prelu(x, weight))/d weight = sum of grad * min(x, 0) over broadcast axes."""
     wshape = np.shape(weight)
-    grad, x = np.broadcast_arrays(np.asarray(grad, dtype=np.float64), x)
+    # (np.broadcast_to: np.broadcast_arrays stops at 32 dimensions, arrays have 64.)
+    grad = np.broadcast_to(np.asarray(grad, dtype=np.float64), np.shape(x))
     t = grad * np.where(x > 0, 0.0, x)  # NaN x lands in the x branch and propagates
     lead = t.ndim - len(wshape)
     if lead > 0:

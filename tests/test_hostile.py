@@ -36,6 +36,15 @@ from fastact._registry import SPECS, ActivationSpec
 DTYPES = [np.float16, np.float32, np.float64]
 SENTINEL = 7.0
 
+@pytest.fixture(autouse=True)
+def _forget_selected_kernels():
+    """Leave no kernel selections cached by these calls behind: tests that swap a
+    backend's kernels (tests/test_numba_backend.py) would otherwise still get the
+    cached ones (an order dependence of theirs, reported in issue 7)."""
+    yield
+    fa._dispatch._selected.clear()
+
+
 
 def _methods(spec: ActivationSpec) -> list[str]:
     methods = ["forward", "backward_x"]
@@ -369,3 +378,17 @@ def test_backends_agree_with_array_parameters(name, dtype, data) -> None:
                                        else 1e-12, atol=1e-3, err_msg=b)
         else:
             np.testing.assert_allclose(gx, rgx, rtol=2 * np.finfo(dtype).eps, atol=0, err_msg=b)
+
+
+def test_more_than_32_dimensions(backend) -> None:
+    """NumPy 2 allows 64 axes; np.broadcast_shapes and the C rrelu walker stop at 32
+    (they raised RuntimeError and ValueError here)."""
+    shape = (1,) * 20 + (2,) * 6 + (1,) * 14
+    x = np.linspace(-2, 2, 64).reshape(shape)
+    weight = np.full((2,) * 6 + (1,) * 14, 0.2)
+    gx, gw = fa.prelu.backward(np.ones(shape), x, weight=weight, backend=backend)
+    np.testing.assert_array_equal(gx, np.where(x > 0, 1.0, 0.2))
+    np.testing.assert_allclose(gw.ravel(), np.minimum(x, 0).ravel(), rtol=1e-15)
+    y = fa.rrelu(x, training=True, seed=4, backend=backend)
+    want = fa.rrelu(x.ravel(), training=True, seed=4, backend=backend).reshape(shape)
+    np.testing.assert_array_equal(y, want)  # the C-order index is the same

@@ -20,6 +20,15 @@ COMPILED = [b for b in BACKENDS if b not in ("numpy", "cuda")]  # CPU kernels of
 ROW = 1 << 10
 N = (1 << 31) + 3 * ROW  # a multiple of ROW, so the same array reshapes into rows
 
+@pytest.fixture(autouse=True)
+def _forget_selected_kernels():
+    """Leave no kernel selections cached by these calls behind: tests that swap a
+    backend's kernels (tests/test_numba_backend.py) would otherwise still get the
+    cached ones (an order dependence of theirs, reported in issue 7)."""
+    yield
+    fa._dispatch._selected.clear()
+
+
 
 def _memory_available() -> int:
     with open("/proc/meminfo") as meminfo:

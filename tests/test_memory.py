@@ -27,6 +27,15 @@ COMPILED = [b for b in BACKENDS if b not in ("numpy", "cuda")]
 N = 1 << 21
 SCRATCH = 2 << 20  # bytes of bounded scratch a call may use (1 MiB pieces, sums, buffers)
 
+@pytest.fixture(autouse=True)
+def _forget_selected_kernels():
+    """Leave no kernel selections cached by these calls behind: tests that swap a
+    backend's kernels (tests/test_numba_backend.py) would otherwise still get the
+    cached ones (an order dependence of theirs, reported in issue 7)."""
+    yield
+    fa._dispatch._selected.clear()
+
+
 
 def _peak(call: Callable[[], object]) -> int:
     """Bytes allocated at the peak of ``call()`` beyond what was live before it."""

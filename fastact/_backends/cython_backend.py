@@ -202,7 +202,8 @@ def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
 
 def _rrelu_training(method: str, p: Mapping[str, Any], *arrays: np.ndarray) -> None:
     lower, upper = p["lower"], p["upper"]
-    if isinstance(lower, float) and isinstance(upper, float):
+    # The C walker takes up to 32 dimensions (NumPy allows 64): more go the general way.
+    if isinstance(lower, float) and isinstance(upper, float) and arrays[-1].ndim <= 32:
         # The walker needs every array at full shape (grad may be a broadcast view:
         # zero strides are fine).
         shape = arrays[-1].shape
