@@ -11,6 +11,8 @@ magnitude). The exact values here come from mpmath (forward) and math.fsum
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import mpmath
 import numpy as np
@@ -124,3 +126,37 @@ def test_backends_agree_on_the_axis_methods(name, method, dtype, data) -> None:
     for b, got in runs.items():
         error = np.abs(got.astype(np.float64) - want)
         assert np.all(error <= 8 * eps * (np.abs(want) + scale)), (b, name, method)
+
+
+OOM_SCRIPT = """
+import resource, sys
+import numpy as np
+import fastact as fa
+
+backend = sys.argv[1]
+fa.set_num_threads(1)
+n = 1 << 24  # a row of 128 MiB in float64: its scratch cannot fit under the limit
+x, grad, out = np.zeros((1, n)), np.ones((1, n)), np.full((1, n), 7.0)
+fa.softmax.backward(grad[:, :8], x[:, :8], out=out[:, :8], backend=backend)  # warm up
+with open("/proc/self/statm") as statm:
+    size = int(statm.read().split()[0]) * 4096
+resource.setrlimit(resource.RLIMIT_AS, (size + (32 << 20), resource.RLIM_INFINITY))
+try:
+    fa.softmax.backward(grad, x, out=out, backend=backend)
+except MemoryError:
+    print("MemoryError")
+else:
+    print("right" if (out == 0).all() else "WRONG")
+"""
+
+
+def test_no_memory_for_row_scratch_raises(backend, tmp_path) -> None:
+    """When malloc cannot give a row's scratch the call raises MemoryError; it left
+    the rows unwritten and returned normally before (a silently wrong result)."""
+    # cwd: not the repository, whose uncompiled fastact `python -c` would import.
+    done = subprocess.run([sys.executable, "-c", OOM_SCRIPT, backend], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("MemoryError", "right"), done.stdout
+    if backend == "cython":
+        assert done.stdout.strip() == "MemoryError"

@@ -15,6 +15,7 @@ cnp.import_ufunc()
 
 cdef extern from "fa_rows.h":
     int fa_num_threads
+    long fa_alloc_failure_count() noexcept nogil
     void fa_softmax_loop_f32(char **, const intptr_t *, const intptr_t *, void *) noexcept nogil
     void fa_softmax_loop_f64(char **, const intptr_t *, const intptr_t *, void *) noexcept nogil
     void fa_vjp_loop_f32(char **, const intptr_t *, const intptr_t *, void *) noexcept nogil
@@ -93,6 +94,14 @@ def set_num_threads(int n):
     fa_num_threads = n
 
 
+cdef _check_scratch(long before, Py_ssize_t n):
+    if fa_alloc_failure_count() != before:
+        raise MemoryError(
+            f"fastact: no memory for a row's scratch ({n} elements); the rows concerned "
+            "were written as NaN"
+        )
+
+
 def _one(gufunc):
     def run(x, out, *, axis):
         gufunc(x, out=out, axes=[(axis,), (axis,)])
@@ -101,13 +110,17 @@ def _one(gufunc):
 
 def _jacobian(gufunc):
     def run(x, out, *, axis):
+        cdef long before = fa_alloc_failure_count()
         gufunc(x, out=out, axes=[(axis,), (axis, out.ndim - 1)])
+        _check_scratch(before, x.shape[axis])
     return run
 
 
 def _two(gufunc):
     def run(grad, v, out, *, axis):
+        cdef long before = fa_alloc_failure_count()
         gufunc(grad, v, out=out, axes=[(axis,), (axis,), (axis,)])
+        _check_scratch(before, v.shape[axis])
     return run
 
 

@@ -69,6 +69,16 @@ static inline double fa_lanes_total(const double *s, const double *c) {
     return total - comp;
 }
 
+/* Row scratch that malloc could not give: counted here (any thread), read by _rows.pyx
+ * around each call, which then raises MemoryError; the rows concerned are NaN. */
+static long fa_alloc_failures = 0;
+static inline void fa_note_alloc_failure(void) {
+    __atomic_fetch_add(&fa_alloc_failures, 1, __ATOMIC_RELAXED);
+}
+static inline long fa_alloc_failure_count(void) {
+    return __atomic_load_n(&fa_alloc_failures, __ATOMIC_RELAXED);
+}
+
 /* Row-parallel driver: runs body(row) for rows [0, nrows). */
 #define FA_FOR_ROWS(nrows, work, ...)                                             \
     do {                                                                          \
@@ -314,13 +324,21 @@ static void fa_vjp_loop_##SFX(char **args, const intptr_t *dims, const intptr_t 
     if (threads > N) threads = (int)N;                                                        \
     FA_PRAGMA(omp parallel num_threads(threads) if (threads > 1))                             \
     {                                                                                         \
+        /* One worksharing loop that every thread reaches (a thread whose malloc failed \
+         * skipping it would leave the others waiting at its barrier); rows without     \
+         * scratch are NaN, never left unwritten. */                                    \
         T *scratch = kind >= 3 ? (T *)malloc((size_t)n * sizeof(T)) : NULL;                   \
-        if (kind < 3 || scratch != NULL) {                                                    \
-            FA_PRAGMA(omp for schedule(static))                                               \
-            for (intptr_t row = 0; row < N; row++)                                            \
+        const int ok = kind < 3 || scratch != NULL;                                           \
+        if (!ok) fa_note_alloc_failure();                                                     \
+        FA_PRAGMA(omp for schedule(static))                                                   \
+        for (intptr_t row = 0; row < N; row++) {                                              \
+            if (ok)                                                                           \
                 fa_vjp_row_##SFX(kind, args[0] + row * steps[0], steps[3],                    \
                                  args[1] + row * steps[1], steps[4],                          \
                                  args[2] + row * steps[2], steps[5], n, scratch);             \
+            else                                                                              \
+                for (intptr_t i = 0; i < n; i++)                                              \
+                    FA_AT(T, args[2] + row * steps[2], i, steps[5]) = (T)NAN;                 \
         }                                                                                     \
         free(scratch);                                                                        \
     }                                                                                         \
@@ -358,12 +376,17 @@ static void fa_jacobian_loop_##SFX(char **args, const intptr_t *dims, const intp
     if (N <= 0 || n <= 0) return;                                                             \
     feholdexcept(&env);                                                                       \
     T *e = (T *)malloc((size_t)n * sizeof(T));                                                \
-    if (e != NULL) {                                                                          \
-        for (intptr_t row = 0; row < N; row++)                                                \
+    if (e == NULL) fa_note_alloc_failure();                                                   \
+    for (intptr_t row = 0; row < N; row++) {                                                  \
+        if (e != NULL)                                                                        \
             fa_jacobian_row_##SFX(kind, args[0] + row * steps[0], steps[2],                   \
                                   args[1] + row * steps[1], steps[3], steps[4], n, e);        \
-        free(e);                                                                              \
+        else /* no scratch: NaN, never an unwritten result */                                \
+            for (intptr_t i = 0; i < n; i++)                                                  \
+                for (intptr_t j = 0; j < n; j++)                                              \
+                    FA_AT(T, args[1] + row * steps[1] + i * steps[3], j, steps[4]) = (T)NAN;  \
     }                                                                                         \
+    free(e);                                                                                  \
     fesetenv(&env);                                                                           \
 }                                                                                             \
                                                                                               \
