@@ -98,7 +98,6 @@ KNOWN_TEMPORARIES: dict[tuple[str, str, str], set[str]] = {
     # the row kernels copy x (and y) before writing in place
     **{("numba", n, d): _ROWS for n in ("softmax", "log_softmax", "softmin")
        for d in ("float32", "float64")},
-    **{("numba", "glu", d): {"backward in place"} for d in ("float32", "float64")},
 }
 
 
