@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import example_params
 
 import fastact as fa
+from conftest import example_params
 from fastact._registry import SPECS
 
 da = pytest.importorskip("dask.array")
@@ -214,7 +214,7 @@ def test_xarray_prelu_weight_broadcasts_by_dimension_name() -> None:
                           coords={"channel": x.channel}, name="slope")
     y = fa.prelu(x, weight)
     np.testing.assert_array_equal(y.values, fa.prelu(x.values, weight.values))
-    gx, gw = fa.prelu.backward(xr.ones_like(x), x, weight=weight)
+    _, gw = fa.prelu.backward(xr.ones_like(x), x, weight=weight)
     _, expected = fa.prelu.backward(np.ones(SHAPE), x.values, weight=weight.values)
     _same_labels(gw, weight)
     np.testing.assert_allclose(gw.values, expected, rtol=1e-14)
@@ -282,9 +282,9 @@ def test_dlpack_and_array_objects(spec) -> None:
 
 
 def test_dlpack_errors_name_the_argument() -> None:
-    with pytest.raises(TypeError, match="x .*DLPack.*device memory"):
+    with pytest.raises(TypeError, match=r"x .*DLPack.*device memory"):
         fa.gelu(_BrokenDLPack())
-    with pytest.raises(TypeError, match="grad .*DLPack"):
+    with pytest.raises(TypeError, match=r"grad .*DLPack"):
         fa.gelu.backward(_BrokenDLPack(), _DLPackOnly(np.ones(3)))
 
 
@@ -295,5 +295,5 @@ def test_torch_tensors_through_dlpack() -> None:
     out = torch.empty(7)
     assert fa.gelu(t, out=out) is out
     np.testing.assert_array_equal(out.numpy(), fa.gelu(t.numpy()))
-    with pytest.raises(TypeError, match="x .*DLPack"):
+    with pytest.raises(TypeError, match=r"x .*DLPack"):
         fa.gelu(t.requires_grad_())
