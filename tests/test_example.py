@@ -41,6 +41,7 @@ def test_one_epoch_of_every_activation(tmp_path: Path, capsys: pytest.CaptureFix
         assert np.isfinite(fast.losses[0]) and fast.losses[0] < 2.5  # below ln(10) + 0.2
         np.testing.assert_allclose(fast.losses, numpy.losses, rtol=1e-3)
         assert 0.0 <= fast.test_accuracy <= 1.0 and fast.seconds_per_epoch > 0
+        assert 0 < fast.activation_seconds_per_epoch < fast.seconds_per_epoch
 
 
 def test_unknown_activation_fails_before_training() -> None:
