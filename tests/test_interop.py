@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -297,3 +300,17 @@ def test_torch_tensors_through_dlpack() -> None:
     np.testing.assert_array_equal(out.numpy(), fa.gelu(t.numpy()))
     with pytest.raises(TypeError, match=r"x .*DLPack"):
         fa.gelu(t.requires_grad_())
+
+
+def test_readme_examples_run() -> None:
+    """The code of the README's "Inside other frameworks" section runs as written."""
+    pytest.importorskip("torch")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Inside other frameworks", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    assert len(blocks) == 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["gw"].compute().shape == (256,)
+    assert namespace["loss"].grad_fn is not None
