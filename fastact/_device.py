@@ -7,9 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from fastact import _dispatch
 
 __all__ = ["call", "is_device_array"]
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def is_device_array(value: Any) -> bool:
@@ -21,6 +25,28 @@ def is_device_array(value: Any) -> bool:
     )
 
 
+def _host_param(value: Any) -> Any:
+    """A parameter given as a device array, on the host (parameters are small)."""
+    if is_device_array(value):
+        return value.copy_to_host() if hasattr(value, "copy_to_host") else np.asarray(value)
+    return value
+
+
+def _check_device(value: Any, argument: str) -> Any:
+    if not is_device_array(value):
+        raise TypeError(
+            f"{argument} is on the host while another argument is a CUDA device array; "
+            "move both to the device (numba.cuda.to_device, cupy.asarray)"
+        )
+    dtype = np.dtype(value.dtype)
+    if dtype not in (_F32, _F64):
+        raise TypeError(
+            f"{argument} is a device array of dtype {dtype}; the cuda backend computes "
+            "float32 and float64 device arrays"
+        )
+    return value
+
+
 def call(
     activation: Any,
     method: str,
@@ -30,8 +56,85 @@ def call(
     out: Any,
     backend: str | None,
 ) -> Any:
-    """Run ``activation``'s ``method`` on device arrays (see :func:`_interop.intercept`)."""
-    raise NotImplementedError(
-        f"{activation.spec.name}: a CUDA device array was passed, and no backend here "
-        f"serves device arrays (available: {', '.join(_dispatch.available_backends())})"
-    )
+    """Run ``activation``'s ``method`` on device arrays (see :func:`_interop.intercept`):
+    validated like a host call, computed by the ``"cuda"`` backend, results (new
+    device arrays, or ``out``) left on the device."""
+    from fastact import _api  # the API's validation, shared (imported at call time)
+
+    spec = activation.spec
+    if "cuda" not in _dispatch.available_backends():
+        raise NotImplementedError(
+            f"{spec.name}: a CUDA device array was passed, and no backend here serves "
+            f"device arrays (available: {', '.join(_dispatch.available_backends())}); "
+            "install fastact[cuda] on a machine with a GPU"
+        )
+    requested = _dispatch.current_backend() if backend is None else backend
+    if requested not in ("auto", "cuda"):
+        raise ValueError(
+            f"{spec.name}: device arrays run on the 'cuda' backend, not {requested!r}"
+        )
+    raw = _api._bind(spec, args, {k: _host_param(v) for k, v in params.items()})
+    main_name = "y" if method == "backward_y" else "x"
+    main = _check_device(arrays[main_name], main_name)
+    dtype = np.dtype(main.dtype)
+    shape = tuple(main.shape)
+    checked = _api._validate_params(spec, raw, shape, dtype)
+    if method == "backward_y":
+        refusal = spec.y_backward_refusal(checked)
+        if refusal is not None:
+            raise ValueError(f"{spec.name}.backward cannot use y=: {refusal}; pass x instead")
+    y_shape = shape if method == "backward_y" else _api._forward_shape(spec, shape, checked)
+    jacobian = activation._derivative_shape(shape, y_shape, checked)
+    shapes = {
+        "forward": [y_shape],
+        "derivative": [jacobian],
+        "value_and_derivative": [y_shape, jacobian],
+    }.get(method)
+    if shapes is None:
+        shapes = [shape]
+        if method == "backward_x":
+            shapes += [np.shape(raw[name]) for name in spec.param_grads]
+    grad = None
+    if "grad" in arrays:
+        grad = _check_device(arrays["grad"], "grad")
+        if tuple(grad.shape) != y_shape or np.dtype(grad.dtype) != dtype:
+            raise ValueError(
+                f"{spec.name}.backward: grad on the device must have the output's shape "
+                f"{y_shape} and dtype {dtype}, got {tuple(grad.shape)} {np.dtype(grad.dtype)}"
+            )
+    outs = _device_outs(out, shapes, dtype)
+    _, kernels = _dispatch.select(spec.name, _api._kernel_methods(spec, method), dtype, "cuda")
+    from numba import cuda
+
+    targets = [
+        cuda.device_array(s, dtype) if o is None else o
+        for o, s in zip(outs, shapes, strict=True)
+    ]
+    inputs = [main] if grad is None else [grad, main]
+    if method == "value_and_derivative":
+        kernels[0](*inputs, *targets, **checked)
+    else:
+        for kernel, target in reversed(list(zip(kernels, targets, strict=True))):
+            kernel(*inputs, target, **checked)
+    return targets[0] if len(targets) == 1 else tuple(targets)
+
+
+def _device_outs(out: Any, shapes: list[tuple[int, ...]], dtype: np.dtype) -> list[Any]:
+    if isinstance(out, tuple) and len(shapes) == 1 and len(out) == 1:
+        out = out[0]
+    given = [out] if len(shapes) == 1 else (list(out) if out is not None else [None] * len(shapes))
+    if len(given) != len(shapes):
+        raise ValueError(f"out must have {len(shapes)} entries here, got {len(given)}")
+    checked = []
+    for i, (o, s) in enumerate(zip(given, shapes, strict=True)):
+        name = "out" if len(shapes) == 1 else f"out[{i}]"
+        if o is not None:
+            if not is_device_array(o):
+                raise TypeError(f"{name} must be a device array when the input is one")
+            if tuple(o.shape) != tuple(s) or np.dtype(o.dtype) != dtype:
+                raise ValueError(
+                    f"{name} has shape {tuple(o.shape)} and dtype {np.dtype(o.dtype)}; the "
+                    f"result has shape {tuple(s)} and dtype {dtype}"
+                )
+        checked.append(o)
+    return checked

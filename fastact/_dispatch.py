@@ -38,6 +38,8 @@ AUTO = "auto"
 BUILTIN_BACKENDS: tuple[str, ...] = (
     "fastact._backends.numpy_backend",
     "fastact._backends.cython_backend",
+    "fastact._backends.numba_backend",
+    "fastact._backends.cuda_backend",
 )
 
 _lock = threading.Lock()

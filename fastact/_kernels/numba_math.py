@@ -8,8 +8,8 @@ loop vectoriser turns a ``@vectorize``/``@njit`` loop over them into AVX-512
 code (``<8 x double>`` / ``<16 x float>``, no calls).
 
 ``PRIMITIVES[dtype_name][name]`` binds the names used by ``fastact._formulas``
-(exp, expm1, log, log1p, tanh, erf, erfc, sqrt, fabs, copysign, fmin, fmax,
-isnan) to njit functions callable from other njit/vectorize code.
+(exp, expm1, log, log1p, tanh, erf, erfc, sqrt, hypot, fabs, copysign, fmin,
+fmax, isnan, isinf) to njit functions callable from other njit/vectorize code.
 
 Floating-point flags
 --------------------
@@ -593,6 +593,37 @@ def isnan_f64(x: float) -> bool:
 
 
 @njit(error_model="numpy", inline="always")
+def isinf_f64(x: float) -> bool:
+    return (_f64_bits(x) & _ABS) == _INF_BITS
+
+
+# |x| of the larger operand above which hypot scales down by 2**-600 (its square
+# would overflow), and below which it scales up by 2**600 (the squares would lose
+# digits to underflow).
+_HYPOT_BIG = _i64(0x5F30000000000000)  # 2**500
+_HYPOT_SMALL = _i64(0x20B0000000000000)  # 2**-500
+_TWO_M600 = _f64(2.0**-600)
+_TWO_600 = _f64(2.0**600)
+
+
+@njit(error_model="numpy", inline="always")
+def hypot_f64(x: float, y: float) -> float:
+    """sqrt(x*x + y*y) without overflow or underflow, within 1 ulp: inf if either is
+    inf (even with a NaN), else NaN if either is NaN (C99)."""
+    ax, ay = _f64_bits(x) & _ABS, _f64_bits(y) & _ABS
+    hi, lo = max(ax, ay), min(ax, ay)
+    a, b = _bits_f64(hi), _bits_f64(lo)
+    # Power-of-two scaling is exact (b may underflow when scaled down: then b < a *
+    # 2**-1000 and does not count).
+    s = _TWO_M600 if hi > _HYPOT_BIG else (_TWO_600 if hi < _HYPOT_SMALL else 1.0)
+    a_s = _bits_f64(min(hi, _i64(0x7FEFFFFFFFFFFFFF))) * s  # inf/NaN lanes: kept finite
+    b_s = _bits_f64(min(lo, _i64(0x7FEFFFFFFFFFFFFF))) * s
+    h = math.sqrt(_fma(a_s, a_s, b_s * b_s)) / s
+    h = a if lo > _INF_BITS else h  # NaN (or inf with NaN, chosen next)
+    return a if hi >= _INF_BITS else (b if lo == _INF_BITS else h)
+
+
+@njit(error_model="numpy", inline="always")
 def _key64(x: float) -> int:
     """int64 that orders like x (for non-NaN x; -0 < +0)."""
     ix = _f64_bits(x)
@@ -737,6 +768,22 @@ def isnan_f32(x: Any) -> bool:
 
 
 @njit(error_model="numpy", inline="always")
+def isinf_f32(x: Any) -> bool:
+    return isinf_f64(_f64(x))
+
+
+@njit(error_model="numpy", inline="always")
+def hypot_f32(x: Any, y: Any) -> Any:
+    # Exact squares in float64 (|x| < 2**128: no overflow, no underflow below
+    # float32's subnormals), one sqrt and one final rounding.
+    xd, yd = _f64(x), _f64(y)
+    ax, ay = fabs_f64(xd), fabs_f64(yd)
+    h = sqrt_f64(_fma(xd, xd, yd * yd))
+    h = ax if isinf_f64(ax) else (ay if isinf_f64(ay) else h)
+    return _f32(h)
+
+
+@njit(error_model="numpy", inline="always")
 def fmin_f32(a: Any, b: Any) -> Any:
     return _f32(fmin_f64(_f64(a), _f64(b)))
 
@@ -766,8 +813,8 @@ def ge_f32(a: Any, b: Any) -> bool:
     return le_f64(_f64(b), _f64(a))
 
 
-_NAMES = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt",
-          "fabs", "copysign", "fmin", "fmax", "isnan", "lt", "le", "gt", "ge")
+_NAMES = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",
+          "fabs", "copysign", "fmin", "fmax", "isnan", "isinf", "lt", "le", "gt", "ge")
 
 PRIMITIVES: dict[str, dict[str, Any]] = {
     dt: {name: globals()[f"{name}_{suffix}"] for name in _NAMES}

@@ -1,0 +1,515 @@
+"""The numba backend: the formulas compiled by numba for the CPU, with Python threads.
+
+Elementwise kernels are the generated loops of :mod:`fastact._kernels.numba_kernels`
+(one per activation variant, method and dtype, over 1-D contiguous arrays, compiled on
+first use and cached on disk). This module feeds them:
+
+- operands that are all C-contiguous (or all Fortran-contiguous) of the result's
+  shape are passed as flat views, split into contiguous ranges over threads;
+- anything else (strides, broadcast grad or parameters, mixed layouts) goes through
+  :class:`numpy.nditer`'s buffered external loop in chunks of ``_CHUNK`` elements,
+  on one thread, so the loops only ever see contiguous arrays (one compiled version
+  each).
+
+Every element runs through the same compiled loop body whatever the split, so results
+are bit-identical for any thread count. rrelu's training mode uses
+:mod:`fastact._kernels.numba_rrelu`; the axis functions the gufuncs of
+:mod:`fastact._kernels.numba_rows`.
+
+Threads are a :class:`concurrent.futures.ThreadPoolExecutor` (the loops release the
+GIL), sized by :func:`fastact.set_num_threads`, and dropped in a forked child (whose
+copy of the pool has no threads).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib.util
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from fastact import _formulas, _threads
+from fastact._backends.base import Kernel
+from fastact._registry import lookup
+
+__all__ = ["BACKEND", "NumbaBackend"]
+
+_SERVED = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
+
+#: Elements per buffered chunk on the strided path (two 64 KiB float64 buffers per
+#: operand stay in L2).
+_CHUNK = 8192
+
+#: Below this many elements a call runs on one thread. Handing a range to a pool
+#: thread costs ~20-40 us here (future, wake-up, join); measured with
+#: tools/measure_threshold.py --backend numba (2 cores, idle): 2 threads/1 thread =
+#: see README "Backends and threads" for the table.
+PARALLEL_MIN = 1 << 17
+
+#: Parameter gradients are summed over slices of at most this many elements.
+_PARAM_GRAD_CHUNK = 1 << 17
+
+# ----------------------------------------------------------------------------- threads
+
+_pool_lock = threading.Lock()
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def _drop_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist here."""
+    global _pool, _pool_size, _pool_lock
+    _pool, _pool_size = None, 0
+    _pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_drop_pool)
+
+
+def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != workers:
+            old = _pool
+            _pool = concurrent.futures.ThreadPoolExecutor(workers, "fastact-numba")
+            _pool_size = workers
+            if old is not None:
+                old.shutdown(wait=False)
+        return _pool
+
+
+def _split(n: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous ranges of [0, n), boundaries on multiples of 64."""
+    step = -(-n // parts)
+    step = -(-step // 64) * 64
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+def _threads_for(n: int) -> int:
+    if n < PARALLEL_MIN:
+        return 1
+    return min(_threads.get_num_threads(), max(1, n // (PARALLEL_MIN // 2)))
+
+
+def _run_ranges(task: Callable[[int, int], None], n: int) -> None:
+    """task(start, stop) over [0, n), on several threads when n is large."""
+    threads = _threads_for(n)
+    if threads <= 1:
+        task(0, n)
+        return
+    ranges = _split(n, threads)
+    pool = _executor(threads - 1)
+    futures = [pool.submit(task, a, b) for a, b in ranges[1:]]
+    task(*ranges[0])
+    for future in futures:
+        future.result()
+
+
+# ----------------------------------------------------------------------------- elementwise
+
+
+def _flat(a: np.ndarray, order: str) -> np.ndarray:
+    return a.reshape(-1, order=order)  # type: ignore[call-overload]  # a view: the array is contiguous in that order
+
+
+def _layout(arrays: Sequence[np.ndarray], shape: tuple[int, ...]) -> str | None:
+    """"C" or "F" when every array has ``shape`` and is contiguous in that order."""
+    if all(a.shape == shape and a.flags.c_contiguous for a in arrays):
+        return "C"
+    if all(a.shape == shape and a.flags.f_contiguous for a in arrays):
+        return "F"
+    return None
+
+
+def _elementwise(
+    loop_s: Callable[..., None],
+    loop_a: Callable[..., None] | None,
+    inputs: Sequence[np.ndarray],
+    params: Sequence[Any],
+    outputs: Sequence[np.ndarray],
+) -> None:
+    """Run a generated loop over broadcast operands: the scalar-parameter loop when
+    every parameter is a Python float, else the per-element one."""
+    shape = outputs[0].shape
+    if outputs[0].size == 0:
+        return
+    scalar = all(isinstance(p, float) for p in params)
+    loop = loop_s if scalar else loop_a
+    assert loop is not None
+    param_arrays = [] if scalar else [np.broadcast_to(p, shape) for p in params]
+    order = _layout([*inputs, *param_arrays, *outputs], shape)
+    if order is not None:
+        ins = [_flat(a, order) for a in inputs]
+        pas = [_flat(a, order) for a in param_arrays] if not scalar else list(params)
+        outs = [_flat(a, order) for a in outputs]
+
+        def task(a: int, b: int) -> None:
+            loop(*(x[a:b] for x in ins), *(p if scalar else p[a:b] for p in pas),
+                 *(o[a:b] for o in outs))  # fmt: skip
+
+        _run_ranges(task, outs[0].shape[0])
+        return
+    operands = [np.broadcast_to(a, shape) for a in inputs] + param_arrays + list(outputs)
+    nin = len(inputs) + len(param_arrays)
+    flags = [["readonly"]] * nin + [["writeonly"]] * len(outputs)
+    with np.nditer(  # type: ignore[call-overload]
+        operands,
+        flags=["external_loop", "buffered", "zerosize_ok", "refs_ok"],
+        op_flags=flags,
+        buffersize=_CHUNK,
+        order="K",
+    ) as it:
+        for chunk in it:
+            ins = [np.ascontiguousarray(c) for c in chunk[:nin]]
+            outs = [c if c.flags.c_contiguous else np.empty(c.shape, c.dtype)
+                    for c in chunk[nin:]]  # fmt: skip
+            if scalar:
+                loop(*ins, *params, *outs)
+            else:
+                loop(*ins, *outs)
+            for target, result in zip(chunk[nin:], outs, strict=True):
+                if target is not result:
+                    target[...] = result
+
+
+def _real_params(activation: str) -> tuple[str, ...]:
+    spec = lookup(activation)
+    return tuple(p.name for p in spec.params if p.kind in ("real", "real_or_none"))
+
+
+def _param_values(names: tuple[str, ...], params: Mapping[str, Any]) -> list[Any]:
+    # softplus's threshold=None means "exact everywhere": z > inf is never true.
+    return [math.inf if params[n] is None else params[n] for n in names]
+
+
+def _loops(name: str, sfx: str) -> tuple[Callable[..., None], Callable[..., None] | None] | None:
+    from fastact._kernels import numba_kernels
+
+    loop_s = getattr(numba_kernels, f"{name}_s_{sfx}", None)
+    if loop_s is None:
+        return None
+    return loop_s, getattr(numba_kernels, f"{name}_a_{sfx}", None)
+
+
+def _kernel_name(activation: str, method: str) -> Callable[[Mapping[str, Any]], str] | None:
+    """A function of the call's parameters giving the generated kernel's name."""
+    from fastact._kernels import numba_kernels
+
+    variant_param = _formulas.VARIANT_PARAMS.get(activation)
+    if variant_param is None:
+        name = f"{activation}_{method}"
+        return (lambda params: name) if name in numba_kernels.KERNELS else None
+    variants = [k[1] for k in _formulas.KERNELS if isinstance(k, tuple) and k[0] == activation]
+    if not all(f"{activation}_{v}_{method}" in numba_kernels.KERNELS for v in variants):
+        return None
+    return lambda params: f"{activation}_{params[variant_param]}_{method}"
+
+
+def _reduce_to(terms: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``terms`` over the axes along which an array of ``shape`` was broadcast."""
+    lead = terms.ndim - len(shape)
+    with np.errstate(all="ignore"):  # inf - inf in a sum is NaN, as in the reference
+        if lead > 0:
+            terms = terms.sum(axis=tuple(range(lead)))
+        ones = tuple(i for i, n in enumerate(shape) if n == 1 and terms.shape[i] != 1)
+        if ones:
+            terms = terms.sum(axis=ones, keepdims=True)
+    return terms.reshape(shape)
+
+
+def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None:
+    names = _real_params(activation)
+    if method.startswith("param_grad:"):
+        target = method.partition(":")[2]
+        return _param_grad_kernel(activation, target, names, sfx)
+    name_of = _kernel_name(activation, method)
+    if name_of is None:
+        return None
+    loops: dict[str, tuple[Callable[..., None], Callable[..., None] | None]] = {}
+
+    def loops_for(params: Mapping[str, Any]) -> tuple[Any, Any]:
+        name = name_of(params)
+        found = loops.get(name)
+        if found is None:
+            found = _loops(name, sfx)
+            assert found is not None, name
+            loops[name] = found
+        return found
+
+    nin = 2 if method in ("backward_x", "backward_y") else 1
+    training = activation == "rrelu" and method != "backward_y"
+
+    def kernel(*arrays: np.ndarray, **params: Any) -> None:
+        if training and params["training"]:
+            _rrelu_training(method, params, arrays[:nin], arrays[nin:])
+            return
+        loop_s, loop_a = loops_for(params)
+        _elementwise(loop_s, loop_a, arrays[:nin], _param_values(names, params), arrays[nin:])
+
+    return kernel
+
+
+def _param_grad_kernel(
+    activation: str, target: str, names: tuple[str, ...], sfx: str
+) -> Kernel | None:
+    found = _loops(f"{activation}_param_factor_{target}", sfx)
+    if found is None:
+        return None
+    loop_s, loop_a = found
+
+    def kernel(grad: np.ndarray, x: np.ndarray, out: np.ndarray, **params: Any) -> None:
+        """grad * df/dparam summed over the parameter's broadcast axes, in slices of
+        x's first axis of at most _PARAM_GRAD_CHUNK elements (no x-sized temporary)
+        when the parameter does not span that axis."""
+        values = _param_values(names, params)
+        shape = np.shape(params[target])
+        grad = np.broadcast_to(grad, x.shape)
+        if len(shape) == x.ndim or x.ndim == 0 or x.size == 0:
+            terms = np.empty(x.shape, out.dtype)
+            _elementwise(loop_s, loop_a, [grad, x], values, [terms])
+            out[...] = _reduce_to(terms, shape)
+            return
+        acc = np.zeros(shape, dtype=out.dtype)
+        step = max(1, _PARAM_GRAD_CHUNK // max(1, math.prod(x.shape[1:])))
+        for start in range(0, x.shape[0], step):
+            rows = slice(start, start + step)
+            part_values = [
+                v if isinstance(v, float) else np.broadcast_to(v, x.shape)[rows] for v in values
+            ]
+            terms = np.empty(x[rows].shape, out.dtype)
+            _elementwise(loop_s, loop_a, [grad[rows], x[rows]], part_values, [terms])
+            with np.errstate(all="ignore"):
+                acc += _reduce_to(terms, shape)
+        out[...] = acc
+
+    return kernel
+
+
+def _rrelu_training(
+    method: str, params: Mapping[str, Any], inputs: Sequence[np.ndarray],
+    outputs: Sequence[np.ndarray],
+) -> None:  # fmt: skip
+    """Slopes from the rrelu hash of each element's C-order index (any layout: arrays
+    that are not C-contiguous go through C-ordered copies)."""
+    from fastact._kernels import numba_rrelu
+
+    lower, upper = params["lower"], params["upper"]
+    shape = outputs[0].shape
+    if not (isinstance(lower, float) and isinstance(upper, float)):
+        # Per-element bounds: the slopes as an array (a temporary of x's size), then
+        # prelu's kernel with them as its weight.
+        from fastact._reference import rrelu_uniform
+
+        with np.errstate(all="ignore"):
+            slopes = (lower + (upper - lower) * rrelu_uniform(params["seed"], shape)).astype(
+                outputs[0].dtype
+            )
+        kernel = _elementwise_kernel("prelu", method, _SERVED[outputs[0].dtype])
+        assert kernel is not None
+        kernel(*inputs, *outputs, weight=slopes)
+        return
+    loop = numba_rrelu.LOOPS[method]
+    key = numba_rrelu.key_of(params["seed"])
+    single = outputs[0].dtype == np.float32
+    ins = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in inputs]
+    direct = all(o.flags.c_contiguous for o in outputs)
+    outs = [o.reshape(-1) if direct else np.empty(o.size, o.dtype) for o in outputs]
+
+    def task(a: int, b: int) -> None:
+        loop(key, a, lower, upper, single, *(x[a:b] for x in ins), *(o[a:b] for o in outs))
+
+    if outs[0].size:
+        _run_ranges(task, outs[0].size)
+    if not direct:
+        for o, flat in zip(outputs, outs, strict=True):
+            o[...] = flat.reshape(shape)
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+def _halves(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    m = x.shape[axis] // 2
+    before = (slice(None),) * axis
+    return x[(*before, slice(0, m))], x[(*before, slice(m, None))]
+
+
+def _glu_kernel(method: str) -> Kernel | None:
+    """glu: the elementwise loops of numba_rows over the halves a, b of x."""
+    from fastact._kernels import numba_rows
+
+    def forward(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        _elementwise(numba_rows.glu_forward, None, _halves(x, axis), [], [out])
+
+    def jacobian(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        # J[..., i, j] along (axis, last): sigmoid(b_i) at j = i, glu_db at j = i + m.
+        a, b = _halves(x, axis)
+        da, db = np.empty(a.shape, out.dtype), np.empty(a.shape, out.dtype)
+        _elementwise(numba_rows.glu_partials, None, [a, b], [], [da, db])
+        m = a.shape[axis]
+        j = np.moveaxis(out, axis, -2)
+        j[...] = 0.0
+        i = np.arange(m)
+        j[..., i, i] = np.moveaxis(da, axis, -1)
+        j[..., i, i + m] = np.moveaxis(db, axis, -1)
+
+    def value_and_jacobian(
+        x: np.ndarray, out_y: np.ndarray, out_d: np.ndarray, *, axis: int
+    ) -> None:
+        jacobian(x, out_d, axis=axis)
+        forward(x, out_y, axis=axis)
+
+    def backward_x(grad: np.ndarray, x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        a, b = _halves(x, axis)
+        out_a, out_b = _halves(out, axis)
+        if np.may_share_memory(out, x) or np.may_share_memory(out, grad):
+            # out is x (in place): its halves are written while a and b are still read
+            # by the other half's chunk.
+            a, b, grad = a.copy(), b.copy(), np.array(grad)
+        grad = np.broadcast_to(grad, a.shape)
+        _elementwise(numba_rows.glu_backward_x, None, [grad, a, b], [], [out_a, out_b])
+
+    kernels: dict[str, Kernel] = {
+        "forward": forward,
+        "derivative": jacobian,
+        "value_and_derivative": value_and_jacobian,
+        "backward_x": backward_x,
+    }
+    return kernels.get(method)
+
+
+def _row_kernel(activation: str, method: str, dtype: str) -> Kernel | None:
+    from fastact._kernels import numba_rows
+
+    if activation == "glu":
+        return _glu_kernel(method)
+
+    def gufunc(name: str) -> tuple[Any, int] | None:
+        if name not in numba_rows.SIGNATURES:
+            return None
+        return numba_rows.gufunc(name, dtype)
+
+    forward = gufunc(f"{activation}_forward")
+    if forward is None:
+        return None
+    if method == "forward":
+        return _one_row(*forward)
+    if method == "derivative":
+        derivative = gufunc(f"{activation}_derivative")
+        return None if derivative is None else _jacobian_rows(*derivative)
+    if method == "value_and_derivative":
+        derivative = gufunc(f"{activation}_derivative")
+        if derivative is None:
+            return None
+        one, jacobian = _one_row(*forward), _jacobian_rows(*derivative)
+
+        def both(x: np.ndarray, out_y: np.ndarray, out_d: np.ndarray, *, axis: int) -> None:
+            jacobian(x, out_d, axis=axis)  # first: out_y may be x itself
+            one(x, out_y, axis=axis)
+
+        return both
+    found = gufunc(f"{activation}_{method}")
+    return None if found is None else _two_rows(*found)
+
+
+def _row_split(arrays: Sequence[np.ndarray], axis: int, run: Callable[..., None]) -> None:
+    """run(*arrays) over slices of the first axis other than ``axis`` (threads), or
+    at once for small or unsplittable calls."""
+    x = arrays[0]
+    other = [d for d in range(x.ndim) if d != axis and x.shape[d] > 1]
+    threads = _threads_for(x.size)
+    if threads <= 1 or not other:
+        run(*arrays)
+        return
+    d = other[0]
+    ranges = _split(x.shape[d], min(threads, x.shape[d]))
+    if len(ranges) == 1:
+        run(*arrays)
+        return
+
+    def task(a: int, b: int) -> None:
+        index = (slice(None),) * d + (slice(a, b),)
+        run(*(arr[index] for arr in arrays))
+
+    pool = _executor(len(ranges) - 1)
+    futures = [pool.submit(task, a, b) for a, b in ranges[1:]]
+    task(*ranges[0])
+    for future in futures:
+        future.result()
+
+
+def _one_row(gufunc: Any, kind: int) -> Kernel:
+    def run(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        def call(xs: np.ndarray, outs: np.ndarray) -> None:
+            with np.errstate(all="ignore"):  # flags of discarded lanes (inf - inf)
+                gufunc(xs, kind, out=outs, axes=[(axis,), (), (axis,)])
+
+        _row_split([x, out], axis, call)
+
+    return run
+
+
+def _jacobian_rows(gufunc: Any, kind: int) -> Kernel:
+    def run(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        with np.errstate(all="ignore"):
+            gufunc(x, kind, out=out, axes=[(axis,), (), (axis, out.ndim - 1)])
+
+    return run
+
+
+def _two_rows(gufunc: Any, kind: int) -> Kernel:
+    def run(grad: np.ndarray, v: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        grad = np.broadcast_to(grad, out.shape if grad.ndim == out.ndim else grad.shape)
+
+        def call(gs: np.ndarray, vs: np.ndarray, outs: np.ndarray) -> None:
+            with np.errstate(all="ignore"):
+                gufunc(gs, vs, kind, out=outs, axes=[(axis,), (axis,), (), (axis,)])
+
+        if grad.shape == v.shape == out.shape:
+            _row_split([grad, v, out], axis, call)
+        else:  # glu: grad is half as long as x along the axis
+            call(grad, v, out)
+
+    return run
+
+
+# ----------------------------------------------------------------------------- backend
+
+
+class NumbaBackend:
+    """The formulas compiled by numba (SIMD through vectorisable math, Python threads)."""
+
+    name = "numba"
+    # Below cython (100): slower than it for every activation measured here (README,
+    # "Speed"), and its first call compiles (0.3-2 s per kernel, then cached on disk).
+    priority = 50
+
+    def __init__(self) -> None:
+        self._kernels: dict[tuple[str, str, np.dtype], Kernel | None] = {}
+        self._lock = threading.Lock()
+
+    def available(self) -> bool:
+        return importlib.util.find_spec("numba") is not None
+
+    def kernel(self, activation: str, method: str, dtype: np.dtype) -> Kernel | None:
+        sfx = _SERVED.get(np.dtype(dtype))
+        if sfx is None:
+            return None
+        key = (activation, method, np.dtype(dtype))
+        with self._lock:
+            if key not in self._kernels:
+                self._kernels[key] = self._build(activation, method, sfx)
+            return self._kernels[key]
+
+    def _build(self, activation: str, method: str, sfx: str) -> Kernel | None:
+        if lookup(activation).kind == "axis":
+            return _row_kernel(activation, method, "float32" if sfx == "f32" else "float64")
+        return _elementwise_kernel(activation, method, sfx)
+
+
+BACKEND = NumbaBackend()

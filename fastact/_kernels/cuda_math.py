@@ -1,0 +1,63 @@
+"""The primitives of the formulas for ``numba.cuda`` kernels, float32 and float64.
+
+On a GPU they are CUDA's libdevice functions (``math.exp`` on a float32 is
+``__nv_expf``): vectorised hardware math, IEEE NaN/inf semantics, no flags to worry
+about. Under numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, no GPU), device code
+runs as plain Python, where ``math.exp(1000.0)`` raises OverflowError and
+``math.sqrt(-1.0)`` ValueError; there the primitives are NumPy's (and SciPy's erf,
+erfc) on NumPy scalars, which return inf/NaN like the GPU and keep float32 in float32.
+
+``PRIMITIVES[dtype_name][name]`` binds the names that ``fastact._formulas`` uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numba import config
+
+__all__ = ["PRIMITIVES", "SIMULATED"]
+
+_NAMES = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",
+          "fabs", "copysign", "isnan", "isinf")  # fmt: skip
+
+#: Whether numba's CUDA simulator is on (then device code is Python).
+SIMULATED: bool = bool(getattr(config, "ENABLE_CUDASIM", 0))
+
+
+def _simulated() -> dict[str, Callable[..., Any]]:
+    import scipy.special
+
+    def quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def primitive(*args: Any) -> Any:
+            with np.errstate(all="ignore"):
+                return fn(*args)
+
+        primitive.__name__ = getattr(fn, "__name__", "primitive")
+        return primitive
+
+    numpy_fns = {
+        "exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p,
+        "tanh": np.tanh, "erf": scipy.special.erf, "erfc": scipy.special.erfc,
+        "sqrt": np.sqrt, "hypot": np.hypot, "fabs": np.fabs, "copysign": np.copysign,
+        "isnan": np.isnan, "isinf": np.isinf,
+    }  # fmt: skip
+    return {name: quiet(numpy_fns[name]) for name in _NAMES}
+
+
+def _device() -> dict[str, Callable[..., Any]]:
+    # numba.cuda resolves these globals to libdevice: float32 arguments get the
+    # float32 functions (expf, erfcf, ...), float64 the double ones.
+    return {name: getattr(math, name) for name in _NAMES}
+
+
+_BOUND = _simulated() if SIMULATED else _device()
+
+PRIMITIVES: dict[str, dict[str, Callable[..., Any]]] = {
+    "float32": dict(_BOUND),
+    "float64": dict(_BOUND),
+}
+"""dtype name -> primitive name -> function usable in numba.cuda device code."""

@@ -1,0 +1,202 @@
+"""Row kernels of the numba backend (hand-written): softmax, log_softmax, softmin and
+glu along any axis, as numba gufuncs that NumPy calls with ``axes=`` (rows are read
+in place along the axis with their strides: nothing is transposed or copied).
+
+The algorithms are those of the Cython backend's ``fa_rows.h``:
+
+- softmax(x)_i = e_i / total, e_i = exp(x_i - max) with the rounding error of
+  x_i - max put back (TwoSum: a spread of 487 in a float64 row cost 250 ulp without
+  it), total = 1 + rest, rest the sum without the first maximum, plus
+  (e_first - 1): 0 for a finite maximum, NaN for +inf or NaN (the row is then NaN,
+  as in NumPy);
+- log_softmax = (x_i - max) - log1p(rest); softmin(x) = softmax(-x);
+- Jacobians with 1 - y_i = (total - e_i)/total (rest/total at the first maximum);
+- glu with the formulas' ``glu_value`` and ``glu_db``, as loops over the halves.
+
+float32 rows compute in float64 and round once on the store. The gufuncs are built
+per dtype on first use (:func:`gufunc`), and cached on disk by numba.
+"""
+# mypy: ignore-errors
+# ruff: noqa: E741 - numba loops name their arrays A, B, O
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numba import float64, guvectorize, njit
+
+from fastact._kernels import numba_kernels as _k
+
+__all__ = ["SIGNATURES", "glu_backward_x", "glu_forward", "glu_partials", "gufunc"]
+
+_EXP = _k.exp_f64
+_LOG1P = _k.log1p_f64
+_ROW = dict(error_model="numpy", inline="always")
+
+
+@njit(**_ROW)
+def _parts(x, y, sgn, mode):
+    """Max, its first index, the shifted exponentials (mode 0) or x - max (mode 1)
+    written to y (float64), and rest."""
+    n = x.shape[0]
+    m = sgn * float64(x[0])
+    first = 0
+    for i in range(1, n):
+        v = sgn * float64(x[i])
+        if v > m or (v != v and m == m):
+            m = v
+            first = i
+    rest = 0.0
+    for i in range(n):
+        v = sgn * float64(x[i])
+        d = v - m
+        bb = d - v
+        lo = (v - (d - bb)) + (-m - bb)
+        ed = _EXP(d)
+        e = ed + ed * (lo if lo - lo == 0.0 else 0.0)
+        if i != first:
+            rest += e
+        y[i] = d if mode else e
+    e_first = _EXP(y[first]) if mode else y[first]
+    return rest + (e_first - 1.0), first
+
+
+@njit(**_ROW)
+def _softmax_into(x, y, sgn):
+    rest, _ = _parts(x, y, sgn, 0)
+    total = 1.0 + rest
+    for i in range(y.shape[0]):
+        y[i] = y[i] / total
+
+
+def _softmax_forward(x, kind, out):
+    """kind 0 softmax, 1 log_softmax, 2 softmin; (n),()->(n)."""
+    t = np.empty(x.shape[0], np.float64)
+    if kind == 1:
+        rest, _ = _parts(x, t, 1.0, 1)
+        lse = _LOG1P(rest)
+        for i in range(x.shape[0]):
+            out[i] = t[i] - lse
+        return
+    _softmax_into(x, t, -1.0 if kind == 2 else 1.0)
+    for i in range(x.shape[0]):
+        out[i] = t[i]
+
+
+def _softmax_jacobian(x, kind, out):
+    """(n),()->(n,n): J[i, j] = d y_i / d x_j."""
+    n = x.shape[0]
+    e = np.empty(n, np.float64)
+    rest, first = _parts(x, e, -1.0 if kind == 2 else 1.0, 0)
+    total = 1.0 + rest
+    for i in range(n):
+        yi = e[i] / total
+        ci = (rest if i == first else total - e[i]) / total
+        for j in range(n):
+            yj = e[j] / total
+            if kind == 1:
+                v = ci if i == j else -yj
+            else:
+                v = yi * ci if i == j else -(yi * yj)
+            out[i, j] = -v if kind == 2 else v
+
+
+def _softmax_vjp(g, v, kind, out):
+    """(n),(n),()->(n); kind 0/1/2 from y, 3/4/5 from x (softmax, log_softmax,
+    softmin). From x, y = softmax(+-x) goes to a scratch row (out may be g or v)."""
+    n = v.shape[0]
+    base = kind % 3
+    from_x = kind >= 3
+    y = np.empty(n, np.float64)
+    if from_x:
+        _softmax_into(v, y, -1.0 if base == 2 else 1.0)
+    else:
+        for i in range(n):
+            y[i] = v[i]
+    s = 0.0
+    if base == 1:
+        for i in range(n):
+            s += float64(g[i])
+        for i in range(n):
+            p = y[i] if from_x else _EXP(y[i])
+            out[i] = float64(g[i]) - p * s
+        return
+    for i in range(n):
+        s += float64(g[i]) * y[i]
+    for i in range(n):
+        r = y[i] * (float64(g[i]) - s)
+        out[i] = -r if base == 2 else r
+
+
+# glu is elementwise over the two halves a, b (views of x along the axis); numba's
+# gufunc signatures cannot declare its half-length output, so these are loops over
+# 1-D contiguous chunks, fed like the elementwise kernels.
+_LOOP = dict(error_model="numpy", nogil=True, cache=True, boundscheck=False)
+
+
+@njit(**_LOOP)
+def glu_forward(A, B, O):
+    for i in range(O.shape[0]):
+        O[i] = _k.fa_glu_value_f64(float64(A[i]), float64(B[i]))
+
+
+@njit(**_LOOP)
+def glu_partials(A, B, DA, DB):
+    """dy/da = sigmoid(b) and dy/db = glu_db(a, b)."""
+    for i in range(DA.shape[0]):
+        a = float64(A[i])
+        b = float64(B[i])
+        da = _k.fa_sigmoid_f64(b)
+        db = _k.fa_glu_db_f64(a, b)
+        DA[i] = da
+        DB[i] = db
+
+
+@njit(**_LOOP)
+def glu_backward_x(G, A, B, OA, OB):
+    for i in range(OA.shape[0]):
+        g = float64(G[i])
+        a = float64(A[i])
+        b = float64(B[i])
+        da = g * _k.fa_sigmoid_f64(b)
+        db = g * _k.fa_glu_db_f64(a, b)
+        OA[i] = da
+        OB[i] = db
+
+
+_FAMILY = ("softmax", "log_softmax", "softmin")
+
+#: kernel name -> (row function, its kind argument, gufunc layout)
+SIGNATURES: dict[str, tuple[Callable[..., Any], int, str]] = {}
+for _kind, _name in enumerate(_FAMILY):
+    SIGNATURES[f"{_name}_forward"] = (_softmax_forward, _kind, "(n),()->(n)")
+    SIGNATURES[f"{_name}_derivative"] = (_softmax_jacobian, _kind, "(n),()->(n,n)")
+    SIGNATURES[f"{_name}_backward_y"] = (_softmax_vjp, _kind, "(n),(n),()->(n)")
+    SIGNATURES[f"{_name}_backward_x"] = (_softmax_vjp, _kind + 3, "(n),(n),()->(n)")
+
+_BUILT: dict[tuple[Callable[..., Any], str, str], Any] = {}
+_lock = threading.Lock()
+
+
+def gufunc(name: str, dtype: str) -> tuple[Any, int]:
+    """The gufunc of kernel ``name`` for ``dtype`` ("float32"/"float64"), compiled on
+    first use (and cached on disk by numba), with its kind argument."""
+    row, kind, layout = SIGNATURES[name]
+    key = (row, dtype, layout)
+    with _lock:
+        found = _BUILT.get(key)
+        if found is None:
+            cores = re.findall(r"\(([^)]*)\)", layout)
+            types = [
+                "int64" if not core else f"{dtype}[{', '.join(':' * (core.count(',') + 1))}]"
+                for core in cores
+            ]
+            found = guvectorize(
+                [f"void({', '.join(types)})"], layout, nopython=True, cache=True
+            )(row)
+            _BUILT[key] = found
+    return found, kind
