@@ -13,7 +13,9 @@ For every activation of the registry there is
   ``PReLU(num_parameters=1, init=0.25)``, ``Softmax(dim=None)``, ...), and a CamelCase
   name for the others (``Squareplus(b=4.0)``, ``Exponential()``). fastact's extra
   parameters come after torch's, keyword-only (``SiLU(inplace=False, *, beta=1.0)``).
-  The identity is ``Identity`` (torch's ``nn.Linear`` is an affine layer).
+  The identity is ``Identity`` (torch's ``nn.Linear`` is an affine layer); unlike
+  torch's, it returns a new tensor (fastact's linear), not the input object.
+  ``Hardtanh``'s deprecated ``min_value``/``max_value`` aliases are not accepted.
 
 What is saved for the backward: the output where fastact has a backward from y (the
 contract lists them: sigmoid, tanh, relu, elu with alpha > 0, softmax, ...), else

@@ -242,10 +242,29 @@ def test_half_precision_keeps_dtype(dtype: torch.dtype) -> None:
     torch.testing.assert_close(y.float(), expected, rtol=1e-2, atol=1e-2)
 
 
+class _CudaLooking(torch.Tensor):
+    """A CPU tensor that reports a CUDA device (no GPU here): what the adapter sees of a
+    CUDA tensor before it touches the memory."""
+
+    @property
+    def device(self):
+        return torch.device("cuda", 0)
+
+
 def test_other_devices_raise_a_clear_error() -> None:
-    """CUDA (and any non-CPU) tensors: NotImplementedError naming x and its device."""
+    """CUDA (and any non-CPU) tensors: NotImplementedError naming x and its device, also
+    under torch.compile and for the weight."""
     with pytest.raises(NotImplementedError, match="x is on device meta"):
         ft.GELU()(torch.empty(3, device="meta"))
+    cuda = torch.randn(2, 3).as_subclass(_CudaLooking)
+    with pytest.raises(NotImplementedError, match="x is on device cuda:0"):
+        ft.GELU()(cuda)
+    torch._dynamo.reset()
+    with pytest.raises(NotImplementedError, match="x is on device cuda:0"):
+        torch.compile(ft.Softmax(dim=1), backend="eager")(cuda)
+    torch._dynamo.reset()
+    with pytest.raises(NotImplementedError, match="weight is on device cuda:0"):
+        ft.prelu(torch.randn(2, 3), torch.randn(3).as_subclass(_CudaLooking))
 
 
 def test_non_float_tensors_raise_type_error() -> None:
