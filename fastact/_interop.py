@@ -199,10 +199,8 @@ def _xarray_call(
     labelled = [arrays[_main_name(method)], arrays.get("grad")]
     template = next((v for v in labelled if isinstance(v, xr.DataArray)), None)
     dims: tuple = () if template is None else tuple(template.dims)
-    main = arrays[_main_name(method)]
-    main_ndim = np.ndim(main.data if isinstance(main, xr.DataArray) else main)
 
-    def unwrap(value: Any, argument: str) -> Any:
+    def unwrap(value: Any) -> Any:
         if not isinstance(value, xr.DataArray):
             return value
         if template is not None and set(value.dims) == set(dims):
@@ -212,12 +210,19 @@ def _xarray_call(
     raw = dict(params)
     if "axis" in raw:
         raw["axis"] = _axis_number(activation, raw["axis"], dims)
+    # DataArray parameters, by keyword or (the required ones) by position.
     weights: dict[str, Any] = {}
     for name, value in list(raw.items()):
         if isinstance(value, xr.DataArray):
             weights[name] = value
-            raw[name] = _param_by_dims(spec.name, name, value, dims, main_ndim)
-    plain = {name: unwrap(value, name) for name, value in arrays.items()}
+            raw[name] = _param_by_dims(spec.name, name, value, dims)
+    positional = list(args)
+    for i, (p, value) in enumerate(zip(spec.required_params, args, strict=False)):
+        if isinstance(value, xr.DataArray):
+            weights[p.name] = value
+            positional[i] = _param_by_dims(spec.name, p.name, value, dims)
+    args = tuple(positional)
+    plain = {name: unwrap(value) for name, value in arrays.items()}
     if isinstance(out, tuple | list):
         out_data: Any = tuple(_out_data(o, f"out[{i}]", xr) for i, o in enumerate(out))
     else:
@@ -254,9 +259,7 @@ def _out_data(value: Any, argument: str, xr: Any) -> Any:
     return value.data
 
 
-def _param_by_dims(
-    activation: str, name: str, value: Any, dims: Sequence[str], ndim: int
-) -> Any:
+def _param_by_dims(activation: str, name: str, value: Any, dims: Sequence[str]) -> Any:
     """A DataArray parameter as an array that broadcasts to x by dimension name:
     its dims in x's order, with length-1 axes for x's other dims."""
     if not dims:

@@ -223,6 +223,20 @@ def test_xarray_prelu_weight_broadcasts_by_dimension_name() -> None:
     np.testing.assert_allclose(gw.values, expected, rtol=1e-14)
 
 
+def test_xarray_weight_along_a_leading_dimension() -> None:
+    """A weight over "time" (the first dim) broadcasts along time, by name, whether it
+    is passed by position or by keyword."""
+    x = _labelled(_data(15))
+    weight = xr.DataArray(np.linspace(0.1, 0.6, 6), dims=("time",))
+    expected = fa.prelu(x.values, weight.values[:, None])
+    np.testing.assert_array_equal(fa.prelu(x, weight).values, expected)
+    np.testing.assert_array_equal(fa.prelu(x, weight=weight).values, expected)
+    _, gw = fa.prelu.backward(xr.ones_like(x), x, weight=weight)
+    assert gw.dims == ("time",) and gw.shape == (6,)
+    with pytest.raises(ValueError, match="weight has dims"):
+        fa.prelu(x, xr.DataArray(np.ones(3), dims=("space",)))
+
+
 def test_xarray_out() -> None:
     x = _labelled(_data(13))
     out = xr.zeros_like(x)
