@@ -21,7 +21,15 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-BACKENDS = fa.available_backends()
+# FASTACT_TEST_BACKENDS=cuda,... restricts the backend-parametrised tests to those
+# backends: CI runs them once more under numba's CUDA simulator that way (the simulator
+# runs device code as Python, too slow to repeat the whole matrix for every backend).
+_ONLY = [b for b in os.environ.get("FASTACT_TEST_BACKENDS", "").split(",") if b]
+BACKENDS = [b for b in fa.available_backends() if not _ONLY or b in _ONLY]
+if _ONLY and sorted(BACKENDS) != sorted(set(_ONLY)):
+    raise RuntimeError(
+        f"FASTACT_TEST_BACKENDS={','.join(_ONLY)} but available: {fa.available_backends()}"
+    )
 ELEMENTWISE = [s for s in fa._registry.SPECS if s.kind == "elementwise"]
 ALONG_AXIS = [s for s in fa._registry.SPECS if s.kind == "axis"]
 DTYPES = [np.float32, np.float64]

@@ -19,6 +19,7 @@ as Python threads: it checks indexing and logic, not GPU speed or GPU accuracy.
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib.util
 import math
 import os
@@ -72,6 +73,17 @@ def _launch(kernel: Any, work: int, *args: Any) -> None:
     kernel[blocks, _BLOCK](*args)
 
 
+def _numba_view(a: Any) -> Any:
+    """A numba device array viewing ``a``'s memory (CuPy arrays and torch CUDA
+    tensors through ``__cuda_array_interface__``, no copy), so that reshape and the
+    contiguity checks below work the same for every kind of device array."""
+    if type(a).__name__ in ("DeviceNDArray", "FakeCUDAArray") or not hasattr(
+        a, "__cuda_array_interface__"
+    ):
+        return a
+    return _cuda().as_cuda_array(a)
+
+
 class _Staging:
     """Device views of a kernel's operands: device arrays as they are, host arrays
     copied in (and the host outputs copied back by :meth:`finish`)."""
@@ -81,12 +93,12 @@ class _Staging:
 
     def input(self, a: Any) -> Any:
         if is_device(a):
-            return a
+            return _numba_view(a)
         return _cuda().to_device(np.ascontiguousarray(a))
 
     def output(self, a: Any) -> Any:
         if is_device(a):
-            return a
+            return _numba_view(a)
         device = _cuda().device_array(a.shape, a.dtype)
         self._back.append((a, device))
         return device
@@ -174,6 +186,10 @@ def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequen
         dtype = np.float32 if sfx == "f32" else np.float64
         args: list[Any] = []
         for v in values:
+            if is_device(v):  # a C-contiguous device array of x's shape (rrelu's slopes)
+                args.append(_flat(v, "C"))
+                args += _broadcast_map(shape, tuple(np.shape(v)), order)
+                continue
             array = np.ascontiguousarray(np.asarray(v, dtype=dtype))
             args.append(_cuda().to_device(array.reshape(-1)))
             args += _broadcast_map(shape, array.shape, order)
@@ -198,22 +214,7 @@ def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None
     if method.startswith("param_grad:"):
         return _param_grad_kernel(activation, method.partition(":")[2], names, sfx)
     if activation == "rrelu":
-        # Training draws a slope per element from a hash of its index; that walker
-        # is not written for the GPU (evaluation mode is a fixed slope and is served).
-        inner = _kernel_name(activation, method)
-        if inner is None:
-            return None
-
-        def rrelu(*arrays: Any, **params: Any) -> None:
-            if params["training"]:
-                raise NotImplementedError(
-                    "rrelu with training=True is not implemented on the cuda backend; "
-                    "use backend='cython' or 'numba' on host arrays"
-                )
-            nin = 2 if method.startswith("backward") else 1
-            _run_elementwise(inner(params), sfx, names, arrays[:nin], arrays[nin:], params)
-
-        return rrelu
+        return _rrelu_kernel(method, sfx)
     name_of = _kernel_name(activation, method)
     if name_of is None:
         return None
@@ -221,6 +222,41 @@ def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None
 
     def kernel(*arrays: Any, **params: Any) -> None:
         _run_elementwise(name_of(params), sfx, names, arrays[:nin], arrays[nin:], params)
+
+    return kernel
+
+
+def _rrelu_kernel(method: str, sfx: str) -> Kernel | None:
+    """rrelu: evaluation mode is a fixed slope (its generated kernels); training
+    draws the slopes on the device (cuda_rows.rrelu_slopes) and runs prelu's."""
+    evaluation = _kernel_name("rrelu", method)
+    if evaluation is None:
+        return None
+    nin = 2 if method.startswith("backward") else 1
+    names = _real_params("rrelu")
+
+    def kernel(*arrays: Any, **params: Any) -> None:
+        if not params["training"]:
+            _run_elementwise(evaluation(params), sfx, names, arrays[:nin], arrays[nin:], params)
+            return
+        from fastact._kernels import cuda_rows, numba_rrelu
+
+        lower, upper = params["lower"], params["upper"]
+        shape = tuple(arrays[-1].shape)
+        if not (isinstance(lower, float) and isinstance(upper, float)):
+            from fastact._reference import rrelu_uniform
+
+            dtype = np.float32 if sfx == "f32" else np.float64
+            with np.errstate(all="ignore"):
+                host = (lower + (upper - lower) * rrelu_uniform(params["seed"], shape))
+            weight: Any = _cuda().to_device(np.ascontiguousarray(host.astype(dtype)))
+        else:
+            weight = _cuda().device_array(shape, np.float32 if sfx == "f32" else np.float64)
+            _launch(cuda_rows.rrelu_slopes, math.prod(shape),
+                    numba_rrelu.key_of(params["seed"]), lower, upper, sfx == "f32",
+                    _flat(weight, "C"))  # fmt: skip
+        _run_elementwise(f"prelu_{method}", sfx, ("weight",), arrays[:nin], arrays[nin:],
+                         {"weight": weight})  # fmt: skip
 
     return kernel
 
@@ -283,6 +319,8 @@ def _row_kernel(activation: str, method: str, sfx: str) -> Kernel | None:
 
     def staged(run: Callable[..., None], nin: int) -> Kernel:
         def kernel(*arrays: Any, axis: int) -> None:
+            if math.prod(arrays[0].shape) == 0:  # empty rows: nothing to write
+                return
             staging = _Staging()
             ins = [staging.input(a) for a in arrays[:nin]]
             outs = [staging.output(o) for o in arrays[nin:]]
@@ -377,6 +415,10 @@ class CudaBackend:
         if _simulated():
             return True
         if importlib.util.find_spec("numba_cuda") is None:
+            return False
+        # Without a CUDA driver library there is no GPU: answer without importing
+        # numba.cuda (1.5 s here), which every process would pay on its first call.
+        if ctypes.util.find_library("cuda") is None:
             return False
         try:
             return bool(_cuda().is_available())

@@ -93,7 +93,8 @@ def _split(n: int, parts: int) -> list[tuple[int, int]]:
 def _threads_for(n: int) -> int:
     if n < PARALLEL_MIN:
         return 1
-    return min(_threads.get_num_threads(), max(1, n // (PARALLEL_MIN // 2)))
+    # Each thread gets at least PARALLEL_MIN / 2 elements.
+    return min(_threads.get_num_threads(), max(1, n // max(1, PARALLEL_MIN // 2)))
 
 
 def _run_ranges(task: Callable[[int, int], None], n: int) -> None:
@@ -135,10 +136,18 @@ def _elementwise(
 ) -> None:
     """Run a generated loop over broadcast operands: the scalar-parameter loop when
     every parameter is a Python float, else the per-element one."""
-    shape = outputs[0].shape
-    if outputs[0].size == 0:
+    first = outputs[0]
+    n = first.size
+    if n == 0:
         return
-    scalar = all(isinstance(p, float) for p in params)
+    scalar = all(type(p) is float for p in params)
+    if scalar and n < PARALLEL_MIN and first.ndim == 1 and first.flags.c_contiguous:
+        # The common small call (1e3 elements costs ~1 us of compiled work): no views,
+        # no closures, no thread decision.
+        if all(a.ndim == 1 and a.flags.c_contiguous and a.shape[0] == n for a in inputs):
+            loop_s(*inputs, *params, *outputs)
+            return
+    shape = first.shape
     loop = loop_s if scalar else loop_a
     assert loop is not None
     param_arrays = [] if scalar else [np.broadcast_to(p, shape) for p in params]

@@ -1,5 +1,5 @@
 """Row kernels of the CUDA backend (hand-written): softmax, log_softmax, softmin and
-glu along an axis, one GPU thread per row.
+glu along an axis, one GPU thread per row; and rrelu's training slopes.
 
 Arrays are C-contiguous and seen as (outer, n, inner) with the axis in the middle
 (a free reshape), so row (o, k) is ``x[o, :, k]``: for the last axis (inner = 1)
@@ -14,13 +14,14 @@ maximum, log1p for log_softmax, 1 - y_i = (total - e_i)/total in the Jacobian.
 
 from __future__ import annotations
 
-from numba import cuda
+import numpy as np
+from numba import cuda, float32, float64, uint64
 
 from fastact._kernels import cuda_kernels as _k
 from fastact._kernels.cuda_math import PRIMITIVES as _PRIMITIVES
 
-__all__ = ["glu_backward_x", "glu_forward", "glu_jacobian", "softmax_forward",
-           "softmax_jacobian", "softmax_vjp"]  # fmt: skip
+__all__ = ["glu_backward_x", "glu_forward", "glu_jacobian", "rrelu_slopes",
+           "softmax_forward", "softmax_jacobian", "softmax_vjp"]  # fmt: skip
 
 _exp = _PRIMITIVES["float64"]["exp"]
 _log1p = _PRIMITIVES["float64"]["log1p"]
@@ -184,3 +185,31 @@ def glu_backward_x(g, x, one, out):
         db = gi * _k.fa_glu_db_f64(a, b)
         out[o, i, k] = da
         out[o, i + m, k] = db
+
+
+# rrelu in training mode: slope_i = lower + (upper - lower) * u_i with u_i the rrelu
+# hash of the element's C-order index (fa_hash.h, fastact._reference.rrelu_uniform),
+# written to a device array that prelu's kernels then read as their weight.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
+_ONE = np.uint64(1)
+
+
+@cuda.jit(device=True)
+def _mix64(z):
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@cuda.jit
+def rrelu_slopes(key, lower, upper, single, out):
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for i in range(start, out.shape[0], stride):
+        z = _mix64(key + (uint64(i) + _ONE) * _GOLDEN)
+        u = float64(z >> _S11) * (2.0**-53)
+        slope = lower + (upper - lower) * u
+        # float32 kernels use the slope rounded to float32, as the CPU backends do.
+        out[i] = float32(slope) if single else slope

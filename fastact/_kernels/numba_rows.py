@@ -39,35 +39,40 @@ _ROW = dict(error_model="numpy", inline="always")
 
 
 @njit(**_ROW)
-def _parts(x, y, sgn, mode):
-    """Max, its first index, the shifted exponentials (mode 0) or x - max (mode 1)
-    written to y (float64), and rest."""
+def _parts(x, e, sgn):
+    """The row's maximum m (of sgn * x), its first index, the shifted exponentials
+    e_i written to e (float64), and rest: the sum of e without the first maximum's,
+    plus (e_first - 1), 0 for a finite maximum and NaN for +inf or NaN."""
     n = x.shape[0]
-    m = sgn * float64(x[0])
+    # The row, signed, into the contiguous float64 scratch first: x may be strided
+    # (any axis), and numba vectorises only loops over contiguous arrays.
+    for i in range(n):
+        e[i] = sgn * float64(x[i])
+    m = e[0]
     first = 0
     for i in range(1, n):
-        v = sgn * float64(x[i])
+        v = e[i]
         if v > m or (v != v and m == m):
             m = v
             first = i
-    rest = 0.0
+    # No reduction and no branch in this loop, so that it vectorises (the exp is
+    # most of the work); the sum follows in a plain loop of additions.
     for i in range(n):
-        v = sgn * float64(x[i])
+        v = e[i]
         d = v - m
         bb = d - v
         lo = (v - (d - bb)) + (-m - bb)
         ed = _EXP(d)
-        e = ed + ed * (lo if lo - lo == 0.0 else 0.0)
-        if i != first:
-            rest += e
-        y[i] = d if mode else e
-    e_first = _EXP(y[first]) if mode else y[first]
-    return rest + (e_first - 1.0), first
+        e[i] = ed + ed * (lo if lo - lo == 0.0 else 0.0)
+    rest = 0.0
+    for i in range(n):
+        rest += 0.0 if i == first else e[i]
+    return rest + (e[first] - 1.0), first, m
 
 
 @njit(**_ROW)
 def _softmax_into(x, y, sgn):
-    rest, _ = _parts(x, y, sgn, 0)
+    rest, _, _ = _parts(x, y, sgn)
     total = 1.0 + rest
     for i in range(y.shape[0]):
         y[i] = y[i] / total
@@ -77,10 +82,10 @@ def _softmax_forward(x, kind, out):
     """kind 0 softmax, 1 log_softmax, 2 softmin; (n),()->(n)."""
     t = np.empty(x.shape[0], np.float64)
     if kind == 1:
-        rest, _ = _parts(x, t, 1.0, 1)
+        rest, _, m = _parts(x, t, 1.0)
         lse = _LOG1P(rest)
         for i in range(x.shape[0]):
-            out[i] = t[i] - lse
+            out[i] = (float64(x[i]) - m) - lse
         return
     _softmax_into(x, t, -1.0 if kind == 2 else 1.0)
     for i in range(x.shape[0]):
@@ -91,7 +96,7 @@ def _softmax_jacobian(x, kind, out):
     """(n),()->(n,n): J[i, j] = d y_i / d x_j."""
     n = x.shape[0]
     e = np.empty(n, np.float64)
-    rest, first = _parts(x, e, -1.0 if kind == 2 else 1.0, 0)
+    rest, first, _ = _parts(x, e, -1.0 if kind == 2 else 1.0)
     total = 1.0 + rest
     for i in range(n):
         yi = e[i] / total
