@@ -376,10 +376,8 @@ def _glu_kernel(method: str) -> Kernel | None:
     def backward_x(grad: np.ndarray, x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
         a, b = _halves(x, axis)
         out_a, out_b = _halves(out, axis)
-        if np.may_share_memory(out, x) or np.may_share_memory(out, grad):
-            # out is x (in place): its halves are written while a and b are still read
-            # by the other half's chunk.
-            a, b, grad = a.copy(), b.copy(), np.array(grad)
+        # In place (out is x) needs no copy: element i of out_a and out_b is written
+        # only after a[i] and b[i], the only values it depends on, were read.
         grad = np.broadcast_to(grad, a.shape)
         _elementwise(numba_rows.glu_backward_x, None, [grad, a, b], [], [out_a, out_b])
 
