@@ -28,11 +28,7 @@ LENGTHS = [1024, 1 << 16]
 # Defects of backends this file does not own (reported in issue 7's closing note):
 # numba's float64 rows sum plainly (12 and 819 times the bar at n = 1024 and 65536).
 # Strict: a fix turns these into failures until the entries go.
-KNOWN_INACCURATE = {
-    ("numba", "softmax", "float64", 1024), ("numba", "softmax", "float64", 1 << 16),
-    ("numba", "softmin", "float64", 1024), ("numba", "softmin", "float64", 1 << 16),
-    ("numba", "log_softmax", "float64", 1 << 16),
-}
+KNOWN_INACCURATE: set[tuple[str, str, str, int]] = set()  # none left: see issue 4
 
 
 def _ulps(got: np.ndarray, exact: np.ndarray, dtype: type) -> np.ndarray:

@@ -51,8 +51,10 @@ _CHUNK = 8192
 #: see README "Backends and threads" for the table.
 PARALLEL_MIN = 1 << 17
 
-#: Parameter gradients are summed over slices of at most this many elements.
-_PARAM_GRAD_CHUNK = 1 << 17
+#: Parameter gradients are summed over slices of at most this many elements (512 KiB
+#: of float64 scratch: with the nditer buffers it stays within tests/test_memory.py's
+#: 2 MiB allowance, which 2**17 did not).
+_PARAM_GRAD_CHUNK = 1 << 16
 
 # ----------------------------------------------------------------------------- threads
 
@@ -273,70 +275,86 @@ def _param_grad_kernel(
 
     def kernel(grad: np.ndarray, x: np.ndarray, out: np.ndarray, **params: Any) -> None:
         """grad * df/dparam summed over the parameter's broadcast axes, in slices of
-        x's first axis of at most _PARAM_GRAD_CHUNK elements (no x-sized temporary)
-        when the parameter does not span that axis."""
+        x's first axis of at most _PARAM_GRAD_CHUNK elements into one reused scratch
+        (no temporary of x's size)."""
         values = _param_values(names, params)
         shape = np.shape(params[target])
-        grad = np.broadcast_to(grad, x.shape)
-        if len(shape) == x.ndim or x.ndim == 0 or x.size == 0:
+        if x.ndim == 0 or x.size == 0:
             terms = np.empty(x.shape, out.dtype)
-            _elementwise(loop_s, loop_a, [grad, x], values, [terms])
+            _elementwise(loop_s, loop_a, [np.broadcast_to(grad, x.shape), x], values, [terms])
             out[...] = _reduce_to(terms, shape)
             return
-        acc = np.zeros(shape, dtype=out.dtype)
+        padded = (1,) * (x.ndim - len(shape)) + tuple(shape)
+        spans_first = padded[0] != 1  # the parameter varies along x's first axis
+        grad = np.broadcast_to(grad, x.shape)
+        full = [v if isinstance(v, float) else np.broadcast_to(v, x.shape) for v in values]
+        acc = np.zeros(padded, dtype=out.dtype)
         step = max(1, _PARAM_GRAD_CHUNK // max(1, math.prod(x.shape[1:])))
+        scratch = np.empty((min(step, x.shape[0]), *x.shape[1:]), out.dtype)
         for start in range(0, x.shape[0], step):
             rows = slice(start, start + step)
-            part_values = [
-                v if isinstance(v, float) else np.broadcast_to(v, x.shape)[rows] for v in values
-            ]
-            terms = np.empty(x[rows].shape, out.dtype)
+            terms = scratch[: len(range(*rows.indices(x.shape[0])))]
+            part_values = [v if isinstance(v, float) else v[rows] for v in full]
             _elementwise(loop_s, loop_a, [grad[rows], x[rows]], part_values, [terms])
+            target_shape = (terms.shape[0] if spans_first else 1, *padded[1:])
             with np.errstate(all="ignore"):
-                acc += _reduce_to(terms, shape)
-        out[...] = acc
+                part = _reduce_to(terms, target_shape)
+                if spans_first:
+                    acc[rows] = part
+                else:
+                    acc += part
+        out[...] = acc.reshape(shape)
 
     return kernel
+
+
+#: rrelu's training walk over arrays that are not all C-contiguous goes through
+#: C-ordered pieces of this many elements (``a.flat[i:j]``: chunk-sized copies).
+_RRELU_PIECE = 1 << 14
 
 
 def _rrelu_training(
     method: str, params: Mapping[str, Any], inputs: Sequence[np.ndarray],
     outputs: Sequence[np.ndarray],
 ) -> None:  # fmt: skip
-    """Slopes from the rrelu hash of each element's C-order index (any layout: arrays
-    that are not C-contiguous go through C-ordered copies)."""
+    """Slopes from the rrelu hash of each element's C-order index. C-contiguous
+    operands are walked directly (threads take ranges); any other layout, and array
+    bounds, in C-ordered pieces (no temporary of x's size)."""
     from fastact._kernels import numba_rrelu
 
     lower, upper = params["lower"], params["upper"]
     shape = outputs[0].shape
-    if not (isinstance(lower, float) and isinstance(upper, float)):
-        # Per-element bounds: the slopes as an array (a temporary of x's size), then
-        # prelu's kernel with them as its weight.
-        from fastact._reference import rrelu_uniform
-
-        with np.errstate(all="ignore"):
-            slopes = (lower + (upper - lower) * rrelu_uniform(params["seed"], shape)).astype(
-                outputs[0].dtype
-            )
-        kernel = _elementwise_kernel("prelu", method, _SERVED[outputs[0].dtype])
-        assert kernel is not None
-        kernel(*inputs, *outputs, weight=slopes)
+    n = outputs[0].size
+    if n == 0:
         return
-    loop = numba_rrelu.LOOPS[method]
     key = numba_rrelu.key_of(params["seed"])
     single = outputs[0].dtype == np.float32
-    ins = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in inputs]
-    direct = all(o.flags.c_contiguous for o in outputs)
-    outs = [o.reshape(-1) if direct else np.empty(o.size, o.dtype) for o in outputs]
+    scalar = isinstance(lower, float) and isinstance(upper, float)
+    full = [np.broadcast_to(a, shape) for a in inputs]
+    if scalar and all(a.flags.c_contiguous for a in (*full, *outputs)):
+        loop = numba_rrelu.LOOPS[method]
+        ins = [a.reshape(-1) for a in full]
+        outs = [o.reshape(-1) for o in outputs]
 
-    def task(a: int, b: int) -> None:
-        loop(key, a, lower, upper, single, *(x[a:b] for x in ins), *(o[a:b] for o in outs))
+        def task(a: int, b: int) -> None:
+            loop(key, a, lower, upper, single, *(x[a:b] for x in ins), *(o[a:b] for o in outs))
 
-    if outs[0].size:
-        _run_ranges(task, outs[0].size)
-    if not direct:
-        for o, flat in zip(outputs, outs, strict=True):
-            o[...] = flat.reshape(shape)
+        _run_ranges(task, n)
+        return
+    bounds = [] if scalar else [np.broadcast_to(v, shape) for v in (lower, upper)]
+    loop = numba_rrelu.LOOPS[method] if scalar else numba_rrelu.LOOPS_ARRAY_BOUNDS[method]
+    for a in range(0, n, _RRELU_PIECE):
+        b = min(a + _RRELU_PIECE, n)
+        piece_ins = [np.ascontiguousarray(arr.flat[a:b]) for arr in full]
+        piece_outs = [np.empty(b - a, o.dtype) for o in outputs]
+        if scalar:
+            loop(key, a, lower, upper, single, *piece_ins, *piece_outs)
+        else:
+            lo, hi = (np.ascontiguousarray(v.flat[a:b]) for v in bounds)
+            loop(key, a, lo, hi, single, *piece_ins, *piece_outs)
+        for o, piece in zip(outputs, piece_outs, strict=True):
+            o.flat[a:b] = piece
+        del piece_ins, piece_outs  # one piece alive at a time
 
 
 # ----------------------------------------------------------------------------- rows
@@ -450,13 +468,44 @@ def _row_split(arrays: Sequence[np.ndarray], axis: int, run: Callable[..., None]
         future.result()
 
 
+#: In-place row calls go through copies of pieces of about this many elements: a
+#: gufunc whose output overlaps an input copies that input whole (NumPy's overlap
+#: rule), which would be a temporary of x's size.
+_ROW_PIECE = 1 << 15
+
+
+def _pieces(arrays: Sequence[np.ndarray], axis: int, run: Callable[..., None]) -> None:
+    """run(*arrays) with the output (last) written in place over the inputs: in
+    slices along a dimension other than ``axis``, each input slice copied first."""
+    out = arrays[-1]
+    others = [d for d in range(out.ndim) if d != axis and out.shape[d] > 1]
+    if not others:  # one row: its copy is the row's size
+        run(*(np.array(a) for a in arrays[:-1]), out)
+        return
+    d = others[0]
+    per = max(1, out.size // out.shape[d])
+    step = max(1, _ROW_PIECE // per)
+    for start in range(0, out.shape[d], step):
+        index = (slice(None),) * d + (slice(start, start + step),)
+        ins = [np.array(np.broadcast_to(a, out.shape)[index]) for a in arrays[:-1]]
+        run(*ins, out[index])
+        del ins  # before the next piece's copies: one piece alive at a time
+
+
+def _overlaps(out: np.ndarray, inputs: Sequence[np.ndarray]) -> bool:
+    return any(np.may_share_memory(out, a) for a in inputs)
+
+
 def _one_row(gufunc: Any, kind: int) -> Kernel:
     def run(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
         def call(xs: np.ndarray, outs: np.ndarray) -> None:
             with np.errstate(all="ignore"):  # flags of discarded lanes (inf - inf)
                 gufunc(xs, kind, out=outs, axes=[(axis,), (), (axis,)])
 
-        _row_split([x, out], axis, call)
+        if _overlaps(out, [x]):
+            _pieces([x, out], axis, call)
+        else:
+            _row_split([x, out], axis, call)
 
     return run
 
@@ -471,16 +520,16 @@ def _jacobian_rows(gufunc: Any, kind: int) -> Kernel:
 
 def _two_rows(gufunc: Any, kind: int) -> Kernel:
     def run(grad: np.ndarray, v: np.ndarray, out: np.ndarray, *, axis: int) -> None:
-        grad = np.broadcast_to(grad, out.shape if grad.ndim == out.ndim else grad.shape)
+        grad = np.broadcast_to(grad, out.shape)
 
         def call(gs: np.ndarray, vs: np.ndarray, outs: np.ndarray) -> None:
             with np.errstate(all="ignore"):
                 gufunc(gs, vs, kind, out=outs, axes=[(axis,), (axis,), (), (axis,)])
 
-        if grad.shape == v.shape == out.shape:
+        if _overlaps(out, [grad, v]):
+            _pieces([grad, v, out], axis, call)
+        else:
             _row_split([grad, v, out], axis, call)
-        else:  # glu: grad is half as long as x along the axis
-            call(grad, v, out)
 
     return run
 

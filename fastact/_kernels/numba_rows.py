@@ -64,10 +64,22 @@ def _parts(x, e, sgn):
         lo = (v - (d - bb)) + (-m - bb)
         ed = _EXP(d)
         e[i] = ed + ed * (lo if lo - lo == 0.0 else 0.0)
-    rest = 0.0
-    for i in range(n):
-        rest += 0.0 if i == first else e[i]
+    rest = _neumaier(e, first)
     return rest + (e[first] - 1.0), first, m
+
+
+@njit(**_ROW)
+def _neumaier(v, skip):
+    """sum(v) without v[skip], compensated (Neumaier): within about an ulp for rows
+    of any length (a plain running sum was 2458 ulp off for 65536 float64 terms)."""
+    s = 0.0
+    c = 0.0
+    for i in range(v.shape[0]):
+        t = 0.0 if i == skip else v[i]
+        u = s + t
+        c += ((s - u) + t) if abs(s) >= abs(t) else ((t - u) + s)
+        s = u
+    return s + c if s - s == 0.0 else s  # an infinite or NaN sum is that sum
 
 
 @njit(**_ROW)
@@ -122,16 +134,16 @@ def _softmax_vjp(g, v, kind, out):
     else:
         for i in range(n):
             y[i] = v[i]
-    s = 0.0
+    # The sums as compensated sums over a scratch row (products first), like rest.
+    t = np.empty(n, np.float64)
+    for i in range(n):
+        t[i] = float64(g[i]) if base == 1 else float64(g[i]) * y[i]
+    s = _neumaier(t, -1)
     if base == 1:
-        for i in range(n):
-            s += float64(g[i])
         for i in range(n):
             p = y[i] if from_x else _EXP(y[i])
             out[i] = float64(g[i]) - p * s
         return
-    for i in range(n):
-        s += float64(g[i]) * y[i]
     for i in range(n):
         r = y[i] * (float64(g[i]) - s)
         out[i] = -r if base == 2 else r
