@@ -119,6 +119,7 @@ def test_the_cuda_kernel_is_what_runs(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(cuda_kernels, "softsign_forward_s_f64", Spy())
     monkeypatch.setattr(cuda_backend.BACKEND, "_kernels", {})
+    monkeypatch.setattr(fa._dispatch, "_selected", {})
     fa.softsign(_cuda().to_device(np.ones(5)))
     assert launches, "a device array did not launch the generated CUDA kernel"
 
