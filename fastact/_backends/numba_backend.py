@@ -46,10 +46,12 @@ _SERVED = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 _CHUNK = 8192
 
 #: Below this many elements a call runs on one thread. Handing a range to a pool
-#: thread costs ~20-40 us here (future, wake-up, join); measured with
-#: tools/measure_threshold.py --backend numba (2 cores, idle): 2 threads/1 thread =
-#: see README "Backends and threads" for the table.
-PARALLEL_MIN = 1 << 17
+#: thread costs ~60 us here (submit, wake-up, join: measured on the idle 2-core
+#: machine with tools/measure_threshold.py --backend numba, float32, 2 threads over
+#: 1 thread): relu 0.37 at 2**17, 0.55 at 2**18, 1.10 at 2**20; gelu 1.12 at 2**15,
+#: 1.82 at 2**18. 2**18 costs cheap kernels at most ~40 us where they lose and gives
+#: the transcendental ones their 1.8x.
+PARALLEL_MIN = 1 << 18
 
 #: Parameter gradients are summed over slices of at most this many elements (512 KiB
 #: of float64 scratch: with the nditer buffers it stays within tests/test_memory.py's
