@@ -332,28 +332,30 @@ def _rrelu_training(
     key = numba_rrelu.key_of(params["seed"])
     single = outputs[0].dtype == np.float32
     scalar = isinstance(lower, float) and isinstance(upper, float)
+    loop = numba_rrelu.LOOPS[method]
     full = [np.broadcast_to(a, shape) for a in inputs]
+    if scalar:
+        one_lower, one_upper = np.array([lower]), np.array([upper])
     if scalar and all(a.flags.c_contiguous for a in (*full, *outputs)):
-        loop = numba_rrelu.LOOPS[method]
         ins = [a.reshape(-1) for a in full]
         outs = [o.reshape(-1) for o in outputs]
 
         def task(a: int, b: int) -> None:
-            loop(key, a, lower, upper, single, *(x[a:b] for x in ins), *(o[a:b] for o in outs))
+            loop(key, a, one_lower, one_upper, 0, single, *(x[a:b] for x in ins),
+                 *(o[a:b] for o in outs))  # fmt: skip
 
         _run_ranges(task, n)
         return
     bounds = [] if scalar else [np.broadcast_to(v, shape) for v in (lower, upper)]
-    loop = numba_rrelu.LOOPS[method] if scalar else numba_rrelu.LOOPS_ARRAY_BOUNDS[method]
     for a in range(0, n, _RRELU_PIECE):
         b = min(a + _RRELU_PIECE, n)
         piece_ins = [np.ascontiguousarray(arr.flat[a:b]) for arr in full]
         piece_outs = [np.empty(b - a, o.dtype) for o in outputs]
         if scalar:
-            loop(key, a, lower, upper, single, *piece_ins, *piece_outs)
+            loop(key, a, one_lower, one_upper, 0, single, *piece_ins, *piece_outs)
         else:
             lo, hi = (np.ascontiguousarray(v.flat[a:b]) for v in bounds)
-            loop(key, a, lo, hi, single, *piece_ins, *piece_outs)
+            loop(key, a, lo, hi, 1, single, *piece_ins, *piece_outs)
         for o, piece in zip(outputs, piece_outs, strict=True):
             o.flat[a:b] = piece
         del piece_ins, piece_outs  # one piece alive at a time

@@ -16,7 +16,7 @@ from numba import float32, float64, njit, uint64
 
 from fastact._kernels import numba_kernels as _k
 
-__all__ = ["LOOPS", "LOOPS_ARRAY_BOUNDS", "key_of"]
+__all__ = ["LOOPS", "key_of"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -49,25 +49,30 @@ def _slope(key, index, lower, upper, single):
     return float64(float32(slope)) if single else slope
 
 
-@njit(**_LOOP)
-def forward(key, start, lower, upper, single, X, O):
-    for i in range(O.shape[0]):
-        s = _slope(key, start + i, lower, upper, single)
-        O[i] = _k.fa_prelu_f32(float64(X[i]), s) if single else _k.fa_prelu_f64(float64(X[i]), s)
+# L and U hold the bounds: one value each with step 0 (scalar bounds), or one per
+# element with step 1 (array bounds, broadcast and cut to the chunk by the caller).
 
 
 @njit(**_LOOP)
-def derivative(key, start, lower, upper, single, X, O):
+def forward(key, start, L, U, step, single, X, O):
     for i in range(O.shape[0]):
-        s = _slope(key, start + i, lower, upper, single)
+        s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
+        x = float64(X[i])
+        O[i] = _k.fa_prelu_f32(x, s) if single else _k.fa_prelu_f64(x, s)
+
+
+@njit(**_LOOP)
+def derivative(key, start, L, U, step, single, X, O):
+    for i in range(O.shape[0]):
+        s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
         x = float64(X[i])
         O[i] = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
 
 
 @njit(**_LOOP)
-def value_and_derivative(key, start, lower, upper, single, X, O, D):
+def value_and_derivative(key, start, L, U, step, single, X, O, D):
     for i in range(O.shape[0]):
-        s = _slope(key, start + i, lower, upper, single)
+        s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
         x = float64(X[i])
         y = _k.fa_prelu_f32(x, s) if single else _k.fa_prelu_f64(x, s)
         d = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
@@ -76,61 +81,15 @@ def value_and_derivative(key, start, lower, upper, single, X, O, D):
 
 
 @njit(**_LOOP)
-def backward_x(key, start, lower, upper, single, G, X, O):
+def backward_x(key, start, L, U, step, single, G, X, O):
     for i in range(O.shape[0]):
-        s = _slope(key, start + i, lower, upper, single)
+        s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
         x = float64(X[i])
         d = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
         O[i] = float64(G[i]) * d
 
 
-# The same with per-element bounds (arrays L, U beside the inputs).
-
-
-@njit(**_LOOP)
-def forward_a(key, start, L, U, single, X, O):
-    for i in range(O.shape[0]):
-        s = _slope(key, start + i, float64(L[i]), float64(U[i]), single)
-        O[i] = _k.fa_prelu_f32(float64(X[i]), s) if single else _k.fa_prelu_f64(float64(X[i]), s)
-
-
-@njit(**_LOOP)
-def derivative_a(key, start, L, U, single, X, O):
-    for i in range(O.shape[0]):
-        s = _slope(key, start + i, float64(L[i]), float64(U[i]), single)
-        x = float64(X[i])
-        O[i] = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
-
-
-@njit(**_LOOP)
-def value_and_derivative_a(key, start, L, U, single, X, O, D):
-    for i in range(O.shape[0]):
-        s = _slope(key, start + i, float64(L[i]), float64(U[i]), single)
-        x = float64(X[i])
-        y = _k.fa_prelu_f32(x, s) if single else _k.fa_prelu_f64(x, s)
-        d = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
-        O[i] = y
-        D[i] = d
-
-
-@njit(**_LOOP)
-def backward_x_a(key, start, L, U, single, G, X, O):
-    for i in range(O.shape[0]):
-        s = _slope(key, start + i, float64(L[i]), float64(U[i]), single)
-        x = float64(X[i])
-        d = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
-        O[i] = float64(G[i]) * d
-
-
-#: method -> loop(key, start, lower, upper, single, inputs..., outputs...)
-LOOPS_ARRAY_BOUNDS = {
-    "forward": forward_a,
-    "derivative": derivative_a,
-    "value_and_derivative": value_and_derivative_a,
-    "backward_x": backward_x_a,
-}
-
-#: method -> loop(key, start, lower, upper, single, inputs..., outputs...)
+#: method -> loop(key, start, L, U, step, single, inputs..., outputs...)
 LOOPS = {
     "forward": forward,
     "derivative": derivative,
