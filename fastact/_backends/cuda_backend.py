@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from fastact import _formulas
+from fastact._backends._shared import kernel_name, param_values, real_params
 from fastact._backends.base import Kernel
 from fastact._registry import lookup
 
@@ -155,10 +155,6 @@ def _scalar(value: float, sfx: str) -> Any:
     return np.float32(value) if sfx == "f32" else np.float64(value)
 
 
-def _real_params(activation: str) -> tuple[str, ...]:
-    spec = lookup(activation)
-    return tuple(p.name for p in spec.params if p.kind in ("real", "real_or_none"))
-
 
 def _kernels_module() -> Any:
     from fastact._kernels import cuda_kernels
@@ -169,7 +165,7 @@ def _kernels_module() -> Any:
 def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequence[Any],
                      outputs: Sequence[Any], params: Mapping[str, Any]) -> None:  # fmt: skip
     module = _kernels_module()
-    values = [math.inf if params[n] is None else params[n] for n in names]
+    values = param_values(names, params)
     shape = tuple(outputs[0].shape)
     staging = _Staging()
     ins = [staging.input(np.broadcast_to(a, shape) if not is_device(a) else a) for a in inputs]
@@ -199,18 +195,11 @@ def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequen
 
 def _kernel_name(activation: str, method: str) -> Callable[[Mapping[str, Any]], str] | None:
     module = _kernels_module()
-    variant_param = _formulas.VARIANT_PARAMS.get(activation)
-    if variant_param is None:
-        name = f"{activation}_{method}"
-        return (lambda params: name) if name in module.KERNELS else None
-    variants = [k[1] for k in _formulas.KERNELS if isinstance(k, tuple) and k[0] == activation]
-    if not all(f"{activation}_{v}_{method}" in module.KERNELS for v in variants):
-        return None
-    return lambda params: f"{activation}_{params[variant_param]}_{method}"
+    return kernel_name(activation, method, module.KERNELS)
 
 
 def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None:
-    names = _real_params(activation)
+    names = real_params(activation)
     if method.startswith("param_grad:"):
         return _param_grad_kernel(activation, method.partition(":")[2], names, sfx)
     if activation == "rrelu":
@@ -233,7 +222,7 @@ def _rrelu_kernel(method: str, sfx: str) -> Kernel | None:
     if evaluation is None:
         return None
     nin = 2 if method.startswith("backward") else 1
-    names = _real_params("rrelu")
+    names = real_params("rrelu")
 
     def kernel(*arrays: Any, **params: Any) -> None:
         if not params["training"]:

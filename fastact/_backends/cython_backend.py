@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fastact import _formulas, _threads
+from fastact._backends._shared import param_values, real_params
 from fastact._backends.base import Kernel
 from fastact._kernels import _rows, _ufuncs
 from fastact._registry import lookup
@@ -31,14 +32,6 @@ _SERVED = (np.dtype(np.float32), np.dtype(np.float64))
 _PARAM_GRAD_CHUNK = 1 << 17
 
 
-def _real_params(activation: str) -> tuple[str, ...]:
-    spec = lookup(activation)
-    return tuple(p.name for p in spec.params if p.kind in ("real", "real_or_none"))
-
-
-def _param_values(names: tuple[str, ...], params: Mapping[str, Any]) -> list[Any]:
-    # softplus's threshold=None means "exact everywhere": z > inf is never true.
-    return [math.inf if params[n] is None else params[n] for n in names]
 
 
 def _ufunc_for(activation: str, method: str) -> Callable[[Mapping[str, Any]], np.ufunc] | None:
@@ -97,7 +90,7 @@ def _param_grad(factor: np.ufunc, names: tuple[str, ...], target: str) -> Kernel
         # float32 data (and a float64 temporary per piece).
         values = [
             np.broadcast_to(np.asarray(v, dtype=x.dtype), x.shape)
-            for v in _param_values(names, params)
+            for v in param_values(names, params)
         ]
         grad = np.broadcast_to(grad, x.shape)
         shape = np.shape(params[target])
@@ -145,7 +138,7 @@ def variant_free(activation: str) -> bool:
 
 
 def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
-    names = _real_params(activation)
+    names = real_params(activation)
     if method.startswith("param_grad:"):
         target = method.partition(":")[2]
         pick = _ufunc_for(activation, f"param_factor_{target}")
@@ -161,7 +154,7 @@ def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
             if training and p["training"]:
                 _rrelu_training(method, p, x, out_y, out_d)
                 return
-            pick(p)(x, *_param_values(names, p), out=(out_y, out_d))
+            pick(p)(x, *param_values(names, p), out=(out_y, out_d))
 
         return two_outputs
 
@@ -179,7 +172,7 @@ def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
             if training and p["training"]:
                 _rrelu_training(method, p, x, out)
                 return
-            pick(p)(x, *_param_values(names, p), out=out)
+            pick(p)(x, *param_values(names, p), out=out)
 
         return one_input
 
@@ -195,7 +188,7 @@ def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
         if training and p["training"]:
             _rrelu_training(method, p, grad, x, out)
             return
-        pick(p)(grad, x, *_param_values(names, p), out=out)
+        pick(p)(grad, x, *param_values(names, p), out=out)
 
     return two_inputs
 

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from fastact import _formulas, _threads
+from fastact import _threads
+from fastact._backends._shared import kernel_name, param_values, real_params
 from fastact._backends.base import Kernel
 from fastact._registry import lookup
 
@@ -190,14 +191,6 @@ def _elementwise(
                     target[...] = result
 
 
-def _real_params(activation: str) -> tuple[str, ...]:
-    spec = lookup(activation)
-    return tuple(p.name for p in spec.params if p.kind in ("real", "real_or_none"))
-
-
-def _param_values(names: tuple[str, ...], params: Mapping[str, Any]) -> list[Any]:
-    # softplus's threshold=None means "exact everywhere": z > inf is never true.
-    return [math.inf if params[n] is None else params[n] for n in names]
 
 
 def _loops(name: str, sfx: str) -> tuple[Callable[..., None], Callable[..., None] | None] | None:
@@ -210,17 +203,9 @@ def _loops(name: str, sfx: str) -> tuple[Callable[..., None], Callable[..., None
 
 
 def _kernel_name(activation: str, method: str) -> Callable[[Mapping[str, Any]], str] | None:
-    """A function of the call's parameters giving the generated kernel's name."""
     from fastact._kernels import numba_kernels
 
-    variant_param = _formulas.VARIANT_PARAMS.get(activation)
-    if variant_param is None:
-        name = f"{activation}_{method}"
-        return (lambda params: name) if name in numba_kernels.KERNELS else None
-    variants = [k[1] for k in _formulas.KERNELS if isinstance(k, tuple) and k[0] == activation]
-    if not all(f"{activation}_{v}_{method}" in numba_kernels.KERNELS for v in variants):
-        return None
-    return lambda params: f"{activation}_{params[variant_param]}_{method}"
+    return kernel_name(activation, method, numba_kernels.KERNELS)
 
 
 def _reduce_to(terms: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -236,7 +221,7 @@ def _reduce_to(terms: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None:
-    names = _real_params(activation)
+    names = real_params(activation)
     if method.startswith("param_grad:"):
         target = method.partition(":")[2]
         return _param_grad_kernel(activation, target, names, sfx)
@@ -262,7 +247,7 @@ def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None
             _rrelu_training(method, params, arrays[:nin], arrays[nin:])
             return
         loop_s, loop_a = loops_for(params)
-        _elementwise(loop_s, loop_a, arrays[:nin], _param_values(names, params), arrays[nin:])
+        _elementwise(loop_s, loop_a, arrays[:nin], param_values(names, params), arrays[nin:])
 
     return kernel
 
@@ -279,7 +264,7 @@ def _param_grad_kernel(
         """grad * df/dparam summed over the parameter's broadcast axes, in slices of
         x's first axis of at most _PARAM_GRAD_CHUNK elements into one reused scratch
         (no temporary of x's size)."""
-        values = _param_values(names, params)
+        values = param_values(names, params)
         shape = np.shape(params[target])
         if x.ndim == 0 or x.size == 0:
             terms = np.empty(x.shape, out.dtype)
