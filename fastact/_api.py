@@ -280,6 +280,29 @@ def _forward_shape(spec: ActivationSpec, shape: tuple[int, ...], params: Mapping
     return (*shape[:axis], shape[axis] // 2, *shape[axis + 1 :])
 
 
+def _result_shapes(
+    spec: ActivationSpec, method: str, shape: tuple[int, ...], params: Mapping, raw: Mapping
+) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
+    """The output's shape y_shape (what grad broadcasts to) and the shapes of the
+    results of ``method`` for a main input of ``shape``; a backward from y that the
+    parameters do not allow raises here. Shared by every call path (host, device,
+    dask), so that they agree on shapes and on this error."""
+    if method == "backward_y":
+        refusal = spec.y_backward_refusal(params)
+        if refusal is not None:
+            raise ValueError(f"{spec.name}.backward cannot use y=: {refusal}; pass x instead")
+    y_shape = shape if method == "backward_y" else _forward_shape(spec, shape, params)
+    jacobian = shape if spec.kind == "elementwise" else (*y_shape, shape[params["axis"]])
+    if method == "forward":
+        return y_shape, [y_shape]
+    if method == "derivative":
+        return y_shape, [jacobian]
+    if method == "value_and_derivative":
+        return y_shape, [y_shape, jacobian]
+    param_grads = spec.param_grads if method == "backward_x" else ()
+    return y_shape, [shape, *(np.shape(raw[name]) for name in param_grads)]
+
+
 def _kernel_methods(spec: ActivationSpec, method: str) -> list[str]:
     """The kernels one call of ``method`` needs, all from one backend."""
     if method not in METHODS:
@@ -476,25 +499,8 @@ class Activation:
                 result_dtype = np.promote_types(result_dtype, grad_dtype)
         compute = _COMPUTE[result_dtype]
         params = _validate_params(spec, raw, main.shape, compute)
-
-        if method == "backward_y":
-            refusal = spec.y_backward_refusal(params)
-            if refusal is not None:
-                raise ValueError(
-                    f"{spec.name}.backward cannot use y=: {refusal}; pass x instead"
-                )
-
         # Shapes of the results, and of the gradient the backward takes.
-        y_shape = main.shape if method == "backward_y" else _forward_shape(spec, main.shape, params)
-        if method == "forward":
-            shapes = [y_shape]
-        elif method == "derivative":
-            shapes = [self._derivative_shape(main.shape, y_shape, params)]
-        elif method == "value_and_derivative":
-            shapes = [y_shape, self._derivative_shape(main.shape, y_shape, params)]
-        else:
-            shapes = [main.shape]
-            shapes += [np.shape(raw[name]) for name in spec.param_grads if method == "backward_x"]
+        y_shape, shapes = _result_shapes(spec, method, main.shape, params, raw)
         if grad is not None and not _broadcasts_to(grad.shape, y_shape):
             raise ValueError(
                 f"{spec.name}.backward: grad of shape {grad.shape} does not broadcast to "
@@ -553,11 +559,6 @@ class Activation:
                         np.copyto(o, target, casting="same_kind")
                 results.append(o)
         return results[0] if len(results) == 1 else tuple(results)
-
-    def _derivative_shape(self, x_shape: tuple, y_shape: tuple, params: Mapping) -> tuple:
-        if self.spec.kind == "elementwise":
-            return x_shape
-        return (*y_shape, x_shape[params["axis"]])
 
     def _check_outs(
         self, out: Any, shapes: list[tuple], dtype: np.dtype

@@ -79,21 +79,7 @@ def call(
     dtype = np.dtype(main.dtype)
     shape = tuple(main.shape)
     checked = _api._validate_params(spec, raw, shape, dtype)
-    if method == "backward_y":
-        refusal = spec.y_backward_refusal(checked)
-        if refusal is not None:
-            raise ValueError(f"{spec.name}.backward cannot use y=: {refusal}; pass x instead")
-    y_shape = shape if method == "backward_y" else _api._forward_shape(spec, shape, checked)
-    jacobian = activation._derivative_shape(shape, y_shape, checked)
-    shapes = {
-        "forward": [y_shape],
-        "derivative": [jacobian],
-        "value_and_derivative": [y_shape, jacobian],
-    }.get(method)
-    if shapes is None:
-        shapes = [shape]
-        if method == "backward_x":
-            shapes += [np.shape(raw[name]) for name in spec.param_grads]
+    y_shape, shapes = _api._result_shapes(spec, method, shape, checked, raw)
     grad = None
     if "grad" in arrays:
         grad = _check_device(arrays["grad"], "grad")

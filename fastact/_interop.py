@@ -349,18 +349,12 @@ def _dask_call(
             result_dtype = np.promote_types(result_dtype, grad_dtype)
     compute = _api._COMPUTE[result_dtype]
     validated = _api._validate_params(spec, raw, main.shape, compute)
-    if method == "backward_y":
-        refusal = spec.y_backward_refusal(validated)
-        if refusal is not None:
-            raise ValueError(f"{spec.name}.backward cannot use y=: {refusal}; pass x instead")
+    y_shape = _api._result_shapes(spec, method, main.shape, validated, raw)[0]
     chosen = backend if backend is not None else _dispatch.current_backend()
     _dispatch.select(spec.name, _api._kernel_methods(spec, method), compute, chosen)
 
     ndim = main.ndim
     axis: int = validated.get("axis", -1)
-    y_shape = main.shape if method == "backward_y" else _api._forward_shape(
-        spec, main.shape, validated
-    )
     if grad is not None and not _api._broadcasts_to(grad.shape, y_shape):
         raise ValueError(
             f"{spec.name}.backward: grad of shape {grad.shape} does not broadcast to "
