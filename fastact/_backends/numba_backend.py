@@ -108,8 +108,12 @@ def _run_ranges(task: Callable[[int, int], None], n: int) -> None:
     if threads <= 1:
         task(0, n)
         return
-    ranges = _split(n, threads)
-    pool = _executor(threads - 1)
+    _on_threads(task, _split(n, threads))
+
+
+def _on_threads(task: Callable[[int, int], None], ranges: list[tuple[int, int]]) -> None:
+    """task(*r) for every range r: the first on this thread, the others on the pool."""
+    pool = _executor(len(ranges) - 1)
     futures = [pool.submit(task, a, b) for a, b in ranges[1:]]
     task(*ranges[0])
     for future in futures:
@@ -450,11 +454,7 @@ def _row_split(arrays: Sequence[np.ndarray], axis: int, run: Callable[..., None]
         index = (slice(None),) * d + (slice(a, b),)
         run(*(arr[index] for arr in arrays))
 
-    pool = _executor(len(ranges) - 1)
-    futures = [pool.submit(task, a, b) for a, b in ranges[1:]]
-    task(*ranges[0])
-    for future in futures:
-        future.result()
+    _on_threads(task, ranges)
 
 
 #: In-place row calls go through copies of pieces of about this many elements: a
