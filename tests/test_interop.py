@@ -241,7 +241,9 @@ def test_xarray_out() -> None:
     x = _labelled(_data(13))
     out = xr.zeros_like(x)
     assert fa.tanh(x, out=out) is out
-    np.testing.assert_array_equal(out.values, np.tanh(x.values))
+    # fastact's own result on the plain array: never np.tanh bit for bit (another
+    # library's tanh differs by an ulp here and there; both are within the contract).
+    np.testing.assert_array_equal(out.values, fa.tanh(x.values))
 
 
 # --------------------------------------------------------------------------- DLPack, __array__
