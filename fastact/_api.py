@@ -19,7 +19,7 @@ import numpy as np
 
 from fastact import _dispatch, _interop
 from fastact._backends.base import METHODS
-from fastact._registry import SPECS, ActivationSpec, Param, lookup
+from fastact._registry import SPECS, ActivationSpec, Param, all_of, lookup
 
 __all__ = ["Activation", "activations", "resolve_backend"]
 
@@ -180,13 +180,19 @@ def _real_param(spec: ActivationSpec, p: Param, value: Any, compute: np.dtype) -
             f"{spec.name}: {p.name} must be a real number or array of them, "
             f"got {type(value).__name__} of dtype {array.dtype}"
         )
+    # An array already in the compute dtype is validated where it is, without a copy or
+    # a mask of its size (a per-element float32 slope array cost 1.25x the input): its
+    # min and max tell NaN (min and max propagate it) and infinities. The kernels only
+    # read it; _run counts it among the inputs that `out` must not partly overlap.
     with np.errstate(all="ignore"):
-        cast = array.astype(compute)
-    if np.isnan(cast).any():
+        same = array.dtype == compute and array.flags.aligned
+        cast = array if same else array.astype(compute)
+        low, high = (cast.min(), cast.max()) if cast.size else (0.0, 0.0)
+    if np.isnan(low) or np.isnan(high):
         raise ValueError(f"{spec.name}: {p.name} must not be NaN, got {value!r}")
-    if not p.allow_inf and np.isinf(cast).any():
+    if not p.allow_inf and (np.isinf(low) or np.isinf(high)):
         raise ValueError(f"{spec.name}: {p.name} must be finite in {compute}, got {value!r}")
-    if p.check is not None and not np.all(p.check(cast)):
+    if p.check is not None and not all_of(p.check, cast):
         shown = f"{value!r}" if np.array_equal(array, cast) else f"{value!r} ({cast} in {compute})"
         raise ValueError(f"{spec.name}: {p.name} must be {p.requirement}, got {shown}")
     return cast
@@ -515,11 +521,14 @@ class Activation:
         if grad is not None:
             inputs.insert(0, np.broadcast_to(_compute_input(grad, compute), y_shape))
         sources = [main] if grad is None else [grad, main]
+        # Array parameters are the caller's arrays (not copies): inputs too.
+        param_arrays = [v for v in params.values() if isinstance(v, np.ndarray)]
         # A parameter gradient (prelu's, computed first) must not overwrite an input
         # that grad_x still reads: any overlap with one goes through a temporary.
         direct = [
             o is not None and _may_write_directly(
-                o, compute, sources + inputs, exact_ok=i == 0 or method != "backward_x"
+                o, compute, sources + inputs + param_arrays,
+                exact_ok=i == 0 or method != "backward_x",
             )
             for i, o in enumerate(outs)
         ]

@@ -150,9 +150,21 @@ def _nonnegative(v: np.ndarray) -> np.ndarray:
     return v >= 0
 
 
+def all_of(test: Callable[..., Any], *values: Any) -> bool:
+    """``np.all(test(*values))`` (the values broadcast together) without a boolean mask
+    of their size: large arrays are tested in buffered pieces of 8192 elements (a
+    per-element parameter array would have cost a mask of the input's size)."""
+    arrays = [np.asarray(v) for v in values]
+    if max(a.size for a in arrays) <= 8192 or max(a.ndim for a in arrays) > 32:
+        return bool(np.all(test(*arrays)))  # nditer takes at most 32 dimensions
+    with np.nditer(arrays, flags=["external_loop", "buffered", "zerosize_ok"],
+                   buffersize=8192) as pieces:  # fmt: skip
+        return all(bool(np.all(test(*piece))) for piece in pieces)
+
+
 def _ordered(low: str, high: str) -> Callable[[Mapping[str, Any]], str | None]:
     def rule(params: Mapping[str, Any]) -> str | None:
-        if np.all(np.asarray(params[low]) <= np.asarray(params[high])):
+        if all_of(np.less_equal, params[low], params[high]):
             return None
         return f"{low} must be <= {high}, got {low}={params[low]!r}, {high}={params[high]!r}"
 

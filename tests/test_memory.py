@@ -113,6 +113,47 @@ def test_no_array_sized_temporaries(spec, dtype, backend) -> None:
     assert set(over) == known, (over, known)
 
 
+@pytest.mark.parametrize("weight_shape", [(), (1,), (1, 1)])
+@pytest.mark.parametrize("shape", [(1, N), (1, 8, 512, 512)], ids=["1xN", "1x8x512x512"])
+@pytest.mark.parametrize("backend", COMPILED)
+def test_prelu_weight_gradient_of_a_batch_of_one(shape, weight_shape, backend) -> None:
+    """Batch size 1: numba sliced x's first axis (a whole x[0], 1.00x the input) for
+    the weight gradient's scratch (issue 15, item 5)."""
+    x = np.linspace(-0.5, 0.5, N, dtype=np.float32).reshape(shape)
+    grad = x[..., ::-1].copy()
+    weight = np.full(weight_shape, 0.25, np.float32)
+
+    def call() -> object:
+        return fa.prelu.backward(grad, x, weight=weight, out=(x, None), backend=backend)
+
+    call()
+    assert _peak(call) <= SCRATCH
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "prelu", "rrelu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("backend", COMPILED)
+def test_array_parameters_of_the_inputs_size_are_not_copied(name, dtype, backend) -> None:
+    """A parameter array already in x's dtype is validated in place: no astype copy,
+    no isnan/isinf masks (1.25x the input in float32, issue 15, item 5)."""
+    x = np.linspace(-0.5, 0.5, N, dtype=dtype).reshape(256, N // 256)
+    grad = x[::-1].copy()
+    slopes = np.full(x.shape, 0.2, dtype)
+    activation = fa.activations()[name]
+    params = {
+        "leaky_relu": {"negative_slope": slopes},
+        "prelu": {"weight": slopes},
+        "rrelu": {"lower": slopes, "upper": np.full(x.shape, 0.3, dtype), "training": True,
+                  "seed": 5},
+    }[name]
+    calls = [lambda: activation(x, out=x, backend=backend, **params)]
+    if name != "prelu":
+        calls.append(lambda: activation.backward(grad, x, out=x, backend=backend, **params))
+    for call in calls:
+        call()
+        assert _peak(call) <= SCRATCH, name
+
+
 @pytest.mark.parametrize("backend", COMPILED)
 def test_float16_uses_float32_temporaries_only(backend) -> None:
     """The documented exception: float16 input -> float32 copy -> float32 result ->

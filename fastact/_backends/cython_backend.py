@@ -11,13 +11,13 @@ without copying the input.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from fastact import _formulas, _threads
-from fastact._backends._shared import param_values, real_params
+from fastact._backends._shared import c_order_pieces, param_values, real_params, sum_param_grad
 from fastact._backends.base import Kernel
 from fastact._kernels import _rows, _ufuncs
 from fastact._registry import lookup
@@ -52,38 +52,11 @@ def _ufunc_for(activation: str, method: str) -> Callable[[Mapping[str, Any]], np
     return lambda params: choices[params[variant_param]]
 
 
-def _c_order_pieces(shape: tuple[int, ...], limit: int) -> Iterator[tuple[tuple, int, int]]:
-    """Split an array of ``shape`` (no zero-length axis) into pieces of at most ``limit``
-    elements, or one row of the last axis where that is longer, in C order.
-
-    Yields ``(index, start, count)``: ``index`` selects the piece as a view (integers
-    on the leading axes, a slice on the next one), ``start`` is the C-order flat index
-    of its first element and ``count`` its size.
-    """
-    if not shape:
-        yield (Ellipsis,), 0, 1
-        return
-    axis, inner = 0, math.prod(shape[1:])
-    while axis < len(shape) - 1 and inner > limit:
-        axis += 1
-        inner //= shape[axis]
-    step = max(1, limit // inner)
-    span = shape[axis] * inner
-    for number, lead in enumerate(np.ndindex(*shape[:axis])):
-        for a in range(0, shape[axis], step):
-            b = min(a + step, shape[axis])
-            yield (*lead, slice(a, b)), number * span + a * inner, (b - a) * inner
-
-
 def _param_grad(factor: np.ufunc, names: tuple[str, ...], target: str) -> Kernel:
-    """grad * df/dparam summed over the parameter's broadcast axes.
-
-    The terms are computed and summed in C-order pieces of at most _PARAM_GRAD_CHUNK
-    elements (``_c_order_pieces``), each added into its part of the result: no
-    temporary of x's size, whatever the parameter's shape (a per-element weight, a
-    per-channel one, a scalar). The order of the sums depends only on the shapes, so
-    the result is deterministic.
-    """
+    """grad * df/dparam summed over the parameter's broadcast axes
+    (:func:`fastact._backends._shared.sum_param_grad`: C-order pieces of at most
+    _PARAM_GRAD_CHUNK elements, no temporary of x's size, float32 summed in float64,
+    float64 compensated)."""
 
     def kernel(grad: np.ndarray, x: np.ndarray, out: np.ndarray, **params: Any) -> None:
         # In x's dtype: a Python float would make NumPy pick the float64 loop for
@@ -93,42 +66,12 @@ def _param_grad(factor: np.ufunc, names: tuple[str, ...], target: str) -> Kernel
             for v in param_values(names, params)
         ]
         grad = np.broadcast_to(grad, x.shape)
-        shape = np.shape(params[target])
-        if x.ndim == 0:
-            out[...] = factor(grad, x, *values)
-            return
-        if x.size == 0:
-            out[...] = 0
-            return
-        aligned = (1,) * (x.ndim - len(shape)) + shape
-        # Sum straight into `out` when that is safe (a weight of x's size would make
-        # a second x-sized array otherwise).
-        direct = out.flags.c_contiguous and not (
-            np.may_share_memory(out, x) or np.may_share_memory(out, grad)
-        )
-        acc = out.reshape(aligned) if direct else np.zeros(aligned, out.dtype)
-        acc[...] = 0
-        scratch = np.empty(min(x.size, _PARAM_GRAD_CHUNK), dtype=out.dtype)
-        for index, _, count in _c_order_pieces(x.shape, _PARAM_GRAD_CHUNK):
-            piece = x[index]
-            terms = factor(
-                grad[index], piece, *(v[index] for v in values),
-                out=scratch[:count].reshape(piece.shape),
-            )
-            # The piece's part of the result: its own indices where the parameter
-            # spans an axis, index 0 (summed over) where it was broadcast.
-            part = acc[tuple(
-                i if aligned[d] != 1 else (0 if isinstance(i, int) else slice(None))
-                for d, i in enumerate(index)
-            )]
-            first = len(index) - 1  # the sliced axis: terms' axis 0
-            summed = tuple(
-                j for j in range(terms.ndim) if aligned[first + j] == 1 and terms.shape[j] != 1
-            )
-            with np.errstate(all="ignore"):  # inf - inf in a sum is NaN, as in the reference
-                part += terms.sum(axis=summed, keepdims=True) if summed else terms
-        if not direct:
-            out[...] = acc.reshape(shape)
+
+        def terms(index: tuple, scratch: np.ndarray) -> np.ndarray:
+            return factor(grad[index], x[index], *(v[index] for v in values), out=scratch)
+
+        aliased = np.may_share_memory(out, x) or np.may_share_memory(out, grad)
+        sum_param_grad(terms, x.shape, out, aliased, _PARAM_GRAD_CHUNK)
 
     return kernel
 
@@ -206,8 +149,8 @@ def _rrelu_training(method: str, p: Mapping[str, Any], *arrays: np.ndarray) -> N
         _ufuncs.rrelu_training(method, p["seed"], lower, upper, *full, *outs)
         return
     # Per-element lower/upper arrays with training: the slopes of one C-order piece
-    # at a time (half a _PARAM_GRAD_CHUNK: u and the slopes are two scratch arrays),
-    # then prelu's ufunc on it.
+    # at a time (a quarter of a _PARAM_GRAD_CHUNK: u, upper - lower and the slopes
+    # are three scratch arrays), then prelu's ufunc on it.
     from fastact._kernels import _runtime
 
     shape = arrays[-1].shape
@@ -217,19 +160,24 @@ def _rrelu_training(method: str, p: Mapping[str, Any], *arrays: np.ndarray) -> N
     ufunc = _ufuncs.UFUNCS[f"prelu_{method}"]
     nout = 2 if method == "value_and_derivative" else 1
     nin = len(arrays) - nout
-    piece_limit = _PARAM_GRAD_CHUNK // 2
+    piece_limit = _PARAM_GRAD_CHUNK // 4
     size = min(math.prod(shape), piece_limit)
-    u_store, slope_store = np.empty(size, np.float64), np.empty(size, arrays[-1].dtype)
-    for index, start, count in _c_order_pieces(shape, piece_limit):
+    u_store, width_store = np.empty(size, np.float64), np.empty(size, np.float64)
+    slope_store = np.empty(size, arrays[-1].dtype)
+    for index, start, count in c_order_pieces(shape, piece_limit):
         piece = [a[index] for a in arrays]
         _runtime.rrelu_uniform(p["seed"], start, u_store[:count], _threads.get_num_threads())
         u = u_store[:count].reshape(piece[-1].shape)
+        width = width_store[:count].reshape(piece[-1].shape)
         slopes = slope_store[:count].reshape(piece[-1].shape)
         lo, hi = lows[index], highs[index]
-        with np.errstate(all="ignore"):  # lower + (upper - lower) * u, in float64
-            np.subtract(hi, lo, out=slopes)  # upper - lower in x's dtype, as the reference
-            np.multiply(slopes, u, out=u)
-            np.add(lo, u, out=u)
+        with np.errstate(all="ignore"):
+            # lower + (upper - lower) * u in float64, rounded once to x's dtype: the
+            # slopes of the C walker (fa_rrelu.h), numba and the reference, bit for bit
+            # (upper - lower rounded to float32 first made 1 in 5 slopes differ by 1 ulp).
+            np.subtract(hi, lo, out=width, dtype=np.float64)
+            np.multiply(width, u, out=u)
+            np.add(lo, u, out=u, dtype=np.float64)
             np.copyto(slopes, u, casting="same_kind")
         if method == "backward_x":
             ufunc(piece[0], piece[1], slopes, out=piece[2])

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib.util
-import math
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from fastact import _threads
-from fastact._backends._shared import kernel_name, param_values, real_params
+from fastact._backends._shared import kernel_name, param_values, real_params, sum_param_grad
 from fastact._backends.base import Kernel
 from fastact._registry import lookup
 
@@ -212,18 +211,6 @@ def _kernel_name(activation: str, method: str) -> Callable[[Mapping[str, Any]], 
     return kernel_name(activation, method, numba_kernels.KERNELS)
 
 
-def _reduce_to(terms: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``terms`` over the axes along which an array of ``shape`` was broadcast."""
-    lead = terms.ndim - len(shape)
-    with np.errstate(all="ignore"):  # inf - inf in a sum is NaN, as in the reference
-        if lead > 0:
-            terms = terms.sum(axis=tuple(range(lead)))
-        ones = tuple(i for i, n in enumerate(shape) if n == 1 and terms.shape[i] != 1)
-        if ones:
-            terms = terms.sum(axis=ones, keepdims=True)
-    return terms.reshape(shape)
-
-
 def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None:
     names = real_params(activation)
     if method.startswith("param_grad:"):
@@ -265,39 +252,27 @@ def _param_grad_kernel(
     loop_s, loop_a = found
 
     def kernel(grad: np.ndarray, x: np.ndarray, out: np.ndarray, **params: Any) -> None:
-        """grad * df/dparam summed over the parameter's broadcast axes, in slices of
-        x's first axis of at most _PARAM_GRAD_CHUNK elements into one reused scratch
-        (no temporary of x's size)."""
+        """grad * df/dparam summed over the parameter's broadcast axes
+        (:func:`fastact._backends._shared.sum_param_grad`: C-order pieces of at most
+        _PARAM_GRAD_CHUNK elements into one scratch, no temporary of x's size even
+        for a batch of one; float32 summed in float64, float64 compensated)."""
         values = param_values(names, params)
-        shape = np.shape(params[target])
-        if x.ndim == 0 or x.size == 0:
-            terms = np.empty(x.shape, out.dtype)
-            _elementwise(loop_s, loop_a, [np.broadcast_to(grad, x.shape), x], values, [terms])
-            out[...] = _reduce_to(terms, shape)
-            return
-        padded = (1,) * (x.ndim - len(shape)) + tuple(shape)
-        spans_first = padded[0] != 1  # the parameter varies along x's first axis
         grad = np.broadcast_to(grad, x.shape)
         full = [v if isinstance(v, float) else np.broadcast_to(v, x.shape) for v in values]
-        acc = np.zeros(padded, dtype=out.dtype)
-        step = max(1, _PARAM_GRAD_CHUNK // max(1, math.prod(x.shape[1:])))
-        scratch = np.empty((min(step, x.shape[0]), *x.shape[1:]), out.dtype)
-        for start in range(0, x.shape[0], step):
-            rows = slice(start, start + step)
-            terms = scratch[: len(range(*rows.indices(x.shape[0])))]
-            part_values = [v if isinstance(v, float) else v[rows] for v in full]
-            _elementwise(loop_s, loop_a, [grad[rows], x[rows]], part_values, [terms])
-            target_shape = (terms.shape[0] if spans_first else 1, *padded[1:])
-            with np.errstate(all="ignore"):
-                part = _reduce_to(terms, target_shape)
-                if spans_first:
-                    acc[rows] = part
-                else:
-                    acc += part
-        out[...] = acc.reshape(shape)
+
+        def terms(index: tuple, scratch: np.ndarray) -> np.ndarray:
+            part_values = [v if isinstance(v, float) else v[index] for v in full]
+            _elementwise(loop_s, loop_a, [grad[index], x[index]], part_values, [scratch])
+            return scratch
+
+        aliased = np.may_share_memory(out, x) or np.may_share_memory(out, grad)
+        sum_param_grad(terms, x.shape, out, aliased, _PARAM_GRAD_CHUNK)
 
     return kernel
 
+
+#: The most axes NumPy's iterators take (``a.flat``, ``np.nditer``; arrays may have 64).
+_MAX_ITER_DIMS = 32
 
 #: rrelu's training walk over arrays that are not all C-contiguous goes through
 #: C-ordered pieces of this many elements (``a.flat[i:j]``: chunk-sized copies).
@@ -323,6 +298,20 @@ def _rrelu_training(
     scalar = isinstance(lower, float) and isinstance(upper, float)
     loop = numba_rrelu.LOOPS[method]
     full = [np.broadcast_to(a, shape) for a in inputs]
+    bounds = [] if scalar else [np.broadcast_to(v, shape) for v in (lower, upper)]
+    if len(shape) > _MAX_ITER_DIMS:
+        # NumPy's iterators (a.flat, nditer) take 32 axes, NumPy 2 arrays 64: the axes of
+        # length 1 go (a view; the C-order index of every element is the same).
+        keep = tuple(n for n in shape if n != 1)
+        if len(keep) > _MAX_ITER_DIMS:
+            raise ValueError(
+                f"rrelu: x has {len(keep)} axes longer than 1; training mode on the numba "
+                f"backend takes at most {_MAX_ITER_DIMS} (use backend='cython' or 'numpy', "
+                "or reshape x)"
+            )
+        full, bounds = ([a.squeeze() for a in arrays] for arrays in (full, bounds))
+        outputs = [o.squeeze() for o in outputs]  # squeeze: always a view, so written
+        shape = keep
     if scalar:
         one_lower, one_upper = np.array([lower]), np.array([upper])
     if scalar and all(a.flags.c_contiguous for a in (*full, *outputs)):
@@ -335,7 +324,6 @@ def _rrelu_training(
 
         _run_ranges(task, n)
         return
-    bounds = [] if scalar else [np.broadcast_to(v, shape) for v in (lower, upper)]
     for a in range(0, n, _RRELU_PIECE):
         b = min(a + _RRELU_PIECE, n)
         piece_ins = [np.ascontiguousarray(arr.flat[a:b]) for arr in full]
