@@ -17,11 +17,17 @@ For every activation of the registry there is
   torch's, it returns a new tensor (fastact's linear), not the input object.
   ``Hardtanh``'s deprecated ``min_value``/``max_value`` aliases are not accepted.
 
-What is saved for the backward: the output where fastact has a backward from y (the
-contract lists them: sigmoid, tanh, relu, elu with alpha > 0, softmax, ...), else
-the input. ``inplace=True`` writes the result into the input; where the backward
-needs x (SiLU, Mish, Hardswish, ...) and autograd records, a copy of x is kept, as
-torch itself does.
+What is saved for the backward: the input x, so that the gradient is computed from
+x (fastact's derivative, accurate where the output has lost it: ELU's gradient at
+x = -20 in float32 is 2.06e-9, where y + alpha gives 0.0). The axis functions
+(softmax, log_softmax, softmin) save their output, as torch does. ``inplace=True``
+writes the result into the input: then the backward runs from the output where
+fastact has a backward from y (the contract lists them: sigmoid, tanh, relu, elu with
+alpha > 0, ...), which costs what the output has lost to rounding (ELU, CELU, SELU:
+y + alpha cancels for x << 0, relative error up to eps * alpha / |y + alpha|, and
+SELU's gradient at -inf is 2.33e-8 in float32 instead of 0; torch's in-place ELU
+does the same); where the backward needs x (SiLU, Mish, Hardswish, ...) a copy of x
+is kept, as torch itself does.
 
 Conventions that follow torch rather than fastact's NumPy API: prelu's weight has
 one element or one per channel, the channel being dim 1 (``fastact.prelu`` itself
@@ -29,7 +35,12 @@ broadcasts NumPy-style from the trailing axes); softmax/log_softmax/softmin with
 ``dim=None`` choose the dim as torch does (0 for 0-, 1- and 3-d inputs, else 1) with
 torch's deprecation warning; RReLU draws its per-element slopes in training mode from
 a seed taken from torch's generator (so ``torch.manual_seed`` makes them
-reproducible), and the backward sees the forward's slopes.
+reproducible), and the backward sees the forward's slopes; softmax, log_softmax and
+softmin of a 0-d tensor (dim 0 or -1) are those of a one-element vector (1, 0 and 1;
+``fastact.softmax`` of a 0-d array raises AxisError, as NumPy's reductions do);
+``hardshrink``/``Hardshrink`` with a negative ``lambd`` is the identity, as torch
+computes it (``fastact.hardshrink`` refuses a negative lambd: the dead zone
+``|x| <= lambd`` would be empty, most likely a sign error).
 
 Tensors: float16, float32 and float64 on the CPU, any strides. bfloat16 has no NumPy
 dtype: it is computed in float32 and rounded once (a copy each way). Other devices
@@ -136,7 +147,15 @@ def _make_function(spec: ActivationSpec) -> type[torch.autograd.Function]:
         kwargs = dict(params)
         if weight is not None:
             kwargs["weight"] = _view(_check_tensor(weight, "weight", spec))
-        from_y = from_y_possible and spec.y_backward_refusal(params) is None
+        # The backward runs from x whenever x survives the forward: from y it can cancel
+        # (elu'(x) = y + alpha is 0.0 in float32 at x = -20, where it is 2.06e-9). From y
+        # only where x is gone (in place), and for the axis functions (their backward
+        # from x would compute the rows again; torch saves y there too).
+        from_y = (
+            from_y_possible
+            and spec.y_backward_refusal(params) is None
+            and (inplace or spec.kind != "elementwise")
+        )
         needs_grad = any(ctx.needs_input_grad[:2])
         x_np = _view(x)
         saved_x = x if not (inplace and needs_grad and not from_y) else x.detach().clone()
@@ -221,6 +240,16 @@ _NOT_TRACED = (
 )
 
 
+def _torch_rule(spec: ActivationSpec, params: dict) -> tuple[ActivationSpec, dict]:
+    """Where torch computes what fastact's NumPy API refuses: hardshrink with a
+    negative lambd keeps every x (|x| > lambd always holds), so it is the identity."""
+    if spec.name == "hardshrink":
+        lambd = params.get("lambd", 0.5)
+        if isinstance(lambd, int | float) and not isinstance(lambd, bool) and lambd < 0:
+            return _OBJECTS["linear"].spec, {}
+    return spec, params
+
+
 @torch.compiler.disable(reason=_NOT_TRACED)
 def _apply(
     spec: ActivationSpec, x: torch.Tensor, weight: Any, params: dict, inplace: bool
@@ -238,6 +267,12 @@ def _apply(
         if _has_internal_overlap(x):
             raise ValueError(f"{spec.name}: x has elements that share memory (an expanded "
                              "tensor); it cannot be written in place")
+    spec, params = _torch_rule(spec, params)
+    if spec.kind == "axis" and x.ndim == 0 and not spec.halves_axis:
+        axis = params.get("axis", -1)
+        if axis in (0, -1):  # torch: a 0-d tensor is a one-element vector along dim 0/-1
+            one = _apply(spec, x.reshape(1), weight, {**params, "axis": 0}, inplace)
+            return x if inplace else one.reshape(())
     if spec.name == "prelu":
         weight = _prelu_weight(x, weight)
     if spec.name == "rrelu" and params.get("training") and params.get("seed") is None:
@@ -361,7 +396,8 @@ class _ActivationModule(nn.Module):
         if self._spec.kind != "elementwise":
             return
         raw = {k: v for k, v in self._params().items() if k not in _INTERNAL}
-        _api._validate_params(self._spec, raw, (), np.dtype(np.float64))
+        spec, raw = _torch_rule(self._spec, raw)
+        _api._validate_params(spec, raw, (), np.dtype(np.float64))
 
     def _params(self) -> dict[str, Any]:
         params = {("axis" if n == "dim" else n): getattr(self, n)

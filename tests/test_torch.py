@@ -11,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 ft = pytest.importorskip("fastact.torch")
 
+import fastact as fa  # noqa: E402
 from fastact._registry import SPECS  # noqa: E402
 from fastact.bench.baselines import BASELINES, bench_params  # noqa: E402
 
@@ -164,13 +165,99 @@ def test_prelu_per_channel_nchw_and_errors() -> None:
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "softmax", "gelu", "silu"])
-def test_saves_output_where_the_y_backward_exists(name: str) -> None:
+def test_saves_x_and_the_axis_functions_their_output(name: str) -> None:
+    """The backward runs from x wherever x survives (issue 15, item 13); the axis
+    functions keep their output, as torch does."""
     x = _inputs(name, torch.float64).requires_grad_()
     y = _call(name, x)
     saved = y.grad_fn.saved_tensors[0]
     spec = next(s for s in SPECS if s.name == name)
-    expected = y if spec.y_backward is not False else x
+    expected = y if spec.kind == "axis" else x
     assert saved.data_ptr() == expected.data_ptr()
+
+
+def _exact_gradient(name: str, x: float) -> float:
+    import mpmath
+
+    with mpmath.workdps(60):
+        t = mpmath.mpf(x)
+        if name == "elu":
+            return float(mpmath.exp(t)) if x < 0 else 1.0
+        if name == "celu":
+            return float(mpmath.exp(t / 1.0)) if x < 0 else 1.0
+        alpha = mpmath.mpf("1.6732632423543772848170429916717")
+        scale = mpmath.mpf("1.0507009873554804934193349852946")
+        return float(scale * alpha * mpmath.exp(t)) if x < 0 else float(scale)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("name", ["elu", "celu", "selu"])
+def test_elu_family_gradient_is_as_accurate_as_the_derivative(name: str, dtype) -> None:
+    """From the saved output, y + alpha cancels for x << 0: ELU's float32 gradient at
+    x = -20 was 0.0 (exact: 2.06e-9), 1,070 ulp off at x = -8.478 (402 in float64),
+    SELU's at -inf 2.33e-8 instead of 0 (issue 15, item 13). Now within the bar
+    (8 ulp times exp's condition number |x|) of mpmath, and 0 at -inf."""
+    points = [-20.0, -8.478, -3.0, -0.5, 0.25, 2.0]
+    x = torch.tensor(points, dtype=dtype, requires_grad=True)
+    (g,) = torch.autograd.grad(getattr(ft, name)(x).sum(), x)
+    for xi, gi in zip(x.detach().tolist(), g.tolist(), strict=True):
+        exact = _exact_gradient(name, xi)
+        ulp = float(np.spacing(np.abs(np.array(exact, dtype=str(dtype).split(".")[1]))))
+        assert abs(gi - exact) <= 8 * max(1.0, abs(xi)) * ulp, (xi, gi, exact)
+    x = torch.tensor([-float("inf")], dtype=dtype, requires_grad=True)
+    (g,) = torch.autograd.grad(getattr(ft, name)(x).sum(), x)
+    assert g.item() == 0.0
+
+
+def test_in_place_elu_backward_runs_from_the_output() -> None:
+    """In place x is gone: the gradient is y + alpha (torch's in-place ELU does the
+    same), the documented cost."""
+    x = torch.tensor([-20.0, -1.0, 2.0], requires_grad=True)
+    h = x * 1.0
+    y = ft.elu(h, inplace=True)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(g, torch.where(y.detach() > 0, 1.0, y.detach() + 1.0))
+
+
+# --------------------------------------------------------------------------- torch's semantics
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+def test_zero_dim_tensors_along_the_axis_as_torch(name: str) -> None:
+    """torch treats a 0-d tensor as a one-element vector along dim 0 or -1 (issue 15,
+    item 14); fastact's NumPy API raises AxisError, as NumPy's reductions do."""
+    theirs = getattr(torch.nn.functional, name)
+    module = ft.MODULES[name]
+    for dim in (0, -1):
+        x = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+        xt = torch.tensor(2.5, dtype=torch.float64, requires_grad=True)
+        y, yt = getattr(ft, name)(x, axis=dim), theirs(xt, dim=dim)
+        assert y.shape == () and y.item() == yt.item()
+        (g,) = torch.autograd.grad(y, x, torch.tensor(3.0, dtype=torch.float64))
+        (gt,) = torch.autograd.grad(yt, xt, torch.tensor(3.0, dtype=torch.float64))
+        assert g.shape == () and g.item() == gt.item()
+        assert module(dim=dim)(x.detach()).item() == yt.item()
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        assert module()(torch.tensor(2.5)).item() == theirs(torch.tensor(2.5), dim=0).item()
+    with pytest.raises(np.exceptions.AxisError):
+        fa.activations()[name](np.float64(2.5))
+
+
+def test_hardshrink_with_a_negative_lambd_is_the_identity_as_in_torch() -> None:
+    """torch computes hardshrink(x, -0.5) (|x| > -0.5 always holds: the identity); the
+    adapter follows it, fastact's NumPy API refuses the negative lambd (issue 15,
+    item 14)."""
+    x = torch.tensor([-1.0, -0.0, 0.2, 3.0], dtype=torch.float64, requires_grad=True)
+    want = torch.nn.functional.hardshrink(x.detach(), -0.5)
+    y = ft.hardshrink(x, lambd=-0.5)
+    assert torch.equal(y.detach(), want)
+    assert torch.equal(torch.signbit(y.detach()), torch.signbit(want))
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert torch.equal(g, torch.ones_like(x))
+    assert torch.equal(ft.Hardshrink(-0.5)(x.detach()), want)
+    assert torch.equal(ft.Hardshrink(lambd=-0.5)(x.detach()), want)
+    with pytest.raises(ValueError, match="lambd"):
+        fa.hardshrink(np.ones(3), lambd=-0.5)
 
 
 def test_views_share_memory() -> None:
