@@ -202,6 +202,22 @@ def _times_slope(slope: Param, x: Array) -> Array:
     return np.where(np.isnan(p) & ~np.isnan(x), 0.0, p)
 
 
+def _signed_zero(fn: _F) -> _F:
+    """f(+-0.0) = +-0.0: the sign of a zero input is kept by the activations that are
+    x times a factor near 0 (relu, gelu, silu, mish), as IEEE multiplication, torch and
+    fastact's compiled kernels give it (the contract, API.md "Signed zeros"). Applied
+    after the formula, whose own sign at 0 (np.maximum(-0.0, 0.0) = +0.0, the
+    double-double series' 0.0) is not the rule."""
+
+    @functools.wraps(fn)
+    def wrapper(x: Array, *args: Any, **kwargs: Any) -> np.ndarray:
+        result = fn(x, *args, **kwargs)
+        return np.where(np.asarray(x) == 0, np.asarray(x, dtype=np.float64), result)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@_signed_zero
 @_quiet
 def _relu_f(x: Array) -> Array:
     return np.maximum(x, 0.0)  # np.maximum propagates NaN
@@ -711,6 +727,7 @@ def _gelu_tanh_dd(x: Array) -> tuple[Param, Param, Param, Param]:
     return vh, vl, ph, pl
 
 
+@_signed_zero
 @_quiet
 def _gelu_f(x: Array, approximate: str = "none") -> Array:
     if approximate == "tanh":
@@ -744,6 +761,7 @@ def _gelu_d(x: Array, approximate: str = "none") -> Array:
     return _gelu_exact(x, derivative=True)
 
 
+@_signed_zero
 @_quiet
 def _silu_f(x: Array, beta: Param = 1.0) -> Array:
     # x*sigmoid(z), z = beta*x carried as a double-double: where z < 0 the rounding of
@@ -812,6 +830,7 @@ def _mish_dd(x: Array) -> tuple[Param, Param, Param, Param, Param, Param]:
     return e, nh, nl, dh, dl, bh + bl
 
 
+@_signed_zero
 @_quiet
 def _mish_f(x: Array) -> Array:
     _, t = _mish_parts(x)

@@ -471,3 +471,28 @@ def test_rrelu_training_beyond_32_dimensions(backend) -> None:
         gx = fa.rrelu.backward(np.ones(shape), x, training=True, seed=4, backend=backend,
                                **params)
         np.testing.assert_array_equal(gx, want_gx)
+
+
+# --------------------------------------------------------------------------- signed zeros
+
+#: x times a factor near 0: f(-0.0) = -0.0 (as torch and IEEE multiplication give it).
+SIGN_KEEPING = ["relu", "gelu", "silu", "mish"]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("name", SIGN_KEEPING)
+def test_a_zero_input_keeps_its_sign(name, dtype, backend) -> None:
+    """One rule on every backend: f(+-0.0) = +-0.0 (the reference gave +0.0 for -0.0
+    where cython and numba gave -0.0, issue 15, item 11)."""
+    if backend == "cuda":
+        pytest.skip("host arrays: tests/test_cuda_backend.py runs the device path")
+    activation = fa.activations()[name]
+    x = np.array([-0.0, 0.0, -0.0], dtype)
+    extras = [{}] + ([{"approximate": "tanh"}] if name == "gelu" else []) + (
+        [{"beta": 1.7}] if name == "silu" else [])
+    for params in extras:
+        y = activation(x, backend=backend, **params)
+        v, _ = activation.value_and_derivative(x, backend=backend, **params)
+        for got in (y, v):
+            assert np.all(got == 0) and list(np.signbit(got)) == [True, False, True], (
+                params, got)
