@@ -205,7 +205,7 @@ def _times_slope(slope: Param, x: Array) -> Array:
 def _signed_zero(fn: _F) -> _F:
     """f(+-0.0) = +-0.0: the sign of a zero input is kept by the activations that are
     x times a factor near 0 (relu, gelu, silu, mish), as IEEE multiplication, torch and
-    fastact's compiled kernels give it (the contract, API.md "Signed zeros"). Applied
+    fastact's compiled kernels give it (README, "Accuracy"). Applied
     after the formula, whose own sign at 0 (np.maximum(-0.0, 0.0) = +0.0, the
     double-double series' 0.0) is not the rule."""
 

@@ -3,15 +3,36 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
 
-import fastact as fa
+def _numba_cache_is_writable() -> bool:
+    """numba caches compiled kernels in __pycache__ next to the installed package, else
+    in ~/.cache/numba; with neither writable it silently compiles again in every process
+    (the test suite compiles every kernel in both dtypes: ~4 minutes)."""
+    spec = importlib.util.find_spec("fastact")
+    kernels = Path(spec.origin).parent / "_kernels" if spec and spec.origin else None
+    home = Path.home() / ".cache"
+    return any(
+        p is not None and os.access(p if p.exists() else p.parent, os.W_OK)
+        for p in (kernels / "__pycache__" if kernels else None, home / "numba")
+    )
+
+
+# Before numba is imported (it reads NUMBA_CACHE_DIR once); the test subprocesses
+# inherit it. A user's own NUMBA_CACHE_DIR is kept.
+if "NUMBA_CACHE_DIR" not in os.environ and not _numba_cache_is_writable():
+    os.environ["NUMBA_CACHE_DIR"] = str(Path(__file__).parent.parent / ".pytest_cache" / "numba")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import fastact as fa  # noqa: E402
 
 # Example counts stay small so the suite fits CI's budget on 2 cores; raise them with
 # HYPOTHESIS_PROFILE=thorough when hunting.

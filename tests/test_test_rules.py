@@ -87,3 +87,16 @@ def test_no_bit_compare_with_another_librarys_transcendentals(path: Path) -> Non
         if not any(k in source.splitlines()[n - 1] for k in (").dtype", ").shape"))
     ]
     assert not found, f"{path.name}, lines {found}: compare within the bar instead"
+
+
+def test_readme_claims_double_double_only_where_the_code_does_it() -> None:
+    """Only the NumPy reference forms the cancelling sums near the zeros of gelu',
+    silu' and mish' in double-double; the README said so of fastact as a whole
+    (issue 15, item 16). Every sentence claiming double-double names the reference, and
+    the compiled kernels' raw error there and hardsigmoid's near +-3 are stated."""
+    text = (TESTS.parent / "README.md").read_text()
+    sentences = [s for s in " ".join(text.split()).split(". ") if "double-double" in s]
+    assert sentences
+    for sentence in sentences:
+        assert "reference" in sentence or "working precision" in sentence, sentence
+    assert "hardsigmoid near x = +-3" in " ".join(text.split())

@@ -83,7 +83,7 @@ def sum_param_grad(
     size whatever the parameter's shape (batch of one included). ``aliased``: ``out``
     shares memory with an input (then a parameter of x's size is written last).
 
-    Accuracy (the contract's, API.md "Parameter gradients"): float32 terms are summed
+    Accuracy (README, "Accuracy"; to go into API.md): float32 terms are summed
     in float64 (NumPy's pairwise sum inside a piece, the pieces added in float64) and
     the sum rounded once to float32: within 0.5 ulp + n * 2**-53 * sum|terms| / |sum|
     ulp of the exact sum, i.e. correctly rounded up to ties for condition numbers below
