@@ -484,8 +484,6 @@ SIGN_KEEPING = ["relu", "gelu", "silu", "mish"]
 def test_a_zero_input_keeps_its_sign(name, dtype, backend) -> None:
     """One rule on every backend: f(+-0.0) = +-0.0 (the reference gave +0.0 for -0.0
     where cython and numba gave -0.0, issue 15, item 11)."""
-    if backend == "cuda":
-        pytest.skip("host arrays: tests/test_cuda_backend.py runs the device path")
     activation = fa.activations()[name]
     x = np.array([-0.0, 0.0, -0.0], dtype)
     extras = [{}] + ([{"approximate": "tanh"}] if name == "gelu" else []) + (
