@@ -207,6 +207,10 @@ static void fa_pool_atfork_child(void) {
     fa_pool_state.caller_waiting = 0;
     fa_pool_state.helpers = fa_pool_state.helpers_wanted = 0;
     atomic_store(&fa_pool_state.busy, 0);
+    atomic_store(&fa_pool_state.stat_calls, 0);
+    atomic_store(&fa_pool_state.stat_serial_busy, 0);
+    atomic_store(&fa_pool_state.stat_worker_chunks, 0);
+    atomic_store(&fa_pool_state.stat_wakeups, 0);
     fa_pool_fail_target = NULL;
 }
 
