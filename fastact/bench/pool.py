@@ -24,6 +24,7 @@ machine that other work keeps busy beyond the study's own load.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import subprocess
@@ -32,6 +33,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
@@ -92,6 +94,7 @@ def threads_study(busy: bool, repeats: int = 40) -> None:
     cores = os.cpu_count() or 1
     print(f"# {'busy' if busy else 'idle'} machine: {cores if busy else 0} busy-loop "
           f"processes; load average before {_load()}")
+    torch: Any
     try:
         import torch
     except ImportError:
@@ -112,12 +115,12 @@ def threads_study(busy: bool, repeats: int = 40) -> None:
                     f = getattr(fa, act)
                     for n in (1, 2):
                         calls[f"{backend} {act} {n}"] = _with_threads(
-                            n, lambda f=f, b=backend, x=x, out=out: f(x, out=out, backend=b)
+                            n, functools.partial(f, x, out=out, backend=backend)
                         )
             if torch is not None:
                 tx, tout = torch.from_numpy(x), torch.from_numpy(out)
                 for n in (1, 2):
-                    def tcall(n: int = n, tx: object = tx, tout: object = tout) -> object:
+                    def tcall(n: int = n, tx: Any = tx, tout: Any = tout) -> object:
                         torch.set_num_threads(n)
                         return torch.sigmoid(tx, out=tout)
 
@@ -143,6 +146,18 @@ def _nothing() -> Iterator[None]:
     yield
 
 
+def _np_relu(H: np.ndarray) -> object:
+    return np.maximum(H, 0, out=H)
+
+
+def _np_tanh(H: np.ndarray) -> object:
+    return np.tanh(H, out=H)
+
+
+def _fa_inplace(f: Callable[..., object], H: np.ndarray) -> object:
+    return f(H, out=H)
+
+
 def mlp_study(repeats: int = 0) -> None:
     print(f"# MLP step, default threads ({fa.get_num_threads()}); load average {_load()}")
     rng = np.random.default_rng(0)
@@ -154,12 +169,8 @@ def mlp_study(repeats: int = 0) -> None:
         W2 = (rng.standard_normal((d, d)) / np.sqrt(d)).astype(dtype)
         reps = repeats or (300 if n * d < 10**6 else 40)
         for act in ("relu", "tanh"):
-            np_act: Callable[[np.ndarray], object] = (
-                (lambda H: np.maximum(H, 0, out=H)) if act == "relu"
-                else (lambda H: np.tanh(H, out=H))
-            )
-            fa_fn = getattr(fa, act)
-            fa_act: Callable[[np.ndarray], object] = lambda H, f=fa_fn: f(H, out=H)  # noqa: E731
+            np_act = _np_relu if act == "relu" else _np_tanh
+            fa_act = functools.partial(_fa_inplace, getattr(fa, act))
             acc: dict[str, dict[str, list[float]]] = {
                 "np": {"act": [], "mm": []}, "fa": {"act": [], "mm": []}
             }
@@ -236,7 +247,8 @@ def sklearn_study(rounds: int = 3) -> None:
           f"{fa.get_num_threads()}; load average {_load()}")
     print(f"{'activation':<10} {'plain s':>8} {'fastact s':>9} {'ratio':>6}")
     for activation in ("relu", "tanh", "logistic"):
-        plain, through = [], []
+        plain: list[float] = []
+        through: list[float] = []
         for _ in range(rounds):
             for target, routed in ((plain, False), (through, True)):
                 model = MLPClassifier((256, 256), activation=activation, max_iter=30,
