@@ -31,6 +31,7 @@ class PoolInfo(TypedDict):
     serial_busy: int
     worker_chunks: int
     wakeups: int
+    caller_sleeps: int
 
 MAX_THREADS: int
 

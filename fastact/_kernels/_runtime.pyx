@@ -79,6 +79,7 @@ cdef extern from *:
         case 1: return atomic_load(&fa_pool_state.stat_serial_busy);
         case 2: return atomic_load(&fa_pool_state.stat_worker_chunks);
         case 3: return atomic_load(&fa_pool_state.stat_wakeups);
+        case 5: return atomic_load(&fa_pool_state.stat_caller_sleeps);
         default: {
             pthread_mutex_lock(&fa_pool_state.lock);
             long n = fa_pool_state.nworkers;
@@ -125,7 +126,8 @@ def pool_info():
     Keys: ``workers`` (threads started in this process), ``calls`` (threaded calls
     served), ``serial_busy`` (calls run on their caller alone because another call
     held the pool), ``worker_chunks`` (chunks run by workers rather than callers),
-    ``wakeups`` (times a worker woke up and took part in a call).
+    ``wakeups`` (times a worker woke up and took part in a call), ``caller_sleeps``
+    (times a caller slept waiting for a chunk a worker was still running).
     """
     return {
         "workers": int(fastact_pool_stat(4)),
@@ -133,6 +135,7 @@ def pool_info():
         "serial_busy": int(fastact_pool_stat(1)),
         "worker_chunks": int(fastact_pool_stat(2)),
         "wakeups": int(fastact_pool_stat(3)),
+        "caller_sleeps": int(fastact_pool_stat(5)),
     }
 
 

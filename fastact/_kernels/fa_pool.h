@@ -110,7 +110,7 @@ static struct {
     atomic_int failed;
     atomic_int busy; /* a call owns the pool */
     /* Counters for tests and benchmarks (relaxed). */
-    _Atomic long stat_calls, stat_serial_busy, stat_worker_chunks, stat_wakeups;
+    _Atomic long stat_calls, stat_serial_busy, stat_worker_chunks, stat_wakeups, stat_caller_sleeps;
     atomic_int debug_delay_us; /* tests: workers sleep this long before claiming */
     int atfork_registered;
 } fa_pool_state = {
@@ -211,6 +211,7 @@ static void fa_pool_atfork_child(void) {
     atomic_store(&fa_pool_state.stat_serial_busy, 0);
     atomic_store(&fa_pool_state.stat_worker_chunks, 0);
     atomic_store(&fa_pool_state.stat_wakeups, 0);
+    atomic_store(&fa_pool_state.stat_caller_sleeps, 0);
     fa_pool_fail_target = NULL;
 }
 
@@ -307,6 +308,7 @@ static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, 
             done = atomic_load(&fa_pool_state.done);
         }
         if (done != n_chunks) {
+            atomic_fetch_add_explicit(&fa_pool_state.stat_caller_sleeps, 1, memory_order_relaxed);
             pthread_mutex_lock(&fa_pool_state.lock);
             fa_pool_state.caller_waiting = 1;
             while (atomic_load(&fa_pool_state.done) != n_chunks)

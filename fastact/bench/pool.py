@@ -5,7 +5,9 @@ Studies (each one command; ratios are measured in one run, calls interleaved):
 - ``busy``: one ``python -c "while True: pass"`` process per core, started here and
   stopped at the end; median and 90th percentile of 1-thread and 2-thread calls of
   float32 sigmoid and gelu (``out=`` preallocated) at 1e5, 1e6 and 1e7 elements, for
-  the cython and numba backends, torch's sigmoid beside. Goal: 2-thread median and
+  the cython and numba backends, torch's sigmoid beside (timed after fastact's
+  calls, not interleaved with them: its OpenMP threads spin after each call).
+  Goal: 2-thread median and
   p90 at most 1.1x the 1-thread ones.
 - ``idle``: the same without the busy-loop processes (2 threads should win).
 - ``mlp``: the MLP-step loop ``H = X @ W; act(H, out=H); H @ W2.T`` at default
@@ -117,15 +119,20 @@ def threads_study(busy: bool, repeats: int = 40) -> None:
                         calls[f"{backend} {act} {n}"] = _with_threads(
                             n, functools.partial(f, x, out=out, backend=backend)
                         )
+            times = _interleaved(calls, reps)
             if torch is not None:
+                # Timed apart: libgomp's threads (torch's) spin for a while after each
+                # region and would take a core from the calls timed after them.
                 tx, tout = torch.from_numpy(x), torch.from_numpy(out)
+                tcalls: dict[str, Callable[[], object]] = {}
                 for n in (1, 2):
                     def tcall(n: int = n, tx: Any = tx, tout: Any = tout) -> object:
                         torch.set_num_threads(n)
                         return torch.sigmoid(tx, out=tout)
 
-                    calls[f"torch sigmoid {n}"] = tcall
-            times = _interleaved(calls, reps)
+                    tcalls[f"torch sigmoid {n}"] = tcall
+                times |= _interleaved(tcalls, reps)
+                calls |= tcalls
             for key in calls:
                 if key.endswith(" 1"):
                     base = key[:-2]
