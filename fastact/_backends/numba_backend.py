@@ -47,12 +47,17 @@ _SERVED = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 #: operand stay in L2).
 _CHUNK = 8192
 
-#: Below this many elements a call runs on one thread. Handing a range to a pool
-#: thread costs ~60 us here (submit, wake-up, join: measured on the idle 2-core
-#: machine with tools/measure_threshold.py --backend numba, float32, 2 threads over
-#: 1 thread): relu 0.37 at 2**17, 0.55 at 2**18, 1.10 at 2**20; gelu 1.12 at 2**15,
-#: 1.82 at 2**18. 2**18 costs cheap kernels at most ~40 us where they lose and gives
-#: the transcendental ones their 1.8x.
+#: Below this many elements a call runs on one thread. With the old executor, handing
+#: a range to a pool thread cost ~60 us (submit, wake-up, join: measured on the idle
+#: 2-core machine with tools/measure_threshold.py --backend numba, float32, 2 threads
+#: over 1 thread): relu 0.37 at 2**17, 0.55 at 2**18, 1.10 at 2**20; gelu 1.12 at
+#: 2**15, 1.82 at 2**18. fastact's C pool (run_chunks) costs the caller ~0.7 us per
+#: call plus ~1-2 us per chunk (a Python call into the nogil loop), against ~17 us for
+#: a ThreadPoolExecutor submit + result (median of 2000, same machine). Re-measured
+#: 2026-12-02 with the pool but with the machine saturated by other sessions (load
+#: average 9.9 on 2 cores): relu 0.62 at 2**10 (+8 us of Python and GIL hand-off),
+#: 0.78 at 2**18, 0.82 at 2**20; gelu 0.71 at 2**10, 0.92 at 2**18 -- no free core, no
+#: size wins; 2**18 stays until the measurement is repeated on an idle machine.
 PARALLEL_MIN = 1 << 18
 
 #: Parameter gradients are summed over slices of at most this many elements (512 KiB

@@ -99,9 +99,16 @@ typedef struct {
  * tools/measure_threshold.py (float32, out= preallocated, 1 thread against 2, median
  * of >= 20 calls, 2-core Zen 4) for the OpenMP driver: 2 threads / 1 thread time for relu
  * 0.78 at 2**11, 1.00 at 2**14, 1.29 at 2**15, 1.50 at 2**16; for gelu 1.10 at 2**11,
- * 1.73 at 2**15. With fastact's pool (fa_pool.h) a call hands work off for ~2-5 us
- * (one condition-variable signal; the caller starts at once): see the measurement
- * next to FA_PARALLEL_MIN_DEFAULT's value in the README's threads section. */
+ * 1.73 at 2**15. The cheapest kernels decided: 2**15.
+ * With fastact's pool (fa_pool.h) the hand-off costs the caller ~0.7 us (one
+ * condition-variable signal; it starts on the chunks at once: run_chunks of 2 empty
+ * chunks, median of 2000) instead of a parallel region's 2-3 us and its barrier.
+ * Re-measured 2026-12-02 with the pool (same tool) but with the machine saturated by
+ * other sessions (load average 9.8 on 2 cores), 2 threads / 1 thread: relu 1.23 at
+ * 2**15, 0.81 at 2**16, 1.38 at 2**19; gelu 0.88 at 2**15, 1.03 at 2**19, 1.33 at
+ * 2**20 -- no free core, so no size wins reliably; forcing threads on at 2**10..2**12
+ * cost nothing (0.98-1.31). The 2**15 of the idle measurement stays until it is
+ * repeated on an idle machine. */
 #define FA_PARALLEL_MIN_DEFAULT (1 << 15)
 
 /* Threads for the kernels (set by fastact._threads through each module's
