@@ -3,22 +3,28 @@
 Compiled backends either read :func:`get_num_threads` at call time or register a
 listener (:func:`add_listener`) that receives every change (the Cython kernels keep
 the number in a C variable that their ufunc loops read), so this module is the only
-place where the number is set. The default comes from the
-environment variable ``FASTACT_NUM_THREADS``, else from the processors OpenMP sees.
+place where the number is set. The default comes from the environment variable
+``FASTACT_NUM_THREADS``, else from the processors available; it is validated once,
+here: an integer in ``[1, MAX_THREADS]`` (256, the most one call of fastact's pool
+can use, ``fa_pool.h``).
 
-A process made by ``fork()`` (``multiprocessing``'s "fork" start method, and
-``os.fork``) runs the kernels on one thread: GNU OpenMP (libgomp, which the Cython
-kernels and numba's "omp" layer share) keeps its thread pool in the parent, and a
-forked child that enters a parallel region after the parent has run one waits
-forever for threads that were not copied (measured here: every kernel above
-2**15 elements hung). So a fork handler sets the count to 1 in the child before any
-code runs there, and :func:`set_num_threads` keeps it at 1 with a RuntimeWarning.
-The "spawn" and "forkserver" start methods give fresh processes with threads.
+The threads themselves are fastact's own pool (``fastact/_kernels/fa_pool.h``,
+compiled into ``fastact._kernels._runtime``): the elementwise kernels, rrelu and the
+numba backend hand it chunks; the calling thread works too and never waits for a
+worker that has not started, and workers sleep between calls. The caller's
+floating-point mode (flush-to-zero, rounding) applies in every thread.
+
+``fork()``: the pool gives a forked child a fresh pool (pthread_atfork), so a forked
+child runs threaded kernels too. Code that still runs on GNU OpenMP (the Cython row
+kernels until they move to the pool) hangs in a child forked after its parent ran an
+OpenMP region: listeners registered with ``openmp=True`` receive 1 in a forked child.
+
+threadpoolctl: if it is installed, fastact's pool is registered as a threadpoolctl
+controller (user_api ``"fastact"``), so ``threadpool_limits(1)`` limits fastact too.
 """
 
 from __future__ import annotations
 
-import operator
 import os
 import threading
 import warnings
@@ -26,71 +32,84 @@ from collections.abc import Callable
 
 from fastact._kernels import _runtime
 
-__all__ = ["add_listener", "default_num_threads", "get_num_threads", "set_num_threads"]
+__all__ = [
+    "MAX_THREADS",
+    "add_listener",
+    "default_num_threads",
+    "get_num_threads",
+    "set_num_threads",
+]
 
 _ENV = "FASTACT_NUM_THREADS"
 
+#: The most threads a call can use (the pool's FA_POOL_MAX_THREADS).
+MAX_THREADS: int = int(_runtime.MAX_THREADS)
+
 
 def _validated(n: object, what: str) -> int:
-    if isinstance(n, bool):
-        raise ValueError(f"{what} must be an integer >= 1, got {n!r}")
+    """``n`` as an int in [1, MAX_THREADS], else ValueError naming ``what``."""
+    message = f"{what} must be an integer in [1, {MAX_THREADS}], got {n!r}"
+    if isinstance(n, bool) or not hasattr(type(n), "__index__"):
+        raise ValueError(message)
+    value = type(n).__index__(n)  # type: ignore[attr-defined]
+    if not 1 <= value <= MAX_THREADS:
+        raise ValueError(message)
+    return int(value)
+
+
+def _processors() -> int:
     try:
-        value = operator.index(n)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(f"{what} must be an integer >= 1, got {n!r}") from None
-    if value < 1:
-        raise ValueError(f"{what} must be an integer >= 1, got {value}")
-    return value
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def default_num_threads() -> int:
-    """``FASTACT_NUM_THREADS`` if set (and valid), else the processors available."""
+    """``FASTACT_NUM_THREADS`` if set (and valid), else the processors available
+    (at most MAX_THREADS). An invalid value warns (RuntimeWarning) and is ignored."""
     raw = os.environ.get(_ENV, "").strip()
     if raw:
         try:
             return _validated(int(raw), _ENV)
         except ValueError:
             warnings.warn(
-                f"ignoring {_ENV}={raw!r}: expected an integer >= 1",
+                f"ignoring {_ENV}={raw!r}: expected an integer in [1, {MAX_THREADS}]",
                 RuntimeWarning,
                 stacklevel=2,
             )
-    return max(1, _runtime.omp_num_procs())
+    return max(1, min(_processors(), MAX_THREADS))
 
 
 _lock = threading.Lock()
 _num_threads = default_num_threads()
-_listeners: list[Callable[[int], object]] = []
-#: True in a process made by fork() from one that imported fastact: serial kernels.
+_listeners: list[tuple[Callable[[int], object], bool]] = []
+#: True in a process made by fork() from one that imported fastact.
 _forked = False
-
-_FORK_MESSAGE = (
-    "fastact runs on one thread in a process made by fork(): GNU OpenMP cannot start "
-    "threads in a child forked after its parent ran parallel code (it would hang). "
-    "Use multiprocessing's 'spawn' or 'forkserver' start method for threaded workers."
-)
 
 
 def _after_fork_in_child() -> None:
-    """Fork handler: the child's kernels run serially (the module docstring says why)."""
-    global _lock, _num_threads, _forked
+    """Fork handler: OpenMP listeners get 1 (the module docstring says why)."""
+    global _lock, _forked
     # The parent's lock may have been held by another thread at the fork: the copy
     # would then stay locked forever. The child has one thread: a new lock is safe.
     _lock = threading.Lock()
     _forked = True
-    _num_threads = 1
-    for listener in _listeners:
-        listener(1)
+    for listener, openmp in _listeners:
+        listener(1 if openmp else _num_threads)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def add_listener(listener: Callable[[int], object]) -> None:
-    """Call ``listener(n)`` now and whenever the thread count changes."""
+def add_listener(listener: Callable[[int], object], *, openmp: bool = False) -> None:
+    """Call ``listener(n)`` now and whenever the thread count changes.
+
+    ``openmp=True``: the listener's code runs on GNU OpenMP, which cannot start
+    threads in a forked child: there it receives 1.
+    """
     with _lock:
-        _listeners.append(listener)
-        listener(_num_threads)
+        _listeners.append((listener, openmp))
+        listener(1 if openmp and _forked else _num_threads)
 
 
 def set_num_threads(n: int) -> None:
@@ -99,22 +118,58 @@ def set_num_threads(n: int) -> None:
     Parameters
     ----------
     n : int
-        At least 1. More than the cores is allowed (threads then share cores).
-        Arrays below a backend's measured size threshold still run on one thread.
-        In a process made by fork() the kernels stay on one thread (a
-        RuntimeWarning says so when n > 1): see the module docstring.
+        In ``[1, MAX_THREADS]`` (256); ValueError naming ``n`` otherwise. More than
+        the cores is allowed (threads then share cores). Arrays below a backend's
+        measured size threshold still run on one thread. A call in progress keeps
+        the count it started with.
     """
     global _num_threads
     value = _validated(n, "n")
-    if _forked and value > 1:
-        warnings.warn(_FORK_MESSAGE, RuntimeWarning, stacklevel=2)
-        value = 1
     with _lock:
         _num_threads = value
-        for listener in _listeners:
-            listener(value)
+        for listener, openmp in _listeners:
+            listener(1 if openmp and _forked else value)
 
 
 def get_num_threads() -> int:
     """The number of threads fastact's compiled kernels use."""
     return _num_threads
+
+
+def _register_threadpoolctl() -> None:
+    """Make fastact's pool a threadpoolctl controller, if threadpoolctl is installed."""
+    try:
+        import threadpoolctl  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    if not hasattr(threadpoolctl, "register"):  # threadpoolctl < 3.5
+        return
+
+    class FastactController(threadpoolctl.LibController):
+        """fastact's thread pool (fastact/_kernels/fa_pool.h), seen by threadpoolctl
+        through the module that holds it (fastact._kernels._runtime)."""
+
+        user_api = "fastact"
+        internal_api = "fastact"
+        filename_prefixes = ("_runtime",)
+        check_symbols = ("PyInit__runtime",)
+
+        def get_version(self) -> str:
+            # Only fastact's _runtime module, not another package's of that name
+            # (threadpoolctl skips a library whose controller raises OSError).
+            if os.path.realpath(self.filepath or "") != os.path.realpath(_runtime.__file__):
+                raise OSError("not fastact's _runtime module")
+            from fastact import __version__
+
+            return __version__
+
+        def get_num_threads(self) -> int:
+            return get_num_threads()
+
+        def set_num_threads(self, num_threads: int) -> None:
+            set_num_threads(max(1, min(int(num_threads), MAX_THREADS)))
+
+    threadpoolctl.register(FastactController)
+
+
+_register_threadpoolctl()

@@ -16,15 +16,17 @@ are bit-identical for any thread count. rrelu's training mode uses
 :mod:`fastact._kernels.numba_rrelu`; the axis functions the gufuncs of
 :mod:`fastact._kernels.numba_rows`.
 
-Threads are a :class:`concurrent.futures.ThreadPoolExecutor` (the loops release the
-GIL), sized by :func:`fastact.set_num_threads`, and dropped in a forked child (whose
-copy of the pool has no threads).
+Threads are fastact's C pool (``fastact/_kernels/fa_pool.h``, through
+:func:`fastact._kernels._runtime.run_chunks`): the loops are numba ``nogil`` functions,
+so each chunk is one Python call that releases the GIL for its loop; the caller works
+too and never waits for a worker that has not started; a call is over (no chunk runs)
+when it returns or raises; the count is read once per call.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import importlib.util
+import math
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +37,7 @@ import numpy as np
 from fastact import _threads
 from fastact._backends._shared import kernel_name, param_values, real_params, sum_param_grad
 from fastact._backends.base import Kernel
+from fastact._kernels import _runtime
 from fastact._registry import lookup
 
 __all__ = ["BACKEND", "NumbaBackend"]
@@ -45,12 +48,17 @@ _SERVED = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 #: operand stay in L2).
 _CHUNK = 8192
 
-#: Below this many elements a call runs on one thread. Handing a range to a pool
-#: thread costs ~60 us here (submit, wake-up, join: measured on the idle 2-core
-#: machine with tools/measure_threshold.py --backend numba, float32, 2 threads over
-#: 1 thread): relu 0.37 at 2**17, 0.55 at 2**18, 1.10 at 2**20; gelu 1.12 at 2**15,
-#: 1.82 at 2**18. 2**18 costs cheap kernels at most ~40 us where they lose and gives
-#: the transcendental ones their 1.8x.
+#: Below this many elements a call runs on one thread. With the old executor, handing
+#: a range to a pool thread cost ~60 us (submit, wake-up, join: measured on the idle
+#: 2-core machine with tools/measure_threshold.py --backend numba, float32, 2 threads
+#: over 1 thread): relu 0.37 at 2**17, 0.55 at 2**18, 1.10 at 2**20; gelu 1.12 at
+#: 2**15, 1.82 at 2**18. fastact's C pool (run_chunks) costs the caller ~0.7 us per
+#: call plus ~1-2 us per chunk (a Python call into the nogil loop), against ~17 us for
+#: a ThreadPoolExecutor submit + result (median of 2000, same machine). Re-measured
+#: 2026-12-02 with the pool but with the machine saturated by other sessions (load
+#: average 9.9 on 2 cores): relu 0.62 at 2**10 (+8 us of Python and GIL hand-off),
+#: 0.78 at 2**18, 0.82 at 2**20; gelu 0.71 at 2**10, 0.92 at 2**18 -- no free core, no
+#: size wins; 2**18 stays until the measurement is repeated on an idle machine.
 PARALLEL_MIN = 1 << 18
 
 #: Parameter gradients are summed over slices of at most this many elements (512 KiB
@@ -60,31 +68,11 @@ _PARAM_GRAD_CHUNK = 1 << 16
 
 # ----------------------------------------------------------------------------- threads
 
-_pool_lock = threading.Lock()
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
-_pool_size = 0
-
-
-def _drop_pool() -> None:
-    """In a forked child: the parent's pool threads do not exist here."""
-    global _pool, _pool_size, _pool_lock
-    _pool, _pool_size = None, 0
-    _pool_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_drop_pool)
-
-
-def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    global _pool, _pool_size
-    with _pool_lock:
-        if _pool is None or _pool_size != workers:
-            old = _pool
-            _pool = concurrent.futures.ThreadPoolExecutor(workers, "fastact-numba")
-            _pool_size = workers
-            if old is not None:
-                old.shutdown(wait=False)
-        return _pool
+#: Chunks per thread of a threaded call: a worker that the kernel has not scheduled
+#: yet (busy machine) leaves its chunks to the caller, which claims them one by one.
+_CHUNKS_PER_THREAD = 4
+#: ...but no chunk below this many elements (each chunk is a Python call, ~3-5 us).
+_CHUNK_MIN = 1 << 15
 
 
 def _split(n: int, parts: int) -> list[tuple[int, int]]:
@@ -101,22 +89,29 @@ def _threads_for(n: int) -> int:
     return min(_threads.get_num_threads(), max(1, n // max(1, PARALLEL_MIN // 2)))
 
 
+def _parts(n: int, threads: int) -> int:
+    return max(threads, min(threads * _CHUNKS_PER_THREAD, n // _CHUNK_MIN))
+
+
 def _run_ranges(task: Callable[[int, int], None], n: int) -> None:
     """task(start, stop) over [0, n), on several threads when n is large."""
-    threads = _threads_for(n)
+    threads = _threads_for(n)  # read once: set_num_threads meanwhile changes the next call
     if threads <= 1:
         task(0, n)
         return
-    _on_threads(task, _split(n, threads))
+    _on_threads(task, _split(n, _parts(n, threads)), threads)
 
 
-def _on_threads(task: Callable[[int, int], None], ranges: list[tuple[int, int]]) -> None:
-    """task(*r) for every range r: the first on this thread, the others on the pool."""
-    pool = _executor(len(ranges) - 1)
-    futures = [pool.submit(task, a, b) for a, b in ranges[1:]]
-    task(*ranges[0])
-    for future in futures:
-        future.result()
+def _on_threads(
+    task: Callable[[int, int], None], ranges: list[tuple[int, int]], threads: int
+) -> None:
+    """task(*r) for every range r, on at most ``threads`` threads of fastact's pool
+    (fastact/_kernels/fa_pool.h; this thread works too). Returns when every range is
+    done (none runs after), or raises the first exception once every range is done."""
+    if len(ranges) == 1:
+        task(*ranges[0])
+        return
+    _runtime.run_chunks(len(ranges), threads, lambda k: task(*ranges[k]))
 
 
 # ----------------------------------------------------------------------------- elementwise
@@ -433,7 +428,7 @@ def _row_split(arrays: Sequence[np.ndarray], axis: int, run: Callable[..., None]
         run(*arrays)
         return
     d = other[0]
-    ranges = _split(x.shape[d], min(threads, x.shape[d]))
+    ranges = _split(x.shape[d], min(_parts(x.size, threads), x.shape[d]))
     if len(ranges) == 1:
         run(*arrays)
         return
@@ -442,7 +437,7 @@ def _row_split(arrays: Sequence[np.ndarray], axis: int, run: Callable[..., None]
         index = (slice(None),) * d + (slice(a, b),)
         run(*(arr[index] for arr in arrays))
 
-    _on_threads(task, ranges)
+    _on_threads(task, ranges, threads)
 
 
 #: In-place row calls go through copies of pieces of about this many elements: a

@@ -1,5 +1,6 @@
 """Type stub of the compiled module fastact._kernels._runtime (see _runtime.pyx)."""
 
+from collections.abc import Callable
 from typing import SupportsIndex, TypedDict
 
 import numpy as np
@@ -23,3 +24,17 @@ def rrelu_uniform(
     out: npt.NDArray[np.float64],
     num_threads: int = 1,
 ) -> None: ...
+
+class PoolInfo(TypedDict):
+    workers: int
+    calls: int
+    serial_busy: int
+    worker_chunks: int
+    wakeups: int
+    caller_sleeps: int
+
+MAX_THREADS: int
+
+def pool_info() -> PoolInfo: ...
+def run_chunks(n_chunks: int, threads: int, fn: Callable[[int], object]) -> None: ...
+def _set_pool_worker_delay(microseconds: int) -> None: ...

@@ -4,6 +4,11 @@
 
 * :func:`openmp_enabled`, :func:`omp_num_procs`, :func:`compile_info`: how the
   extension modules were built (OpenMP or serial fallback, compiler flags).
+* fastact's thread pool (``fa_pool.h``): its implementation is compiled into this
+  module only and published to the other compiled modules as the capsule
+  ``_pool_api`` (one pool per process). :func:`run_chunks` hands the chunks of a
+  Python-level job (the numba backend's nogil loops) to it; :func:`pool_info`
+  reports its state.
 * :func:`rrelu_uniform`: the counter-based hash that gives rrelu its random
   training slopes.  Every fastact backend (NumPy, Cython, Numba, CUDA)
   computes exactly the same numbers: for element index ``i`` (``i >= 0``)::
@@ -24,8 +29,8 @@
 import operator
 import os
 
-from cython.parallel cimport prange
-from libc.stdint cimport uint64_t
+from cpython.pycapsule cimport PyCapsule_New
+from libc.stdint cimport intptr_t, uint64_t
 
 cdef extern from *:
     """
@@ -65,6 +70,25 @@ cdef extern from *:
     #endif
 
     #include "fa_hash.h"
+    #define FA_POOL_IMPLEMENTATION
+    #include "fa_pool.h"
+    static void *fastact_pool_api_ptr(void) { return (void *)&fa_pool_api_table; }
+    static long fastact_pool_stat(int which) {
+        switch (which) {
+        case 0: return atomic_load(&fa_pool_state.stat_calls);
+        case 1: return atomic_load(&fa_pool_state.stat_serial_busy);
+        case 2: return atomic_load(&fa_pool_state.stat_worker_chunks);
+        case 3: return atomic_load(&fa_pool_state.stat_wakeups);
+        case 5: return atomic_load(&fa_pool_state.stat_caller_sleeps);
+        default: {
+            pthread_mutex_lock(&fa_pool_state.lock);
+            long n = fa_pool_state.nworkers;
+            pthread_mutex_unlock(&fa_pool_state.lock);
+            return n;
+        }
+        }
+    }
+    static void fastact_pool_set_delay(int us) { atomic_store(&fa_pool_state.debug_delay_us, us); }
     """
     const int FASTACT_OPENMP
     const long FASTACT_OPENMP_VERSION
@@ -77,9 +101,77 @@ cdef extern from *:
     int fastact_omp_num_procs() noexcept nogil
     uint64_t fastact_mix64(uint64_t z) noexcept nogil
     double fastact_rrelu_u(uint64_t key, uint64_t i) noexcept nogil
+    ctypedef void (*fa_chunk_fn)(void *ctx, intptr_t chunk) noexcept nogil
+    int fa_parallel_for(intptr_t n_chunks, int threads, fa_chunk_fn fn, void *ctx) noexcept nogil
+    void fa_pool_fail() noexcept nogil
+    const int FA_POOL_MAX_THREADS
+    const char *FA_POOL_CAPSULE
+    void *fastact_pool_api_ptr() noexcept nogil
+    long fastact_pool_stat(int which) noexcept nogil
+    void fastact_pool_set_delay(int us) noexcept nogil
 
 
 _U64 = 1 << 64
+
+#: The pool's function table, imported by the other compiled modules (fa_pool.h).
+_pool_api = PyCapsule_New(fastact_pool_api_ptr(), FA_POOL_CAPSULE, NULL)
+
+#: The most threads one call can use (fastact.set_num_threads refuses more).
+MAX_THREADS = FA_POOL_MAX_THREADS
+
+
+def pool_info():
+    """The pool's state, as a new dict (for tests and benchmarks).
+
+    Keys: ``workers`` (threads started in this process), ``calls`` (threaded calls
+    served), ``serial_busy`` (calls run on their caller alone because another call
+    held the pool), ``worker_chunks`` (chunks run by workers rather than callers),
+    ``wakeups`` (times a worker woke up and took part in a call), ``caller_sleeps``
+    (times a caller slept waiting for a chunk a worker was still running).
+    """
+    return {
+        "workers": int(fastact_pool_stat(4)),
+        "calls": int(fastact_pool_stat(0)),
+        "serial_busy": int(fastact_pool_stat(1)),
+        "worker_chunks": int(fastact_pool_stat(2)),
+        "wakeups": int(fastact_pool_stat(3)),
+        "caller_sleeps": int(fastact_pool_stat(5)),
+    }
+
+
+def _set_pool_worker_delay(int microseconds):
+    """Tests only: workers sleep this long after waking, before claiming a chunk."""
+    fastact_pool_set_delay(max(0, microseconds))
+
+
+cdef void _python_chunk(void *ctx, intptr_t chunk) noexcept nogil:
+    with gil:
+        job = <tuple>ctx
+        try:
+            job[0](chunk)
+        except BaseException as error:
+            job[1].append(error)
+            fa_pool_fail()
+
+
+def run_chunks(Py_ssize_t n_chunks, int threads, fn):
+    """``fn(k)`` for every ``k`` in ``range(n_chunks)``, on at most ``threads`` threads of
+    fastact's pool (the calling thread too), the GIL released while waiting.
+
+    ``fn`` should release the GIL for its work (a numba ``nogil`` loop). Returns when
+    every chunk is done; if a chunk raised, re-raises the first exception after every
+    chunk has finished (none runs after this returns).
+    """
+    cdef int rc
+    if n_chunks <= 0:
+        return
+    errors = []
+    job = (fn, errors)
+    cdef void *ctx = <void *>job
+    with nogil:
+        rc = fa_parallel_for(n_chunks, threads, _python_chunk, ctx)
+    if rc != 0 and errors:
+        raise errors[0]
 
 
 def openmp_enabled():
@@ -122,6 +214,25 @@ def compile_info():
     }
 
 
+# Elements per pool chunk of rrelu_uniform (~10 ns each: ~80 us per chunk).
+cdef enum:
+    _RRELU_CHUNK = 8192
+
+
+cdef struct _RreluJob:
+    uint64_t key, base
+    double *out
+    Py_ssize_t n
+
+
+cdef void _rrelu_chunk(void *ctx, intptr_t chunk) noexcept nogil:
+    cdef _RreluJob *job = <_RreluJob *>ctx
+    cdef Py_ssize_t k, k0 = chunk * _RRELU_CHUNK
+    cdef Py_ssize_t k1 = min(k0 + _RRELU_CHUNK, job.n)
+    for k in range(k0, k1):
+        job.out[k] = fastact_rrelu_u(job.key, job.base + <uint64_t>k)
+
+
 cdef object _as_index(object value, str name, str requirement):
     """``operator.index(value)``, or ValueError naming ``name`` (bools refused)."""
     if isinstance(value, bool):
@@ -145,11 +256,12 @@ def rrelu_uniform(seed, start, double[::1] out not None, int num_threads=1):
     out : float64 array, C-contiguous and writeable
         Filled in place.
     num_threads : int
-        ``>= 1``.  Above 1 the loop runs in an OpenMP ``prange`` with the GIL
-        released (serially if built without OpenMP); results do not depend on it.
+        ``>= 1``.  Above 1 chunks of the loop run on fastact's thread pool with the
+        GIL released; results do not depend on it.
     """
     cdef uint64_t key, base
-    cdef Py_ssize_t k, n = out.shape[0]
+    cdef Py_ssize_t n = out.shape[0]
+    cdef _RreluJob job
 
     s = _as_index(seed, "seed", "an int in [0, 2**64)")
     if not 0 <= s < _U64:
@@ -162,10 +274,9 @@ def rrelu_uniform(seed, start, double[::1] out not None, int num_threads=1):
 
     key = fastact_mix64(<uint64_t>s)
     base = <uint64_t>(i0 % _U64)
-    if num_threads == 1:
-        with nogil:
-            for k in range(n):
-                out[k] = fastact_rrelu_u(key, base + <uint64_t>k)
-    else:
-        for k in prange(n, nogil=True, num_threads=num_threads, schedule="static"):
-            out[k] = fastact_rrelu_u(key, base + <uint64_t>k)
+    if n == 0:
+        return
+    job.key, job.base, job.out, job.n = key, base, &out[0], n
+    with nogil:
+        fa_parallel_for((n + _RRELU_CHUNK - 1) // _RRELU_CHUNK, num_threads, _rrelu_chunk, &job)
+

@@ -10,7 +10,9 @@
  *     block, go through small stack buffers (gather, compute, scatter);
  *   - parameters that NumPy broadcasts (stride 0) are read once: as values for the
  *     "scalar" variant of the block function, which lets gcc hoist their math;
- *   - above FA_PARALLEL_MIN elements, whole blocks are split across OpenMP threads.
+ *   - above fa_parallel_min elements, chunks of whole blocks are handed to fastact's
+ *     thread pool (fa_pool.h: the caller works too and never waits for a thread
+ *     that has not started; the caller's MXCSR applies in every thread).
  *
  * Every element is therefore computed by the same vector code whatever the thread
  * count, the strides or the position of the element: results are bit-identical
@@ -30,9 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "fa_pool.h"
 
 /* glibc declares its libmvec SIMD variants (the `simd` attribute on the libm
  * prototypes) only under -ffast-math, which would also assume no NaN/inf.
@@ -97,11 +97,18 @@ typedef struct {
 
 /* The element count from which a loop runs on several threads. Measured with
  * tools/measure_threshold.py (float32, out= preallocated, 1 thread against 2, median
- * of >= 20 calls, 2-core Zen 4, otherwise idle): 2 threads / 1 thread time for relu
+ * of >= 20 calls, 2-core Zen 4) for the OpenMP driver: 2 threads / 1 thread time for relu
  * 0.78 at 2**11, 1.00 at 2**14, 1.29 at 2**15, 1.50 at 2**16; for gelu 1.10 at 2**11,
- * 1.73 at 2**15. The cheapest kernels decide: below 2**15 a parallel region (~2-3 us
- * to start and join) buys relu nothing. (A threshold per kernel cost would let gelu
- * start at 2**12.) */
+ * 1.73 at 2**15. The cheapest kernels decided: 2**15.
+ * With fastact's pool (fa_pool.h) the hand-off costs the caller ~0.7 us (one
+ * condition-variable signal; it starts on the chunks at once: run_chunks of 2 empty
+ * chunks, median of 2000) instead of a parallel region's 2-3 us and its barrier.
+ * Re-measured 2026-12-02 with the pool (same tool) but with the machine saturated by
+ * other sessions (load average 9.8 on 2 cores), 2 threads / 1 thread: relu 1.23 at
+ * 2**15, 0.81 at 2**16, 1.38 at 2**19; gelu 0.88 at 2**15, 1.03 at 2**19, 1.33 at
+ * 2**20 -- no free core, so no size wins reliably; forcing threads on at 2**10..2**12
+ * cost nothing (0.98-1.31). The 2**15 of the idle measurement stays until it is
+ * repeated on an idle machine. */
 #define FA_PARALLEL_MIN_DEFAULT (1 << 15)
 
 /* Threads for the kernels (set by fastact._threads through each module's
@@ -188,6 +195,39 @@ static void fa_run_blocks(const fa_loop *L, char *const *args, const intptr_t *s
     }
 }
 
+/* Elements per pool chunk: whole blocks, at least FA_CHUNK_MIN_BLOCKS (4096 elements:
+ * the claim, ~50 ns, stays < 2 % of the cheapest kernel's chunk) and at most
+ * FA_CHUNK_MAX_BLOCKS (65536: ~20-30 us of relu, so that a caller whose worker was
+ * descheduled loses at most that much waiting for the chunk the worker claimed), else
+ * about 8 chunks per thread for balance. Chunk boundaries do not change any result:
+ * every element runs through the same block code. */
+#define FA_CHUNK_MIN_BLOCKS 64
+#define FA_CHUNK_MAX_BLOCKS 1024
+
+typedef struct {
+    const fa_loop *L;
+    char *const *args;
+    const intptr_t *steps;
+    intptr_t n, nblocks, blocks_per_chunk;
+    int scalar;
+    const void *values;
+} fa_ufunc_job;
+
+static void fa_ufunc_chunk(void *ctx, intptr_t chunk) {
+    const fa_ufunc_job *j = (const fa_ufunc_job *)ctx;
+    const intptr_t b0 = chunk * j->blocks_per_chunk;
+    const intptr_t b1 = b0 + j->blocks_per_chunk < j->nblocks ? b0 + j->blocks_per_chunk : j->nblocks;
+    fa_run_blocks(j->L, j->args, j->steps, j->n, b0, b1, j->scalar, j->values);
+}
+
+/* Chunks of whole blocks for `threads` threads (see FA_CHUNK_MIN_BLOCKS). */
+static inline intptr_t fa_blocks_per_chunk(intptr_t nblocks, int threads) {
+    intptr_t per = nblocks / (8 * (intptr_t)threads);
+    if (per < FA_CHUNK_MIN_BLOCKS) per = FA_CHUNK_MIN_BLOCKS;
+    if (per > FA_CHUNK_MAX_BLOCKS) per = FA_CHUNK_MAX_BLOCKS;
+    return per;
+}
+
 /* The ufunc inner loop shared by every elementwise kernel; `data` is its fa_loop. */
 static void fa_ufunc_loop(char **args, const intptr_t *dimensions, const intptr_t *steps,
                           void *data) {
@@ -208,19 +248,13 @@ static void fa_ufunc_loop(char **args, const intptr_t *dimensions, const intptr_
     }
     feholdexcept(&env); /* save the caller's flags; ours are discarded below */
     const intptr_t nblocks = (n + FA_BLOCK - 1) / FA_BLOCK;
-    int threads = (n >= fa_parallel_min) ? fa_num_threads : 1;
-    if (threads > nblocks) threads = (int)nblocks;
-#ifdef _OPENMP
-    if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-        {
-            const intptr_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-            fa_run_blocks(L, args, steps, n, nblocks * t / nt, nblocks * (t + 1) / nt,
-                          scalar, values);
-        }
-    } else
-#endif
-    {
+    const int threads = (n >= fa_parallel_min) ? fa_num_threads : 1;
+    if (threads > 1 && nblocks > FA_CHUNK_MIN_BLOCKS) {
+        fa_ufunc_job job = {L, args, steps, n, nblocks, fa_blocks_per_chunk(nblocks, threads),
+                            scalar, values};
+        const intptr_t nchunks = (nblocks + job.blocks_per_chunk - 1) / job.blocks_per_chunk;
+        fa_parallel_for(nchunks, threads, fa_ufunc_chunk, &job); /* chunks cannot fail */
+    } else {
         fa_run_blocks(L, args, steps, n, 0, nblocks, scalar, values);
     }
     fesetenv(&env);

@@ -83,6 +83,25 @@ static void fa_rrelu_blocks(const fa_loop *L, int ndim, const intptr_t *shape,
     }
 }
 
+typedef struct {
+    const fa_loop *L;
+    int ndim;
+    const intptr_t *shape;
+    char **args;
+    const intptr_t *const *strides;
+    uint64_t key;
+    double lower, upper;
+    intptr_t n, nblocks, blocks_per_chunk;
+} fa_rrelu_job;
+
+static void fa_rrelu_chunk(void *ctx, intptr_t chunk) {
+    const fa_rrelu_job *j = (const fa_rrelu_job *)ctx;
+    const intptr_t b0 = chunk * j->blocks_per_chunk;
+    const intptr_t b1 = b0 + j->blocks_per_chunk < j->nblocks ? b0 + j->blocks_per_chunk : j->nblocks;
+    fa_rrelu_blocks(j->L, j->ndim, j->shape, j->args, j->strides, j->key, j->lower, j->upper,
+                    j->n, b0, b1);
+}
+
 static int fa_rrelu_training(const fa_loop *L, int ndim, const intptr_t *shape,
                              char **args, const intptr_t *const *strides, uint64_t key,
                              double lower, double upper) {
@@ -92,20 +111,15 @@ static int fa_rrelu_training(const fa_loop *L, int ndim, const intptr_t *shape,
     for (int d = 0; d < ndim; d++) n *= shape[d];
     if (n <= 0) return 0;
     const intptr_t nblocks = (n + FA_BLOCK - 1) / FA_BLOCK;
-    int threads = (n >= fa_parallel_min) ? fa_num_threads : 1;
-    if (threads > nblocks) threads = (int)nblocks;
+    const int threads = (n >= fa_parallel_min) ? fa_num_threads : 1;
     feholdexcept(&env);
-#ifdef _OPENMP
-    if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-        {
-            const intptr_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-            fa_rrelu_blocks(L, ndim, shape, args, strides, key, lower, upper, n,
-                            nblocks * t / nt, nblocks * (t + 1) / nt);
-        }
-    } else
-#endif
-    {
+    if (threads > 1 && nblocks > FA_CHUNK_MIN_BLOCKS) {
+        /* fastact's pool (fa_pool.h); each chunk walks to its first element itself. */
+        fa_rrelu_job job = {L, ndim, shape, args, strides, key, lower, upper,
+                            n, nblocks, fa_blocks_per_chunk(nblocks, threads)};
+        const intptr_t nchunks = (nblocks + job.blocks_per_chunk - 1) / job.blocks_per_chunk;
+        fa_parallel_for(nchunks, threads, fa_rrelu_chunk, &job);
+    } else {
         fa_rrelu_blocks(L, ndim, shape, args, strides, key, lower, upper, n, 0, nblocks);
     }
     fesetenv(&env);
