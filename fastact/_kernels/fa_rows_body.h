@@ -550,6 +550,106 @@ FA_KERNEL void FA_S(fa_vjp_chunk_write)(int base, const T *g, const T *y, T *o, 
     for (i = 0; i < n; i++) o[i] = sg * (y[i] * (g[i] - S));
 }
 
+/* Short contiguous rows adjacent in memory, from y (n < FA_SHORT, R * n <=
+ * FA_SHORT_BATCH): the per-row max, sums and the dominant entry's complement are
+ * scalar loops, the write (and log_softmax's exp) one vector loop over the batch.
+ * Passes: g and y read once from memory, o written once. */
+FA_KERNEL void FA_S(fa_vjp_short)(int base, const T *g, const T *y, T *o, intptr_t n,
+                                  intptr_t R) {
+    T sb[FA_SHORT_BATCH];
+    T inner[FA_SHORT_BATCH], yks[FA_SHORT_BATCH];
+    intptr_t ks[FA_SHORT_BATCH];
+    const intptr_t K = R * n;
+    for (intptr_t r = 0; r < R; r++) {
+        const T *gr = g + r * n, *yr = y + r * n;
+        T m = -(T)INFINITY;
+        intptr_t k = 0, i;
+        for (i = 0; i < n; i++)
+            if (yr[i] > m) { m = yr[i]; k = i; }
+        double s = 0, c = 0;
+        for (i = 0; i < n; i++) {
+            const double w = base == 1 ? (double)gr[i] : (double)gr[i] * (double)yr[i];
+            FA_ADD(s, c, i == k ? 0.0 : w);
+        }
+        const double sp = s + c;
+        const T gk = gr[k], yk = yr[k];
+        const double wk = base == 1 ? (double)gk : (double)gk * (double)yk;
+        const T S = (T)(sp + wk);
+        for (i = 0; i < n; i++) sb[r * n + i] = S;
+        const double comp = base == 1 ? -(double)FA_EXPM1(yk) : 1.0 - (double)yk;
+        const double pk = base == 1 ? (double)FA_EXP(yk) : 1.0;
+        inner[r] = (T)((double)gk * comp - pk * sp);
+        yks[r] = yk;
+        ks[r] = k;
+    }
+    const T sg = base == 2 ? (T)-1 : (T)1;
+    if (base == 1) {
+        FA_SIMD_LOOP
+        for (intptr_t q = 0; q < K; q++) o[q] = g[q] - FA_EXP(y[q]) * sb[q];
+        for (intptr_t r = 0; r < R; r++) o[r * n + ks[r]] = inner[r];
+    } else {
+        FA_SIMD_LOOP
+        for (intptr_t q = 0; q < K; q++) o[q] = sg * (y[q] * (g[q] - sb[q]));
+        for (intptr_t r = 0; r < R; r++) o[r * n + ks[r]] = sg * (yks[r] * inner[r]);
+    }
+}
+
+/* FA_BLOCK adjacent rows (row r at +r*sizeof(T)), each strided, from y: SIMD across
+ * rows; the same sums and complement as the contiguous row. Passes: y read for the
+ * max, g and y for the sums, and again for the write (the block stays in L2). */
+FA_KERNEL void FA_S(fa_vjp_columns)(int base, const char *g, intptr_t sg, const char *y,
+                                    intptr_t sy, char *o, intptr_t so, intptr_t n,
+                                    intptr_t nrows) {
+    T m[FA_BLOCK], S[FA_BLOCK], inner[FA_BLOCK], yks[FA_BLOCK];
+    double sums[FA_BLOCK], comps[FA_BLOCK];
+    intptr_t k[FA_BLOCK], i;
+    int r;
+    const int R = (int)nrows;
+    const intptr_t es = (intptr_t)sizeof(T);
+    for (r = 0; r < R; r++) { m[r] = -(T)INFINITY; k[r] = 0; sums[r] = comps[r] = 0; }
+    for (i = 0; i < n; i++) {
+        const T *yi = (const T *)(y + i * sy);
+        FA_SIMD_LOOP
+        for (r = 0; r < R; r++) {
+            const int take = yi[r] > m[r];
+            m[r] = take ? yi[r] : m[r];
+            k[r] = take ? i : k[r];
+        }
+    }
+    for (i = 0; i < n; i++) {
+        const T *gi = (const T *)(g + i * sg), *yi = (const T *)(y + i * sy);
+        FA_SIMD_LOOP
+        for (r = 0; r < R; r++) {
+            const double w = base == 1 ? (double)gi[r] : (double)gi[r] * (double)yi[r];
+            FA_ADD(sums[r], comps[r], i == k[r] ? 0.0 : w);
+        }
+    }
+    for (r = 0; r < R; r++) {
+        const double sp = sums[r] + comps[r];
+        const T gk = FA_AT(T, g + r * es, k[r], sg), yk = FA_AT(T, y + r * es, k[r], sy);
+        const double wk = base == 1 ? (double)gk : (double)gk * (double)yk;
+        S[r] = (T)(sp + wk);
+        const double comp = base == 1 ? -(double)FA_EXPM1(yk) : 1.0 - (double)yk;
+        const double pk = base == 1 ? (double)FA_EXP(yk) : 1.0;
+        inner[r] = (T)((double)gk * comp - pk * sp);
+        yks[r] = yk;
+    }
+    const T sgn = base == 2 ? (T)-1 : (T)1;
+    for (i = 0; i < n; i++) {
+        const T *gi = (const T *)(g + i * sg), *yi = (const T *)(y + i * sy);
+        T *oi = (T *)(o + i * so);
+        if (base == 1) {
+            FA_SIMD_LOOP
+            for (r = 0; r < R; r++) oi[r] = gi[r] - FA_EXP(yi[r]) * S[r];
+        } else {
+            FA_SIMD_LOOP
+            for (r = 0; r < R; r++) oi[r] = sgn * (yi[r] * (gi[r] - S[r]));
+        }
+    }
+    for (r = 0; r < R; r++)
+        FA_AT(T, o + r * es, k[r], so) = base == 1 ? inner[r] : sgn * (yks[r] * inner[r]);
+}
+
 typedef struct {
     char **args;
     const intptr_t *steps;
@@ -563,9 +663,26 @@ typedef struct {
 static void FA_S(fa_vjp_task)(void *vctx, intptr_t task) {
     FA_S(fa_vjp_ctx) *c = (FA_S(fa_vjp_ctx) *)vctx;
     const intptr_t *st = c->steps;
+    const int from_x = c->kind >= 3, base = c->kind % 3;
+    if (c->layout == FA_LAYOUT_COLUMNS) {
+        const intptr_t q0 = task * FA_BLOCK;
+        const intptr_t cnt = c->N - q0 < FA_BLOCK ? c->N - q0 : FA_BLOCK;
+        FA_S(fa_vjp_columns)(base, c->args[0] + q0 * st[0], st[3], c->args[1] + q0 * st[1],
+                             st[4], c->args[2] + q0 * st[2], st[5], c->n, cnt);
+        return;
+    }
     const intptr_t n = c->n, r0 = task * c->rows_per_task;
     const intptr_t r1 = r0 + c->rows_per_task < c->N ? r0 + c->rows_per_task : c->N;
-    const int from_x = c->kind >= 3, base = c->kind % 3;
+    if (c->layout == FA_LAYOUT_SHORT) {
+        const intptr_t per = FA_SHORT_BATCH / n;
+        for (intptr_t r = r0; r < r1; r += per) {
+            const intptr_t R = r1 - r < per ? r1 - r : per;
+            FA_S(fa_vjp_short)(base, (const T *)(c->args[0] + r * st[0]),
+                               (const T *)(c->args[1] + r * st[1]), (T *)(c->args[2] + r * st[2]),
+                               n, R);
+        }
+        return;
+    }
     const int gathered = c->layout == FA_LAYOUT_OTHER;
     /* scratch: the forward's y (from x), and the gathered g, v (other layouts) */
     const intptr_t need = (from_x ? n : 0) + (gathered ? 2 * n : 0);
@@ -644,8 +761,16 @@ static void FA_S(fa_vjp_loop)(char **args, const intptr_t *dims, const intptr_t 
     feholdexcept(&env);
     FA_S(fa_vjp_ctx) c = {args, steps, N, n, 1, kind, FA_LAYOUT_OTHER, 0, NULL, NULL};
     const int threads = fa_rows_threads(N * n);
-    if (steps[3] == es && steps[4] == es && steps[5] == es)
-        c.layout = (kind < 3 && n * es > FA_ROW_CACHE_BYTES) ? FA_LAYOUT_LONG : FA_LAYOUT_ROWS;
+    if (steps[3] == es && steps[4] == es && steps[5] == es) {
+        if (kind < 3 && n < FA_SHORT && steps[0] == n * es && steps[1] == n * es &&
+            steps[2] == n * es)
+            c.layout = FA_LAYOUT_SHORT;
+        else
+            c.layout = (kind < 3 && n * es > FA_ROW_CACHE_BYTES) ? FA_LAYOUT_LONG : FA_LAYOUT_ROWS;
+    } else if (kind < 3 && steps[0] == es && steps[1] == es && steps[2] == es && n > 1 &&
+               steps[5] >= N * es) {
+        c.layout = FA_LAYOUT_COLUMNS;
+    }
     if (c.layout == FA_LAYOUT_LONG) {
         c.nchunks = (n + FA_ROW_CHUNK - 1) / FA_ROW_CHUNK;
         c.parts = (FA_S(fa_vjp_part) *)malloc((size_t)(N * c.nchunks) * sizeof(*c.parts));
@@ -683,7 +808,9 @@ static void FA_S(fa_vjp_loop)(char **args, const intptr_t *dims, const intptr_t 
         return;
     }
     c.rows_per_task = FA_TASK_ELEMENTS / n > 0 ? FA_TASK_ELEMENTS / n : 1;
-    fa_parallel_for((N + c.rows_per_task - 1) / c.rows_per_task, threads, FA_S(fa_vjp_task), &c);
+    const intptr_t tasks = c.layout == FA_LAYOUT_COLUMNS ? (N + FA_BLOCK - 1) / FA_BLOCK
+                                                         : (N + c.rows_per_task - 1) / c.rows_per_task;
+    fa_parallel_for(tasks, threads, FA_S(fa_vjp_task), &c);
     fesetenv(&env);
 }
 
@@ -781,11 +908,89 @@ FA_KERNEL void FA_S(fa_glu_backward_row)(const char *g, intptr_t sg, const char 
     }
 }
 
+/* Many rows at once: rows adjacent in memory (columns: row r at +r*sizeof(T), each
+ * strided; SIMD across rows), or short contiguous rows gathered into stack buffers
+ * (SIMD across the batch). kind 0 forward, 2 backward; rows [r0, r1). */
+FA_KERNEL void FA_S(fa_glu_columns)(int kind, char **args, const intptr_t *dims,
+                                    const intptr_t *st, intptr_t r0, intptr_t r1) {
+    const intptr_t es = (intptr_t)sizeof(T), R = r1 - r0;
+    if (kind == 0) {
+        const intptr_t m = dims[2];
+        for (intptr_t i = 0; i < m; i++) {
+            const T *a = (const T *)(args[0] + i * st[2]) + r0;
+            const T *b = (const T *)(args[0] + (i + m) * st[2]) + r0;
+            T *y = (T *)(args[1] + i * st[3]) + r0;
+            FA_SIMD_LOOP
+            for (intptr_t r = 0; r < R; r++) y[r] = FA_S(fa_glu_value)(a[r], b[r]);
+        }
+        return;
+    }
+    const intptr_t m = dims[1];
+    (void)es;
+    for (intptr_t i = 0; i < m; i++) {
+        const T *gg = (const T *)(args[0] + i * st[3]) + r0;
+        const T *a = (const T *)(args[1] + i * st[4]) + r0;
+        const T *b = (const T *)(args[1] + (i + m) * st[4]) + r0;
+        T *oa = (T *)(args[2] + i * st[5]) + r0, *ob = (T *)(args[2] + (i + m) * st[5]) + r0;
+        FA_SIMD_LOOP
+        for (intptr_t r = 0; r < R; r++) {
+            const T gi = gg[r], ai = a[r], bi = b[r];
+            const T da = gi * FA_S(fa_sigmoid)(bi), db = gi * FA_S(fa_glu_db)(ai, bi);
+            oa[r] = da;
+            ob[r] = db;
+        }
+    }
+}
+
+FA_KERNEL void FA_S(fa_glu_short)(int kind, char **args, const intptr_t *dims,
+                                  const intptr_t *st, intptr_t r0, intptr_t r1) {
+    T A[FA_SHORT_BATCH], B[FA_SHORT_BATCH], G[FA_SHORT_BATCH];
+    const intptr_t m = kind == 0 ? dims[2] : dims[1];
+    const intptr_t per = FA_SHORT_BATCH / m;
+    for (intptr_t q = r0; q < r1; q += per) {
+        const intptr_t R = r1 - q < per ? r1 - q : per, K = R * m;
+        for (intptr_t r = 0; r < R; r++) {
+            const T *x = (const T *)(args[kind == 0 ? 0 : 1] + (q + r) * st[kind == 0 ? 0 : 1]);
+            for (intptr_t i = 0; i < m; i++) {
+                A[r * m + i] = x[i];
+                B[r * m + i] = x[i + m];
+            }
+            if (kind != 0) {
+                const T *gr = (const T *)(args[0] + (q + r) * st[0]);
+                for (intptr_t i = 0; i < m; i++) G[r * m + i] = gr[i];
+            }
+        }
+        if (kind == 0) {
+            FA_SIMD_LOOP
+            for (intptr_t k = 0; k < K; k++) A[k] = FA_S(fa_glu_value)(A[k], B[k]);
+            for (intptr_t r = 0; r < R; r++) {
+                T *y = (T *)(args[1] + (q + r) * st[1]);
+                for (intptr_t i = 0; i < m; i++) y[i] = A[r * m + i];
+            }
+        } else {
+            FA_SIMD_LOOP
+            for (intptr_t k = 0; k < K; k++) {
+                const T gi = G[k], ai = A[k], bi = B[k];
+                const T da = gi * FA_S(fa_sigmoid)(bi), db = gi * FA_S(fa_glu_db)(ai, bi);
+                A[k] = da;
+                B[k] = db;
+            }
+            for (intptr_t r = 0; r < R; r++) {
+                T *o = (T *)(args[2] + (q + r) * st[2]);
+                for (intptr_t i = 0; i < m; i++) {
+                    o[i] = A[r * m + i];
+                    o[i + m] = B[r * m + i];
+                }
+            }
+        }
+    }
+}
+
 typedef struct {
     char **args;
     const intptr_t *dims, *steps;
     intptr_t rows_per_task;
-    int kind;
+    int kind, layout;
 } FA_S(fa_glu_ctx);
 
 static void FA_S(fa_glu_task)(void *vctx, intptr_t task) {
@@ -793,6 +998,14 @@ static void FA_S(fa_glu_task)(void *vctx, intptr_t task) {
     const intptr_t *st = c->steps, N = c->dims[0];
     const intptr_t r0 = task * c->rows_per_task;
     const intptr_t r1 = r0 + c->rows_per_task < N ? r0 + c->rows_per_task : N;
+    if (c->layout == FA_LAYOUT_COLUMNS) {
+        FA_S(fa_glu_columns)(c->kind, c->args, c->dims, st, r0, r1);
+        return;
+    }
+    if (c->layout == FA_LAYOUT_SHORT) {
+        FA_S(fa_glu_short)(c->kind, c->args, c->dims, st, r0, r1);
+        return;
+    }
     for (intptr_t r = r0; r < r1; r++) {
         if (c->kind == 0) /* dims: N, n, m; steps: so_x, so_y, sx, sy */
             FA_S(fa_glu_forward_row)(c->args[0] + r * st[0], st[2], c->args[1] + r * st[1], st[3],
@@ -825,8 +1038,23 @@ static void FA_S(fa_glu_loop)(char **args, const intptr_t *dims, const intptr_t 
         }
     } else {
         const intptr_t m = kind == 0 ? dims[2] : dims[1];
-        FA_S(fa_glu_ctx) c = {args, dims, steps, 1, kind};
+        const intptr_t es = (intptr_t)sizeof(T);
+        FA_S(fa_glu_ctx) c = {args, dims, steps, 1, kind, FA_LAYOUT_ROWS};
         c.rows_per_task = FA_TASK_ELEMENTS / m > 0 ? FA_TASK_ELEMENTS / m : 1;
+        if (kind == 0) { /* steps: so_x, so_y, sx, sy */
+            if (steps[0] == es && steps[1] == es && m > 0 && steps[3] >= N * es)
+                c.layout = FA_LAYOUT_COLUMNS;
+            else if (steps[2] == es && steps[3] == es && m < FA_SHORT)
+                c.layout = FA_LAYOUT_SHORT;
+        } else { /* steps: so_g, so_x, so_o, sg, sx, so */
+            if (steps[0] == es && steps[1] == es && steps[2] == es && m > 0 &&
+                steps[5] >= N * es && steps[3] >= N * es)
+                c.layout = FA_LAYOUT_COLUMNS;
+            else if (steps[3] == es && steps[4] == es && steps[5] == es && m < FA_SHORT)
+                c.layout = FA_LAYOUT_SHORT;
+        }
+        if (c.layout == FA_LAYOUT_COLUMNS) /* whole rows of FA_TASK_ELEMENTS / m rows */
+            c.rows_per_task = c.rows_per_task < FA_BLOCK ? FA_BLOCK : c.rows_per_task;
         fa_parallel_for((N + c.rows_per_task - 1) / c.rows_per_task, fa_rows_threads(N * m),
                         FA_S(fa_glu_task), &c);
     }
