@@ -9,9 +9,9 @@ kernel must move (``np.copyto`` of the input into the output: one read, one writ
 It prints one line per case: the time in ns per element and the ratios
 ``torch / fastact`` (> 1: fastact faster), ``numpy / fastact`` and
 ``roof = (copy time * passes) / fastact``, with ``passes`` the traffic of the kernel
-in copies (forward: read x, write y = 1 copy; backward: read g and y, write out =
-1.5 copies; glu forward: read x, write half = 0.75; glu backward: read g (half) and x,
-write out = 1.25 copies): 1.0 means at the memory roof.
+in copies (rows in cache: forward read x, write y = 1 copy; backward read g and y,
+write out = 1.5; long rows: 1.5 and 2.5; glu forward: read x, write half = 0.75; glu
+backward: read g (half) and x, write out = 1.25): 1.0 means at the memory roof.
 
 The machine is shared: every ratio compares timings taken back to back, median of
 ``--repeats`` calls, each case's contestants interleaved.
@@ -20,6 +20,7 @@ The machine is shared: every ratio compares timings taken back to back, median o
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import time
@@ -38,8 +39,12 @@ SHAPES: tuple[tuple[tuple[int, ...], int], ...] = (
     ((1000, 10_000), 0),
 )
 FUNCTIONS = ("softmax", "log_softmax", "softmin", "glu")
-#: bytes moved by each kernel, in copies of x (see the module docstring)
-PASSES = {"forward": 1.0, "backward": 1.5, "glu_forward": 0.75, "glu_backward": 1.25}
+#: bytes moved by each kernel, in copies of x (see the module docstring): rows that
+#: fit in cache (fa_rows.h FA_ROW_CACHE_BYTES, 512 KiB) / longer rows (chunked: x read
+#: twice for the forward, g and y twice for the backward). glu is elementwise.
+PASSES = {"forward": (1.0, 1.5), "backward": (1.5, 2.5), "glu_forward": (0.75, 0.75),
+          "glu_backward": (1.25, 1.25)}
+CACHE_BYTES = 512 * 1024
 
 
 def _median_time(fn: Callable[[], Any], repeats: int, budget: float = 0.5) -> float:
@@ -120,7 +125,7 @@ def run(
     try:
         import torch
     except ImportError:  # torch is optional: ratios against it are then absent
-        torch = None
+        torch = None  # type: ignore[assignment]
     results = []
     rng = np.random.default_rng(0)
     for shape, axis in shapes:
@@ -131,7 +136,7 @@ def run(
                 fa.set_num_threads(nthreads)
                 if torch is not None:
                     torch.set_num_threads(nthreads)
-                t_copy = _median_time(lambda: np.copyto(copy_out, x), repeats)
+                t_copy = _median_time(functools.partial(np.copyto, copy_out, x), repeats)
                 for name in functions:
                     if name == "glu" and shape[axis] % 2:
                         continue
@@ -140,32 +145,28 @@ def run(
                     g = (rng.standard_normal(y.shape)).astype(dtype)
                     for method in methods:
                         key = f"glu_{method}" if name == "glu" else method
-                        passes = PASSES[key]
+                        long_row = shape[axis] * x.itemsize > CACHE_BYTES and axis == -1
+                        passes = PASSES[key][long_row]
                         out = np.empty_like(y if method == "forward" else x)
                         row: dict[str, Any] = {}
                         if baselines:
                             np_fn = _numpy_formula(name, method, axis)
-                            if method == "forward":
-                                row["numpy"] = _median_time(lambda: np_fn(x), repeats)
-                            elif name == "glu":
-                                row["numpy"] = _median_time(lambda: np_fn(g, x), repeats)
-                            else:
-                                row["numpy"] = _median_time(lambda: np_fn(g, y), repeats)
+                            np_args = (x,) if method == "forward" else (
+                                g, x if name == "glu" else y)
+                            row["numpy"] = _median_time(
+                                functools.partial(np_fn, *np_args), repeats)
                             if torch is not None:
                                 tx, tg, ty = (torch.from_numpy(a) for a in (x, g, y))
                                 row["torch"] = _median_time(
                                     _torch_fn(name, method, axis, tx, tg, ty), repeats)
                         for backend in backends:
+                            kw = {"axis": axis, "out": out, "backend": backend}
                             if method == "forward":
-                                def call() -> Any:
-                                    return fn(x, axis=axis, out=out, backend=backend)
+                                call = functools.partial(fn, x, **kw)
                             elif name == "glu":
-                                def call() -> Any:
-                                    return fn.backward(g, x, axis=axis, out=out, backend=backend)
+                                call = functools.partial(fn.backward, g, x, **kw)
                             else:
-                                def call() -> Any:
-                                    return fn.backward(g, y=y, axis=axis, out=out,
-                                                       backend=backend)
+                                call = functools.partial(fn.backward, g, y=y, **kw)
                             t = _median_time(call, repeats)
                             n = x.size
                             res = {
