@@ -23,8 +23,9 @@ def _shape(text: str) -> tuple[tuple[int, ...], int]:
 
 
 class Rows:
-    params: ClassVar[tuple[list[Any], ...]] = (["softmax", "log_softmax", "softmin", "glu"], ["forward", "backward"],
-              ["float32", "float64"], SHAPES, [1, 2], ["cython", "numba", "torch", "copy"])
+    params: ClassVar[tuple[list[Any], ...]] = (
+        ["softmax", "log_softmax", "softmin", "glu"], ["forward", "backward"],
+        ["float32", "float64"], SHAPES, [1, 2], ["cython", "numba", "torch", "copy"])
     param_names: ClassVar[list[str]] = ["function", "method", "dtype", "shape", "threads", "impl"]
     timeout = 300
     version = "rows-1"
