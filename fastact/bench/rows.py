@@ -119,6 +119,7 @@ def run(
     methods: Sequence[str] = ("forward", "backward"),
     repeats: int = 15,
     baselines: bool = True,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Time every case; returns one dict per (shape, function, method, dtype, threads,
     backend) with ns/element of fastact, torch, numpy and copy, and the ratios."""
@@ -180,21 +181,24 @@ def run(
                                 res[f"{base}_ns"] = 1e9 * tb / n
                                 res[f"vs_{base}"] = tb / t
                             results.append(res)
+                            if progress is not None:
+                                progress(res)
     return results
 
 
-def format_results(results: Sequence[dict[str, Any]]) -> str:
-    head = (f"{'shape':>16} {'ax':>2} {'function':<11} {'method':<8} {'dtype':<7} {'thr':>3} "
-            f"{'backend':<6} {'ns/el':>7} {'vs_torch':>8} {'vs_numpy':>8} {'roof':>5}")
-    lines = [head]
-    for r in results:
-        lines.append(
-            f"{'x'.join(map(str, r['shape'])):>16} {r['axis']:>2} {r['function']:<11} "
+HEAD = (f"{'shape':>16} {'ax':>2} {'function':<11} {'method':<8} {'dtype':<7} {'thr':>3} "
+        f"{'backend':<6} {'ns/el':>7} {'vs_torch':>8} {'vs_numpy':>8} {'roof':>5}")
+
+
+def _line(r: dict[str, Any]) -> str:
+    return (f"{'x'.join(map(str, r['shape'])):>16} {r['axis']:>2} {r['function']:<11} "
             f"{r['method']:<8} {r['dtype']:<7} {r['threads']:>3} {r['backend']:<6} "
             f"{r['ns_per_element']:7.3f} {r.get('vs_torch', float('nan')):8.2f} "
-            f"{r.get('vs_numpy', float('nan')):8.2f} {r['roof']:5.2f}"
-        )
-    return "\n".join(lines)
+            f"{r.get('vs_numpy', float('nan')):8.2f} {r['roof']:5.2f}")
+
+
+def format_results(results: Sequence[dict[str, Any]]) -> str:
+    return "\n".join([HEAD, *(_line(r) for r in results)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -212,10 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     shapes = SHAPES if args.shapes == "all" else [SHAPES[int(i)] for i in args.shapes.split(",")]
     print(f"load average {os.getloadavg()}")
+    print(HEAD, flush=True)
     results = run(shapes, args.functions.split(","), args.dtypes.split(","),
                   [int(t) for t in args.threads.split(",")], args.backends.split(","),
-                  args.methods.split(","), args.repeats)
-    print(format_results(results))
+                  args.methods.split(","), args.repeats,
+                  progress=lambda r: print(_line(r), flush=True))
     print(f"load average {os.getloadavg()}")
     if args.json:
         import json
