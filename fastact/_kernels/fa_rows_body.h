@@ -1036,7 +1036,7 @@ static void FA_S(fa_glu_loop)(char **args, const intptr_t *dims, const intptr_t 
                 FA_AT(T, J + i * steps[3], i + m, steps[4]) = FA_S(fa_glu_db)(a, b);
             }
         }
-    } else {
+    } else if ((kind == 0 ? dims[2] : dims[1]) > 0) { /* halves of length 0: nothing */
         const intptr_t m = kind == 0 ? dims[2] : dims[1];
         const intptr_t es = (intptr_t)sizeof(T);
         FA_S(fa_glu_ctx) c = {args, dims, steps, 1, kind, FA_LAYOUT_ROWS};
