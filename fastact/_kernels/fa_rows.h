@@ -46,7 +46,8 @@
  *   log_softmax fwd 3.1x, 1.8x, 1.5x, 2.1x/0.44, 1.7x; bwd-y 1.2x, 1.35x, 1.5x, 1.6x, 1.4x
  *   glu fwd 0.9x, 1.0x, 0.9x, 1.2x/1.8 (1e7: at the roof), 0.37x (axis 0); bwd 2.0-4.9x
  * (before this rewrite, same command and load: softmax fwd (1e5,10) 1.05x, (1e4,1000)
- * 0.4-0.8x; bwd-y axis 0 0.2x.)
+ * 1.09x; bwd-y (1e5,10) 0.70x, axis 0 0.16x; log_softmax bwd-y 0.33-0.86x; glu fwd
+ * 0.13-0.93x. torch's softmin negates x in a pass of its own.)
  *
  * Exception flags are discarded as in fa_driver.h. Threads: fa_parallel_for
  * (fa_pool.h, the shared pool).
