@@ -347,11 +347,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(run=_info, subparser=info)
+    sub.add_parser("bench-rows", help="time softmax, log_softmax, softmin, glu by shape "
+                   "(fastact.bench.rows; its own options: fastact bench-rows --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``fastact`` command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench-rows"]:
+        from fastact.bench import rows
+
+        return rows.main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     status: int = args.run(args, args.subparser)

@@ -21,6 +21,7 @@ per dtype on first use (:func:`gufunc`), and cached on disk by numba.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -124,28 +125,49 @@ def _softmax_jacobian(x, kind, out):
 
 def _softmax_vjp(g, v, kind, out):
     """(n),(n),()->(n); kind 0/1/2 from y, 3/4/5 from x (softmax, log_softmax,
-    softmin). From x, y = softmax(+-x) goes to a scratch row (out may be g or v)."""
+    softmin). From x, y = softmax(+-x) goes to a scratch row (out may be g or v).
+
+    The dominant entry k (the first maximum of y) does not cancel (issue 15 item 15):
+    its sum is formed without it, and 1 - p_k comes from the forward's sums
+    (rest / total) from x, or as 1 - y_k (exact for y_k >= 1/2) / -expm1(y_k) from y:
+    softmax o_k = y_k (g_k (1 - y_k) - s'), log_softmax o_k = g_k (1 - p_k) - p_k S'."""
     n = v.shape[0]
     base = kind % 3
     from_x = kind >= 3
     y = np.empty(n, np.float64)
     if from_x:
-        _softmax_into(v, y, -1.0 if base == 2 else 1.0)
+        rest, k, _ = _parts(v, y, -1.0 if base == 2 else 1.0)
+        total = 1.0 + rest
+        for i in range(n):
+            y[i] = y[i] / total
+        comp = rest / total
     else:
         for i in range(n):
             y[i] = v[i]
+        k = 0
+        for i in range(1, n):
+            if y[i] > y[k]:
+                k = i
+        comp = -math.expm1(y[k]) if base == 1 else 1.0 - y[k]
     # The sums as compensated sums over a scratch row (products first), like rest.
     t = np.empty(n, np.float64)
     for i in range(n):
         t[i] = float64(g[i]) if base == 1 else float64(g[i]) * y[i]
-    s = _neumaier(t, -1)
+    sp = _neumaier(t, k)
+    gk = float64(g[k])
+    yk = y[k]
+    s = sp + t[k]
     if base == 1:
+        pk = yk if from_x else _EXP(yk)
+        ok = gk * comp - pk * sp
+        # out[k] written in its turn (an `out` with a zero stride keeps the last).
         for i in range(n):
             p = y[i] if from_x else _EXP(y[i])
-            out[i] = float64(g[i]) - p * s
+            out[i] = ok if i == k else float64(g[i]) - p * s
         return
+    rk = yk * (gk * comp - sp)
     for i in range(n):
-        r = y[i] * (float64(g[i]) - s)
+        r = rk if i == k else y[i] * (float64(g[i]) - s)
         out[i] = -r if base == 2 else r
 
 
