@@ -23,8 +23,8 @@ Flags (gcc/clang):
   numba kernels (LLVM does not contract without fast-math flags): the same bits
   everywhere.
 * libmvec (only the row kernels of fa_rows.h still call libm): the kernels
-  re-declare libm's prototypes with gcc's ``simd`` attribute (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants,
-  but only if a test program that uses every one of them links here (glibc >=
+  re-declare libm's prototypes with gcc's ``simd`` attribute
+  (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants, but only if a test program that uses every one of them links here (glibc >=
   2.35 has them all); otherwise the calls stay scalar and results stay right.
 * OpenMP (``-fopenmp`` at compile and link time) when the configured compiler
   can build and link a tiny OpenMP program; otherwise the extensions are built
