@@ -24,8 +24,9 @@ Flags (gcc/clang):
   everywhere.
 * libmvec (only the row kernels of fa_rows.h still call libm): the kernels
   re-declare libm's prototypes with gcc's ``simd`` attribute
-  (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants, but only if a test program that uses every one of them links here (glibc >=
-  2.35 has them all); otherwise the calls stay scalar and results stay right.
+  (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants, but only
+  if a test program that uses every one of them links here (glibc >= 2.35 has
+  them all); otherwise the calls stay scalar and results stay right.
 * OpenMP (``-fopenmp`` at compile and link time) when the configured compiler
   can build and link a tiny OpenMP program; otherwise the extensions are built
   without it (``prange`` then runs serially) and

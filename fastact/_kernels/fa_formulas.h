@@ -981,17 +981,6 @@ FA_KERNEL void fa_blk_s_relu6_backward_y_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_negative_slope = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_leaky_relu_f32(in0, P_negative_slope);
-    }
-}
-
 FA_KERNEL void fa_blk_a_leaky_relu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_negative_slope = (const float *)a[1];
@@ -1004,14 +993,14 @@ FA_KERNEL void fa_blk_a_leaky_relu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_leaky_relu_derivative_f32(in0, P_negative_slope);
+        out0[j] = fa_leaky_relu_f32(in0, P_negative_slope);
     }
 }
 
@@ -1027,13 +1016,15 @@ FA_KERNEL void fa_blk_a_leaky_relu_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_leaky_relu_derivative_f32(for_derivative, pv);
-    fa_blk_s_leaky_relu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_negative_slope = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_leaky_relu_derivative_f32(in0, P_negative_slope);
+    }
 }
 
 FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1045,17 +1036,13 @@ FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f32(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_negative_slope = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope);
-    }
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_leaky_relu_derivative_f32(for_derivative, pv);
+    fa_blk_s_leaky_relu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
@@ -1072,7 +1059,7 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_negative_slope = ((const float *)pv)[0];
@@ -1099,14 +1086,16 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float P_weight = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
+    const float *src1 = (const float *)a[1];
+    const float P_negative_slope = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_prelu_f32(in0, P_weight);
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope);
     }
 }
 
@@ -1122,14 +1111,14 @@ FA_KERNEL void fa_blk_a_prelu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_prelu_derivative_f32(in0, P_weight);
+        out0[j] = fa_prelu_f32(in0, P_weight);
     }
 }
 
@@ -1145,13 +1134,15 @@ FA_KERNEL void fa_blk_a_prelu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_prelu_derivative_f32(for_derivative, pv);
-    fa_blk_s_prelu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_prelu_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_weight = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_prelu_derivative_f32(in0, P_weight);
+    }
 }
 
 FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1163,17 +1154,13 @@ FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f32(char *const *a, const voi
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_weight = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_prelu_derivative_f32(in1, P_weight);
-    }
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_prelu_derivative_f32(for_derivative, pv);
+    fa_blk_s_prelu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv) {
@@ -1190,7 +1177,7 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_weight = ((const float *)pv)[0];
@@ -1199,7 +1186,7 @@ FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f32(char *const *a, const void
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
-        out0[j] = in0 * fa_prelu_weight_factor_f32(in1, P_weight);
+        out0[j] = in0 * fa_prelu_derivative_f32(in1, P_weight);
     }
 }
 
@@ -1217,15 +1204,16 @@ FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float P_lower = ((const float *)pv)[0];
-    const float P_upper = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
+    const float *src1 = (const float *)a[1];
+    const float P_weight = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_rrelu_f32(in0, P_lower, P_upper);
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_prelu_weight_factor_f32(in1, P_weight);
     }
 }
 
@@ -1243,7 +1231,7 @@ FA_KERNEL void fa_blk_a_rrelu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_lower = ((const float *)pv)[0];
     const float P_upper = ((const float *)pv)[1];
@@ -1251,7 +1239,7 @@ FA_KERNEL void fa_blk_s_rrelu_derivative_f32(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_rrelu_derivative_f32(in0, P_lower, P_upper);
+        out0[j] = fa_rrelu_f32(in0, P_lower, P_upper);
     }
 }
 
@@ -1269,13 +1257,16 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_rrelu_derivative_f32(for_derivative, pv);
-    fa_blk_s_rrelu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_rrelu_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_lower = ((const float *)pv)[0];
+    const float P_upper = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_rrelu_derivative_f32(in0, P_lower, P_upper);
+    }
 }
 
 FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1287,18 +1278,13 @@ FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f32(char *const *a, const voi
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_lower = ((const float *)pv)[0];
-    const float P_upper = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_rrelu_derivative_f32(in1, P_lower, P_upper);
-    }
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_rrelu_derivative_f32(for_derivative, pv);
+    fa_blk_s_rrelu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv) {
@@ -1317,14 +1303,17 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
+    const float *src1 = (const float *)a[1];
+    const float P_lower = ((const float *)pv)[0];
+    const float P_upper = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_elu_f32(in0, P_alpha);
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_rrelu_derivative_f32(in1, P_lower, P_upper);
     }
 }
 
@@ -1340,14 +1329,14 @@ FA_KERNEL void fa_blk_a_elu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_elu_derivative_f32(in0, P_alpha);
+        out0[j] = fa_elu_f32(in0, P_alpha);
     }
 }
 
@@ -1363,13 +1352,15 @@ FA_KERNEL void fa_blk_a_elu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_elu_derivative_f32(for_derivative, pv);
-    fa_blk_s_elu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_elu_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_elu_derivative_f32(in0, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_elu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1381,17 +1372,13 @@ FA_KERNEL void fa_blk_a_elu_value_and_derivative_f32(char *const *a, const void 
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_elu_derivative_f32(in1, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_elu_derivative_f32(for_derivative, pv);
+    fa_blk_s_elu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv) {
@@ -1408,7 +1395,7 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
@@ -1417,7 +1404,7 @@ FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv) {
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
-        out0[j] = in0 * fa_elu_from_output_f32(in1, P_alpha);
+        out0[j] = in0 * fa_elu_derivative_f32(in1, P_alpha);
     }
 }
 
@@ -1431,6 +1418,19 @@ FA_KERNEL void fa_blk_a_elu_backward_y_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
+        out0[j] = in0 * fa_elu_from_output_f32(in1, P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
         out0[j] = in0 * fa_elu_from_output_f32(in1, P_alpha);
     }
 }
@@ -1492,17 +1492,6 @@ FA_KERNEL void fa_blk_s_selu_backward_y_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_celu_f32(in0, P_alpha);
-    }
-}
-
 FA_KERNEL void fa_blk_a_celu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_alpha = (const float *)a[1];
@@ -1515,15 +1504,13 @@ FA_KERNEL void fa_blk_a_celu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_celu_derivative_f32(in0, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_celu_forward_f32(char *const *a, const void *pv) {
+    _Alignas(64) float copies[1][FA_BLOCK];
+    const float *values = (const float *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], a[1]};
+    fa_blk_a_celu_forward_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_celu_derivative_f32(char *const *a, const void *pv) {
@@ -1538,13 +1525,13 @@ FA_KERNEL void fa_blk_a_celu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_celu_derivative_f32(for_derivative, pv);
-    fa_blk_s_celu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_celu_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float copies[1][FA_BLOCK];
+    const float *values = (const float *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], a[1]};
+    fa_blk_a_celu_derivative_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_celu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1556,17 +1543,13 @@ FA_KERNEL void fa_blk_a_celu_value_and_derivative_f32(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_celu_derivative_f32(in1, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_celu_derivative_f32(for_derivative, pv);
+    fa_blk_s_celu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv) {
@@ -1583,17 +1566,13 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_y_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_celu_from_output_f32(in1, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_celu_backward_x_f32(char *const *a, const void *pv) {
+    _Alignas(64) float copies[1][FA_BLOCK];
+    const float *values = (const float *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
+    fa_blk_a_celu_backward_x_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_y_f32(char *const *a, const void *pv) {
@@ -1608,6 +1587,15 @@ FA_KERNEL void fa_blk_a_celu_backward_y_f32(char *const *a, const void *pv) {
         const float P_alpha = A_alpha[j];
         out0[j] = in0 * fa_celu_from_output_f32(in1, P_alpha);
     }
+}
+
+FA_KERNEL void fa_blk_s_celu_backward_y_f32(char *const *a, const void *pv) {
+    _Alignas(64) float copies[1][FA_BLOCK];
+    const float *values = (const float *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
+    fa_blk_a_celu_backward_y_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_gelu_none_forward_f32(char *const *a, const void *pv) {
@@ -1698,17 +1686,6 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_beta = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_silu_f32(in0, P_beta);
-    }
-}
-
 FA_KERNEL void fa_blk_a_silu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
@@ -1721,14 +1698,14 @@ FA_KERNEL void fa_blk_a_silu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_silu_derivative_f32(in0, P_beta);
+        out0[j] = fa_silu_f32(in0, P_beta);
     }
 }
 
@@ -1744,13 +1721,15 @@ FA_KERNEL void fa_blk_a_silu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_silu_derivative_f32(for_derivative, pv);
-    fa_blk_s_silu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_silu_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_beta = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_silu_derivative_f32(in0, P_beta);
+    }
 }
 
 FA_KERNEL void fa_blk_a_silu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1762,17 +1741,13 @@ FA_KERNEL void fa_blk_a_silu_value_and_derivative_f32(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_silu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_beta = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_silu_derivative_f32(in1, P_beta);
-    }
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_silu_derivative_f32(for_derivative, pv);
+    fa_blk_s_silu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv) {
@@ -1785,6 +1760,19 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
+        out0[j] = in0 * fa_silu_derivative_f32(in1, P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_s_silu_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_beta = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
         out0[j] = in0 * fa_silu_derivative_f32(in1, P_beta);
     }
 }
@@ -1833,18 +1821,6 @@ FA_KERNEL void fa_blk_s_mish_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_beta = ((const float *)pv)[0];
-    const float P_threshold = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_softplus_f32(in0, P_beta, P_threshold);
-    }
-}
-
 FA_KERNEL void fa_blk_a_softplus_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
@@ -1859,16 +1835,13 @@ FA_KERNEL void fa_blk_a_softplus_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_beta = ((const float *)pv)[0];
-    const float P_threshold = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_softplus_derivative_f32(in0, P_beta, P_threshold);
-    }
+FA_KERNEL void fa_blk_s_softplus_forward_f32(char *const *a, const void *pv) {
+    _Alignas(64) float copies[2][FA_BLOCK];
+    const float *values = (const float *)pv;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
+    fa_blk_a_softplus_forward_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_softplus_derivative_f32(char *const *a, const void *pv) {
@@ -1885,13 +1858,13 @@ FA_KERNEL void fa_blk_a_softplus_derivative_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softplus_derivative_f32(for_derivative, pv);
-    fa_blk_s_softplus_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softplus_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float copies[2][FA_BLOCK];
+    const float *values = (const float *)pv;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
+    fa_blk_a_softplus_derivative_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1903,18 +1876,13 @@ FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f32(char *const *a, const 
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softplus_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_beta = ((const float *)pv)[0];
-    const float P_threshold = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_softplus_derivative_f32(in1, P_beta, P_threshold);
-    }
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softplus_derivative_f32(for_derivative, pv);
+    fa_blk_s_softplus_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv) {
@@ -1931,6 +1899,15 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv) 
         const float P_threshold = A_threshold[j];
         out0[j] = in0 * fa_softplus_derivative_f32(in1, P_beta, P_threshold);
     }
+}
+
+FA_KERNEL void fa_blk_s_softplus_backward_x_f32(char *const *a, const void *pv) {
+    _Alignas(64) float copies[2][FA_BLOCK];
+    const float *values = (const float *)pv;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], a[1], (char *)copies[0], (char *)copies[1], a[2]};
+    fa_blk_a_softplus_backward_x_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_softsign_forward_f32(char *const *a, const void *pv) {
@@ -1977,18 +1954,6 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_slope = ((const float *)pv)[0];
-    const float P_offset = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_hardsigmoid_f32(in0, P_slope, P_offset);
-    }
-}
-
 FA_KERNEL void fa_blk_a_hardsigmoid_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_slope = (const float *)a[1];
@@ -2003,7 +1968,7 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
@@ -2011,7 +1976,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f32(char *const *a, const void *p
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset);
+        out0[j] = fa_hardsigmoid_f32(in0, P_slope, P_offset);
     }
 }
 
@@ -2029,13 +1994,16 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardsigmoid_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2047,18 +2015,13 @@ FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f32(char *const *a, con
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_slope = ((const float *)pv)[0];
-    const float P_offset = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset);
-    }
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardsigmoid_derivative_f32(for_derivative, pv);
+    fa_blk_s_hardsigmoid_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
@@ -2073,6 +2036,20 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *p
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
         const float P_offset = A_offset[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
         out0[j] = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset);
     }
 }
@@ -2121,18 +2098,6 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_min_val = ((const float *)pv)[0];
-    const float P_max_val = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_hardtanh_f32(in0, P_min_val, P_max_val);
-    }
-}
-
 FA_KERNEL void fa_blk_a_hardtanh_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_min_val = (const float *)a[1];
@@ -2147,7 +2112,7 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
@@ -2155,7 +2120,7 @@ FA_KERNEL void fa_blk_s_hardtanh_derivative_f32(char *const *a, const void *pv) 
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val);
+        out0[j] = fa_hardtanh_f32(in0, P_min_val, P_max_val);
     }
 }
 
@@ -2173,13 +2138,16 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardtanh_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardtanh_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardtanh_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_min_val = ((const float *)pv)[0];
+    const float P_max_val = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2191,18 +2159,13 @@ FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f32(char *const *a, const 
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_min_val = ((const float *)pv)[0];
-    const float P_max_val = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
-    }
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardtanh_derivative_f32(for_derivative, pv);
+    fa_blk_s_hardtanh_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv) {
@@ -2221,7 +2184,7 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_min_val = ((const float *)pv)[0];
@@ -2247,6 +2210,20 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_y_f32(char *const *a, const void *pv) 
         const float in1 = src1[j];
         const float P_min_val = A_min_val[j];
         const float P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_backward_y_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_min_val = ((const float *)pv)[0];
+    const float P_max_val = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
         out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
     }
 }
@@ -2295,17 +2272,6 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_softshrink_f32(in0, P_lambd);
-    }
-}
-
 FA_KERNEL void fa_blk_a_softshrink_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_lambd = (const float *)a[1];
@@ -2318,14 +2284,14 @@ FA_KERNEL void fa_blk_a_softshrink_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
+        out0[j] = fa_softshrink_f32(in0, P_lambd);
     }
 }
 
@@ -2341,13 +2307,15 @@ FA_KERNEL void fa_blk_a_softshrink_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softshrink_derivative_f32(for_derivative, pv);
-    fa_blk_s_softshrink_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softshrink_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2359,17 +2327,13 @@ FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f32(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softshrink_derivative_f32(for_derivative, pv);
+    fa_blk_s_softshrink_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv) {
@@ -2386,14 +2350,16 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
+    float *out0 = (float *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_hardshrink_f32(in0, P_lambd);
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
     }
 }
 
@@ -2409,14 +2375,14 @@ FA_KERNEL void fa_blk_a_hardshrink_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
+        out0[j] = fa_hardshrink_f32(in0, P_lambd);
     }
 }
 
@@ -2432,13 +2398,15 @@ FA_KERNEL void fa_blk_a_hardshrink_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardshrink_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardshrink_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2450,17 +2418,13 @@ FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f32(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardshrink_derivative_f32(for_derivative, pv);
+    fa_blk_s_hardshrink_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv) {
@@ -2477,15 +2441,16 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float P_threshold = ((const float *)pv)[0];
-    const float P_value = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
+    const float *src1 = (const float *)a[1];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_threshold_f32(in0, P_threshold, P_value);
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
     }
 }
 
@@ -2503,7 +2468,7 @@ FA_KERNEL void fa_blk_a_threshold_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_threshold = ((const float *)pv)[0];
     const float P_value = ((const float *)pv)[1];
@@ -2511,7 +2476,7 @@ FA_KERNEL void fa_blk_s_threshold_derivative_f32(char *const *a, const void *pv)
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_threshold_derivative_f32(in0, P_threshold, P_value);
+        out0[j] = fa_threshold_f32(in0, P_threshold, P_value);
     }
 }
 
@@ -2529,13 +2494,16 @@ FA_KERNEL void fa_blk_a_threshold_derivative_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_threshold_derivative_f32(for_derivative, pv);
-    fa_blk_s_threshold_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_threshold_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_threshold = ((const float *)pv)[0];
+    const float P_value = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_threshold_derivative_f32(in0, P_threshold, P_value);
+    }
 }
 
 FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2547,18 +2515,13 @@ FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f32(char *const *a, const
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_threshold = ((const float *)pv)[0];
-    const float P_value = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_threshold_derivative_f32(in1, P_threshold, P_value);
-    }
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_threshold_derivative_f32(for_derivative, pv);
+    fa_blk_s_threshold_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv) {
@@ -2577,14 +2540,17 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float P_b = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
+    const float *src1 = (const float *)a[1];
+    const float P_threshold = ((const float *)pv)[0];
+    const float P_value = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_squareplus_f32(in0, P_b);
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_threshold_derivative_f32(in1, P_threshold, P_value);
     }
 }
 
@@ -2600,14 +2566,14 @@ FA_KERNEL void fa_blk_a_squareplus_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_squareplus_derivative_f32(in0, P_b);
+        out0[j] = fa_squareplus_f32(in0, P_b);
     }
 }
 
@@ -2623,13 +2589,15 @@ FA_KERNEL void fa_blk_a_squareplus_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_squareplus_derivative_f32(for_derivative, pv);
-    fa_blk_s_squareplus_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_squareplus_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_b = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_squareplus_derivative_f32(in0, P_b);
+    }
 }
 
 FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2641,17 +2609,13 @@ FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f32(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_b = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
-    }
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_squareplus_derivative_f32(for_derivative, pv);
+    fa_blk_s_squareplus_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv) {
@@ -2664,6 +2628,19 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_b = A_b[j];
+        out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_b = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
         out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
     }
 }
@@ -3056,17 +3033,6 @@ FA_KERNEL void fa_blk_s_relu6_backward_y_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_negative_slope = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_leaky_relu_f64(in0, P_negative_slope);
-    }
-}
-
 FA_KERNEL void fa_blk_a_leaky_relu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_negative_slope = (const double *)a[1];
@@ -3079,14 +3045,14 @@ FA_KERNEL void fa_blk_a_leaky_relu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_leaky_relu_derivative_f64(in0, P_negative_slope);
+        out0[j] = fa_leaky_relu_f64(in0, P_negative_slope);
     }
 }
 
@@ -3102,13 +3068,15 @@ FA_KERNEL void fa_blk_a_leaky_relu_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_leaky_relu_derivative_f64(for_derivative, pv);
-    fa_blk_s_leaky_relu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_negative_slope = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_leaky_relu_derivative_f64(in0, P_negative_slope);
+    }
 }
 
 FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3120,17 +3088,13 @@ FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f64(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_negative_slope = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope);
-    }
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_leaky_relu_derivative_f64(for_derivative, pv);
+    fa_blk_s_leaky_relu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
@@ -3147,7 +3111,7 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_negative_slope = ((const double *)pv)[0];
@@ -3174,14 +3138,16 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double P_weight = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
+    const double *src1 = (const double *)a[1];
+    const double P_negative_slope = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_prelu_f64(in0, P_weight);
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope);
     }
 }
 
@@ -3197,14 +3163,14 @@ FA_KERNEL void fa_blk_a_prelu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_prelu_derivative_f64(in0, P_weight);
+        out0[j] = fa_prelu_f64(in0, P_weight);
     }
 }
 
@@ -3220,13 +3186,15 @@ FA_KERNEL void fa_blk_a_prelu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_prelu_derivative_f64(for_derivative, pv);
-    fa_blk_s_prelu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_prelu_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_weight = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_prelu_derivative_f64(in0, P_weight);
+    }
 }
 
 FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3238,17 +3206,13 @@ FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f64(char *const *a, const voi
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_weight = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_prelu_derivative_f64(in1, P_weight);
-    }
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_prelu_derivative_f64(for_derivative, pv);
+    fa_blk_s_prelu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv) {
@@ -3265,7 +3229,7 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_weight = ((const double *)pv)[0];
@@ -3274,7 +3238,7 @@ FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f64(char *const *a, const void
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
-        out0[j] = in0 * fa_prelu_weight_factor_f64(in1, P_weight);
+        out0[j] = in0 * fa_prelu_derivative_f64(in1, P_weight);
     }
 }
 
@@ -3292,15 +3256,16 @@ FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double P_lower = ((const double *)pv)[0];
-    const double P_upper = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
+    const double *src1 = (const double *)a[1];
+    const double P_weight = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_rrelu_f64(in0, P_lower, P_upper);
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_prelu_weight_factor_f64(in1, P_weight);
     }
 }
 
@@ -3318,7 +3283,7 @@ FA_KERNEL void fa_blk_a_rrelu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_lower = ((const double *)pv)[0];
     const double P_upper = ((const double *)pv)[1];
@@ -3326,7 +3291,7 @@ FA_KERNEL void fa_blk_s_rrelu_derivative_f64(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_rrelu_derivative_f64(in0, P_lower, P_upper);
+        out0[j] = fa_rrelu_f64(in0, P_lower, P_upper);
     }
 }
 
@@ -3344,13 +3309,16 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_rrelu_derivative_f64(for_derivative, pv);
-    fa_blk_s_rrelu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_rrelu_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_lower = ((const double *)pv)[0];
+    const double P_upper = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_rrelu_derivative_f64(in0, P_lower, P_upper);
+    }
 }
 
 FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3362,18 +3330,13 @@ FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f64(char *const *a, const voi
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_lower = ((const double *)pv)[0];
-    const double P_upper = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_rrelu_derivative_f64(in1, P_lower, P_upper);
-    }
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_rrelu_derivative_f64(for_derivative, pv);
+    fa_blk_s_rrelu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv) {
@@ -3392,14 +3355,17 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
+    const double *src1 = (const double *)a[1];
+    const double P_lower = ((const double *)pv)[0];
+    const double P_upper = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_elu_f64(in0, P_alpha);
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_rrelu_derivative_f64(in1, P_lower, P_upper);
     }
 }
 
@@ -3415,14 +3381,14 @@ FA_KERNEL void fa_blk_a_elu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_elu_derivative_f64(in0, P_alpha);
+        out0[j] = fa_elu_f64(in0, P_alpha);
     }
 }
 
@@ -3438,13 +3404,15 @@ FA_KERNEL void fa_blk_a_elu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_elu_derivative_f64(for_derivative, pv);
-    fa_blk_s_elu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_elu_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_elu_derivative_f64(in0, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_elu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3456,17 +3424,13 @@ FA_KERNEL void fa_blk_a_elu_value_and_derivative_f64(char *const *a, const void 
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_elu_derivative_f64(in1, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_elu_derivative_f64(for_derivative, pv);
+    fa_blk_s_elu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv) {
@@ -3483,7 +3447,7 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
@@ -3492,7 +3456,7 @@ FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv) {
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
-        out0[j] = in0 * fa_elu_from_output_f64(in1, P_alpha);
+        out0[j] = in0 * fa_elu_derivative_f64(in1, P_alpha);
     }
 }
 
@@ -3506,6 +3470,19 @@ FA_KERNEL void fa_blk_a_elu_backward_y_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
+        out0[j] = in0 * fa_elu_from_output_f64(in1, P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
         out0[j] = in0 * fa_elu_from_output_f64(in1, P_alpha);
     }
 }
@@ -3567,17 +3544,6 @@ FA_KERNEL void fa_blk_s_selu_backward_y_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_celu_f64(in0, P_alpha);
-    }
-}
-
 FA_KERNEL void fa_blk_a_celu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_alpha = (const double *)a[1];
@@ -3590,15 +3556,13 @@ FA_KERNEL void fa_blk_a_celu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_celu_derivative_f64(in0, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_celu_forward_f64(char *const *a, const void *pv) {
+    _Alignas(64) double copies[1][FA_BLOCK];
+    const double *values = (const double *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], a[1]};
+    fa_blk_a_celu_forward_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_celu_derivative_f64(char *const *a, const void *pv) {
@@ -3613,13 +3577,13 @@ FA_KERNEL void fa_blk_a_celu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_celu_derivative_f64(for_derivative, pv);
-    fa_blk_s_celu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_celu_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double copies[1][FA_BLOCK];
+    const double *values = (const double *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], a[1]};
+    fa_blk_a_celu_derivative_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_celu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3631,17 +3595,13 @@ FA_KERNEL void fa_blk_a_celu_value_and_derivative_f64(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_celu_derivative_f64(in1, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_celu_derivative_f64(for_derivative, pv);
+    fa_blk_s_celu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv) {
@@ -3658,17 +3618,13 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_y_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_celu_from_output_f64(in1, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_celu_backward_x_f64(char *const *a, const void *pv) {
+    _Alignas(64) double copies[1][FA_BLOCK];
+    const double *values = (const double *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
+    fa_blk_a_celu_backward_x_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_y_f64(char *const *a, const void *pv) {
@@ -3683,6 +3639,15 @@ FA_KERNEL void fa_blk_a_celu_backward_y_f64(char *const *a, const void *pv) {
         const double P_alpha = A_alpha[j];
         out0[j] = in0 * fa_celu_from_output_f64(in1, P_alpha);
     }
+}
+
+FA_KERNEL void fa_blk_s_celu_backward_y_f64(char *const *a, const void *pv) {
+    _Alignas(64) double copies[1][FA_BLOCK];
+    const double *values = (const double *)pv;
+    for (int k = 0; k < 1; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
+    fa_blk_a_celu_backward_y_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_gelu_none_forward_f64(char *const *a, const void *pv) {
@@ -3773,17 +3738,6 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_beta = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_silu_f64(in0, P_beta);
-    }
-}
-
 FA_KERNEL void fa_blk_a_silu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
@@ -3796,14 +3750,14 @@ FA_KERNEL void fa_blk_a_silu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_silu_derivative_f64(in0, P_beta);
+        out0[j] = fa_silu_f64(in0, P_beta);
     }
 }
 
@@ -3819,13 +3773,15 @@ FA_KERNEL void fa_blk_a_silu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_silu_derivative_f64(for_derivative, pv);
-    fa_blk_s_silu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_silu_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_beta = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_silu_derivative_f64(in0, P_beta);
+    }
 }
 
 FA_KERNEL void fa_blk_a_silu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3837,17 +3793,13 @@ FA_KERNEL void fa_blk_a_silu_value_and_derivative_f64(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_silu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_beta = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_silu_derivative_f64(in1, P_beta);
-    }
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_silu_derivative_f64(for_derivative, pv);
+    fa_blk_s_silu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv) {
@@ -3860,6 +3812,19 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
+        out0[j] = in0 * fa_silu_derivative_f64(in1, P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_s_silu_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_beta = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
         out0[j] = in0 * fa_silu_derivative_f64(in1, P_beta);
     }
 }
@@ -3908,18 +3873,6 @@ FA_KERNEL void fa_blk_s_mish_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_beta = ((const double *)pv)[0];
-    const double P_threshold = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_softplus_f64(in0, P_beta, P_threshold);
-    }
-}
-
 FA_KERNEL void fa_blk_a_softplus_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
@@ -3934,16 +3887,13 @@ FA_KERNEL void fa_blk_a_softplus_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_beta = ((const double *)pv)[0];
-    const double P_threshold = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_softplus_derivative_f64(in0, P_beta, P_threshold);
-    }
+FA_KERNEL void fa_blk_s_softplus_forward_f64(char *const *a, const void *pv) {
+    _Alignas(64) double copies[2][FA_BLOCK];
+    const double *values = (const double *)pv;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
+    fa_blk_a_softplus_forward_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_softplus_derivative_f64(char *const *a, const void *pv) {
@@ -3960,13 +3910,13 @@ FA_KERNEL void fa_blk_a_softplus_derivative_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softplus_derivative_f64(for_derivative, pv);
-    fa_blk_s_softplus_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softplus_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double copies[2][FA_BLOCK];
+    const double *values = (const double *)pv;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
+    fa_blk_a_softplus_derivative_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3978,18 +3928,13 @@ FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f64(char *const *a, const 
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softplus_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_beta = ((const double *)pv)[0];
-    const double P_threshold = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_softplus_derivative_f64(in1, P_beta, P_threshold);
-    }
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softplus_derivative_f64(for_derivative, pv);
+    fa_blk_s_softplus_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv) {
@@ -4006,6 +3951,15 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv) 
         const double P_threshold = A_threshold[j];
         out0[j] = in0 * fa_softplus_derivative_f64(in1, P_beta, P_threshold);
     }
+}
+
+FA_KERNEL void fa_blk_s_softplus_backward_x_f64(char *const *a, const void *pv) {
+    _Alignas(64) double copies[2][FA_BLOCK];
+    const double *values = (const double *)pv;
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
+    char *const args[] = {a[0], a[1], (char *)copies[0], (char *)copies[1], a[2]};
+    fa_blk_a_softplus_backward_x_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_softsign_forward_f64(char *const *a, const void *pv) {
@@ -4052,18 +4006,6 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_slope = ((const double *)pv)[0];
-    const double P_offset = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_hardsigmoid_f64(in0, P_slope, P_offset);
-    }
-}
-
 FA_KERNEL void fa_blk_a_hardsigmoid_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_slope = (const double *)a[1];
@@ -4078,7 +4020,7 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
@@ -4086,7 +4028,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f64(char *const *a, const void *p
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset);
+        out0[j] = fa_hardsigmoid_f64(in0, P_slope, P_offset);
     }
 }
 
@@ -4104,13 +4046,16 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardsigmoid_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4122,18 +4067,13 @@ FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f64(char *const *a, con
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_slope = ((const double *)pv)[0];
-    const double P_offset = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset);
-    }
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardsigmoid_derivative_f64(for_derivative, pv);
+    fa_blk_s_hardsigmoid_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
@@ -4148,6 +4088,20 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *p
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
         const double P_offset = A_offset[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
         out0[j] = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset);
     }
 }
@@ -4196,18 +4150,6 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_min_val = ((const double *)pv)[0];
-    const double P_max_val = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_hardtanh_f64(in0, P_min_val, P_max_val);
-    }
-}
-
 FA_KERNEL void fa_blk_a_hardtanh_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_min_val = (const double *)a[1];
@@ -4222,7 +4164,7 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
@@ -4230,7 +4172,7 @@ FA_KERNEL void fa_blk_s_hardtanh_derivative_f64(char *const *a, const void *pv) 
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val);
+        out0[j] = fa_hardtanh_f64(in0, P_min_val, P_max_val);
     }
 }
 
@@ -4248,13 +4190,16 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardtanh_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardtanh_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardtanh_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_min_val = ((const double *)pv)[0];
+    const double P_max_val = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4266,18 +4211,13 @@ FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f64(char *const *a, const 
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_min_val = ((const double *)pv)[0];
-    const double P_max_val = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
-    }
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardtanh_derivative_f64(for_derivative, pv);
+    fa_blk_s_hardtanh_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv) {
@@ -4296,7 +4236,7 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_min_val = ((const double *)pv)[0];
@@ -4322,6 +4262,20 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_y_f64(char *const *a, const void *pv) 
         const double in1 = src1[j];
         const double P_min_val = A_min_val[j];
         const double P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_backward_y_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_min_val = ((const double *)pv)[0];
+    const double P_max_val = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
         out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
     }
 }
@@ -4370,17 +4324,6 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_softshrink_f64(in0, P_lambd);
-    }
-}
-
 FA_KERNEL void fa_blk_a_softshrink_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_lambd = (const double *)a[1];
@@ -4393,14 +4336,14 @@ FA_KERNEL void fa_blk_a_softshrink_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
+        out0[j] = fa_softshrink_f64(in0, P_lambd);
     }
 }
 
@@ -4416,13 +4359,15 @@ FA_KERNEL void fa_blk_a_softshrink_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softshrink_derivative_f64(for_derivative, pv);
-    fa_blk_s_softshrink_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softshrink_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4434,17 +4379,13 @@ FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f64(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softshrink_derivative_f64(for_derivative, pv);
+    fa_blk_s_softshrink_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv) {
@@ -4461,14 +4402,16 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
+    double *out0 = (double *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_hardshrink_f64(in0, P_lambd);
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
     }
 }
 
@@ -4484,14 +4427,14 @@ FA_KERNEL void fa_blk_a_hardshrink_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
+        out0[j] = fa_hardshrink_f64(in0, P_lambd);
     }
 }
 
@@ -4507,13 +4450,15 @@ FA_KERNEL void fa_blk_a_hardshrink_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardshrink_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardshrink_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4525,17 +4470,13 @@ FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f64(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardshrink_derivative_f64(for_derivative, pv);
+    fa_blk_s_hardshrink_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv) {
@@ -4552,15 +4493,16 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double P_threshold = ((const double *)pv)[0];
-    const double P_value = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
+    const double *src1 = (const double *)a[1];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_threshold_f64(in0, P_threshold, P_value);
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
     }
 }
 
@@ -4578,7 +4520,7 @@ FA_KERNEL void fa_blk_a_threshold_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_threshold = ((const double *)pv)[0];
     const double P_value = ((const double *)pv)[1];
@@ -4586,7 +4528,7 @@ FA_KERNEL void fa_blk_s_threshold_derivative_f64(char *const *a, const void *pv)
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_threshold_derivative_f64(in0, P_threshold, P_value);
+        out0[j] = fa_threshold_f64(in0, P_threshold, P_value);
     }
 }
 
@@ -4604,13 +4546,16 @@ FA_KERNEL void fa_blk_a_threshold_derivative_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_threshold_derivative_f64(for_derivative, pv);
-    fa_blk_s_threshold_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_threshold_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_threshold = ((const double *)pv)[0];
+    const double P_value = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_threshold_derivative_f64(in0, P_threshold, P_value);
+    }
 }
 
 FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4622,18 +4567,13 @@ FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f64(char *const *a, const
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_threshold = ((const double *)pv)[0];
-    const double P_value = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_threshold_derivative_f64(in1, P_threshold, P_value);
-    }
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_threshold_derivative_f64(for_derivative, pv);
+    fa_blk_s_threshold_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv) {
@@ -4652,14 +4592,17 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double P_b = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
+    const double *src1 = (const double *)a[1];
+    const double P_threshold = ((const double *)pv)[0];
+    const double P_value = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_squareplus_f64(in0, P_b);
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_threshold_derivative_f64(in1, P_threshold, P_value);
     }
 }
 
@@ -4675,14 +4618,14 @@ FA_KERNEL void fa_blk_a_squareplus_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_squareplus_derivative_f64(in0, P_b);
+        out0[j] = fa_squareplus_f64(in0, P_b);
     }
 }
 
@@ -4698,13 +4641,15 @@ FA_KERNEL void fa_blk_a_squareplus_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_squareplus_derivative_f64(for_derivative, pv);
-    fa_blk_s_squareplus_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_squareplus_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_b = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_squareplus_derivative_f64(in0, P_b);
+    }
 }
 
 FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4716,17 +4661,13 @@ FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f64(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_b = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_squareplus_derivative_f64(in1, P_b);
-    }
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_squareplus_derivative_f64(for_derivative, pv);
+    fa_blk_s_squareplus_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv) {
@@ -4739,6 +4680,19 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_b = A_b[j];
+        out0[j] = in0 * fa_squareplus_derivative_f64(in1, P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_b = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
         out0[j] = in0 * fa_squareplus_derivative_f64(in1, P_b);
     }
 }

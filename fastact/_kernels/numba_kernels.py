@@ -21,7 +21,7 @@ from fastact._kernels.numba_math import PRIMITIVES as _PRIMITIVES
 # numba's disk cache checks only this file's timestamp and size, not the modules
 # it calls: the hash of numba_math.py and _mathlib.py makes this file change
 # when the math does.
-NUMBA_MATH_SHA256 = "44b9f2ffec11df1be0b141bdaeebf87cce84531be498af890ba419823fcb8973"
+NUMBA_MATH_SHA256 = "d53ce6084e3108950e7e532a3e4563462645a99a9e60373b5708cb9436460cd8"
 
 # Math and formulas are IR-inlined into the loops: a loop vectorises only when no
 # call is left in it. No fast-math flags: NaN, inf and signed zeros keep their

@@ -29,9 +29,11 @@ from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import types
 from numba.core import config
-from numba.extending import intrinsic
+from numba.extending import intrinsic as _intrinsic
 
 __all__ = ["PRIMITIVES", "prefer_512_bit"]
+
+intrinsic: Any = _intrinsic
 
 
 def prefer_512_bit() -> bool:
@@ -48,18 +50,19 @@ def prefer_512_bit() -> bool:
     """
     if os.environ.get("FASTACT_NUMBA_PREFER_512", "1").strip() in ("0", "false", "no", "off"):
         return False
-    if config.CPU_FEATURES is not None:  # the user's choice (NUMBA_CPU_FEATURES)
-        return "-prefer-256-bit" in config.CPU_FEATURES
+    chosen = getattr(config, "CPU_FEATURES", None)
+    if chosen is not None:  # the user's choice (NUMBA_CPU_FEATURES)
+        return "-prefer-256-bit" in chosen
     features = llvm.get_host_cpu_features()
     if not features.get("avx512f", False):
         return False
-    config.CPU_FEATURES = features.flatten() + ",-prefer-256-bit"
+    setattr(config, "CPU_FEATURES", features.flatten() + ",-prefer-256-bit")  # noqa: B010
     return True
 
 
 PREFERS_512_BIT = prefer_512_bit()
 
-_FT = {"float32": (types.float32, ir.FloatType(), ir.IntType(32)),
+_FT: dict[str, Any] = {"float32": (types.float32, ir.FloatType(), ir.IntType(32)),
        "float64": (types.float64, ir.DoubleType(), ir.IntType(64))}  # fmt: skip
 
 # per dtype: (shifter 1.5*2**p, its bits, exponent bias, significand bits,
@@ -172,7 +175,8 @@ def _predicate(name: str, dtype: str) -> Any:
             if name == "isnan":
                 return builder.fcmp_unordered("uno", x, x)
             fabs = builder.module.declare_intrinsic("llvm.fabs", [ft])
-            return builder.fcmp_ordered("==", builder.call(fabs, [x]), ir.Constant(ft, float("inf")))
+            inf = ir.Constant(ft, float("inf"))
+            return builder.fcmp_ordered("==", builder.call(fabs, [x]), inf)
 
         return types.boolean(nt), codegen
 
