@@ -87,9 +87,11 @@ EXP_OVER_F32 = 88.72283172607422  # largest float32 x with a finite exp(x)
 
 
 def exp_f32(x: float) -> float:
-    # clamped to [-104, 88.8]: exp(-104) rounds to 0, exp(88.8) overflows; NaN -> 0
-    # (its result is replaced): every lane stays finite for the integer steps
-    xc = select(x > 88.8, 88.8, select(x < -104.0, -104.0, x))
+    # exp(x < -104) rounds to 0 and exp(x > 88.8) overflows: those lanes (and NaN)
+    # compute exp(0) or exp(88.8) and are replaced. Not a clamp at -104: its subnormal
+    # product costs a microcode assist per vector (softplus over (-200, 200): 30
+    # against 4 ns/element)
+    xc = select(x > 88.8, 88.8, select(x < -104.0, 0.0, x))
     xn = select(isnan(x), 0.0, xc)
     k = (xn * LOG2E + SHIFT_F32) - SHIFT_F32
     r = (xn - k * LN2_HI_F32) - k * LN2_LO_F32
@@ -98,7 +100,7 @@ def exp_f32(x: float) -> float:
     # k in [-150, 128]: two normal factors 2**(k - k2) * 2**k2, one rounding
     k2 = select(k < -120.0, -60.0, select(k > 120.0, 1.0, 0.0))
     y = (p * pow2(k - k2)) * pow2(k2)
-    return select(isnan(x), x, select(x > EXP_OVER_F32, INF, y))
+    return select(isnan(x), x, select(x > EXP_OVER_F32, INF, select(x < -104.0, 0.0, y)))
 
 
 def expm1_core_f32(a: float) -> float:
@@ -159,14 +161,14 @@ def expm1_poly_f64(r: float) -> float:
 
 
 def exp_f64(x: float) -> float:
-    xc = select(x > 709.8, 709.8, select(x < -746.0, -746.0, x))
+    xc = select(x > 709.8, 709.8, select(x < -746.0, 0.0, x))  # as exp_f32
     xn = select(isnan(x), 0.0, xc)
     k = (xn * LOG2E + SHIFT_F64) - SHIFT_F64
     r = (xn - k * LN2_HI_F64) - k * LN2_LO_F64
     p = 1.0 + expm1_poly_f64(r)
     k2 = select(k < -1000.0, -100.0, select(k > 1000.0, 1.0, 0.0))
     y = (p * pow2(k - k2)) * pow2(k2)
-    return select(isnan(x), x, select(x > EXP_OVER_F64, INF, y))
+    return select(isnan(x), x, select(x > EXP_OVER_F64, INF, select(x < -746.0, 0.0, y)))
 
 
 def expm1_core_f64(a: float) -> float:

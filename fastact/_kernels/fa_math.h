@@ -17,14 +17,14 @@ FA_INLINE double fa_expm1_poly_f64(double v_r) {
 }
 
 FA_INLINE double fa_exp_f64(double v_x) {
-    const double v_xc = ((v_x > ((double)709.8)) ? ((double)709.8) : ((v_x < ((double)-746.0)) ? ((double)-746.0) : v_x));
+    const double v_xc = ((v_x > ((double)709.8)) ? ((double)709.8) : ((v_x < ((double)-746.0)) ? ((double)0.0) : v_x));
     const double v_xn = (isnan(v_x) ? ((double)0.0) : v_xc);
     const double v_k = (((v_xn * ((double)1.4426950408889634)) + ((double)6755399441055744.0)) - ((double)6755399441055744.0));
     const double v_r = ((v_xn - (v_k * ((double)0.6931471803691238))) - (v_k * ((double)1.9082149292705877e-10)));
     const double v_p = (((double)1.0) + fa_expm1_poly_f64(v_r));
     const double v_k2 = ((v_k < ((double)-1000.0)) ? ((double)-100.0) : ((v_k > ((double)1000.0)) ? ((double)1.0) : ((double)0.0)));
     const double v_y = ((v_p * fa_pow2_f64((v_k - v_k2))) * fa_pow2_f64(v_k2));
-    return (double)((isnan(v_x) ? v_x : ((v_x > ((double)709.782712893384)) ? ((double)INFINITY) : v_y)));
+    return (double)((isnan(v_x) ? v_x : ((v_x > ((double)709.782712893384)) ? ((double)INFINITY) : ((v_x < ((double)-746.0)) ? ((double)0.0) : v_y))));
 }
 
 FA_INLINE double fa_expm1_core_f64(double v_a) {
@@ -181,7 +181,7 @@ FA_INLINE double fa_hypot_wide_f64(double v_x, double v_y) {
 /* ---- math, float ---- */
 
 FA_INLINE float fa_exp_f32(float v_x) {
-    const float v_xc = ((v_x > ((float)88.8)) ? ((float)88.8) : ((v_x < ((float)-104.0)) ? ((float)-104.0) : v_x));
+    const float v_xc = ((v_x > ((float)88.8)) ? ((float)88.8) : ((v_x < ((float)-104.0)) ? ((float)0.0) : v_x));
     const float v_xn = (isnan(v_x) ? ((float)0.0) : v_xc);
     const float v_k = (((v_xn * ((float)1.4426950408889634)) + ((float)12582912.0)) - ((float)12582912.0));
     const float v_r = ((v_xn - (v_k * ((float)0.693145751953125))) - (v_k * ((float)1.4286068203094173e-06)));
@@ -189,7 +189,7 @@ FA_INLINE float fa_exp_f32(float v_x) {
     const float v_p = (((float)1.0) + (v_r + ((v_r * v_r) * v_q)));
     const float v_k2 = ((v_k < ((float)-120.0)) ? ((float)-60.0) : ((v_k > ((float)120.0)) ? ((float)1.0) : ((float)0.0)));
     const float v_y = ((v_p * fa_pow2_f32((v_k - v_k2))) * fa_pow2_f32(v_k2));
-    return (float)((isnan(v_x) ? v_x : ((v_x > ((float)88.72283172607422)) ? ((float)INFINITY) : v_y)));
+    return (float)((isnan(v_x) ? v_x : ((v_x > ((float)88.72283172607422)) ? ((float)INFINITY) : ((v_x < ((float)-104.0)) ? ((float)0.0) : v_y))));
 }
 
 FA_INLINE float fa_expm1_core_f32(float v_a) {

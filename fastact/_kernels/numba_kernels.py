@@ -21,7 +21,7 @@ from fastact._kernels.numba_math import PRIMITIVES as _PRIMITIVES
 # numba's disk cache checks only this file's timestamp and size, not the modules
 # it calls: the hash of numba_math.py and _mathlib.py makes this file change
 # when the math does.
-NUMBA_MATH_SHA256 = "d53ce6084e3108950e7e532a3e4563462645a99a9e60373b5708cb9436460cd8"
+NUMBA_MATH_SHA256 = "3a9ce2dfee30c1dcc03bc6bd2435a60f851a8a3c414f2033f7f322d7c28aabe6"
 
 # Math and formulas are IR-inlined into the loops: a loop vectorises only when no
 # call is left in it. No fast-math flags: NaN, inf and signed zeros keep their
@@ -144,14 +144,14 @@ def fa_expm1_poly_f64(v_r):
 
 @njit(**_FORMULA)
 def fa_exp_f64(v_x):
-    v_xc = (709.8 if (v_x > 709.8) else (-746.0 if (v_x < -746.0) else v_x))
+    v_xc = (709.8 if (v_x > 709.8) else (0.0 if (v_x < -746.0) else v_x))
     v_xn = (0.0 if isnan_f64(v_x) else v_xc)
     v_k = (((v_xn * 1.4426950408889634) + 6755399441055744.0) - 6755399441055744.0)
     v_r = ((v_xn - (v_k * 0.6931471803691238)) - (v_k * 1.9082149292705877e-10))
     v_p = (1.0 + fa_expm1_poly_f64(v_r))
     v_k2 = (-100.0 if (v_k < -1000.0) else (1.0 if (v_k > 1000.0) else 0.0))
     v_y = ((v_p * pow2_f64((v_k - v_k2))) * pow2_f64(v_k2))
-    return (v_x if isnan_f64(v_x) else (K0_f64 if (v_x > 709.782712893384) else v_y))
+    return (v_x if isnan_f64(v_x) else (K0_f64 if (v_x > 709.782712893384) else (0.0 if (v_x < -746.0) else v_y)))
 
 
 @njit(**_FORMULA)
@@ -323,7 +323,7 @@ def fa_hypot_wide_f64(v_x, v_y):
 
 @njit(**_FORMULA)
 def fa_exp_f32(v_x):
-    v_xc = (K0_f32 if (v_x > K0_f32) else (K1_f32 if (v_x < K1_f32) else v_x))
+    v_xc = (K0_f32 if (v_x > K0_f32) else (K2_f32 if (v_x < K1_f32) else v_x))
     v_xn = (K2_f32 if isnan_f32(v_x) else v_xc)
     v_k = (((v_xn * K3_f32) + K4_f32) - K4_f32)
     v_r = ((v_xn - (v_k * K5_f32)) - (v_k * K6_f32))
@@ -331,7 +331,7 @@ def fa_exp_f32(v_x):
     v_p = (K12_f32 + (v_r + ((v_r * v_r) * v_q)))
     v_k2 = (K14_f32 if (v_k < K13_f32) else (K12_f32 if (v_k > K15_f32) else K2_f32))
     v_y = ((v_p * pow2_f32((v_k - v_k2))) * pow2_f32(v_k2))
-    return (v_x if isnan_f32(v_x) else (K17_f32 if (v_x > K16_f32) else v_y))
+    return (v_x if isnan_f32(v_x) else (K17_f32 if (v_x > K16_f32) else (K2_f32 if (v_x < K1_f32) else v_y)))
 
 
 @njit(**_FORMULA)
