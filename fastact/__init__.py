@@ -24,6 +24,10 @@ from fastact._dispatch import (
 )
 from fastact._threads import get_num_threads, set_num_threads
 
+# The adapters' floor (dask, xarray, DLPack, device arrays) sits above the API and
+# installs itself as its router: the API does not import it.
+from fastact import _interop  # noqa: E402, F401, I001
+
 __version__ = "0.1.0"
 
 globals().update(activations())
