@@ -317,6 +317,13 @@ def forward_shape(spec: ActivationSpec, shape: tuple[int, ...], params: Mapping)
     return (*shape[:axis], shape[axis] // 2, *shape[axis + 1 :])
 
 
+def y_backward_check(spec: ActivationSpec, params: Mapping) -> None:
+    """Raise if the parameters do not allow a backward from y."""
+    refusal = spec.y_backward_refusal(params)
+    if refusal is not None:
+        raise ValueError(f"{spec.name}.backward cannot use y=: {refusal}; pass x instead")
+
+
 def result_shapes(
     spec: ActivationSpec, method: str, shape: tuple[int, ...], params: Mapping, raw: Mapping
 ) -> tuple[tuple[int, ...], list[tuple[int, ...]]]:
@@ -325,9 +332,7 @@ def result_shapes(
     parameters do not allow raises here. Shared by every call path (host, device,
     dask), so that they agree on shapes and on this error."""
     if method == "backward_y":
-        refusal = spec.y_backward_refusal(params)
-        if refusal is not None:
-            raise ValueError(f"{spec.name}.backward cannot use y=: {refusal}; pass x instead")
+        y_backward_check(spec, params)
     y_shape = shape if method == "backward_y" else forward_shape(spec, shape, params)
     jacobian = shape if spec.kind == "elementwise" else (*y_shape, shape[params["axis"]])
     if method == "forward":
@@ -481,6 +486,8 @@ def plan(
             return found
     compute = COMPUTE[result]
     params = validate_params(spec, raw, shape, compute)
+    if method == "backward_y":  # before caching: the fast path relies on the plan for it
+        y_backward_check(spec, params)
     chosen, kernels = _dispatch.select(spec.name, kernel_methods(spec, method), compute, choice)
     made = Plan(spec, method, result, compute, params, chosen, kernels)
     if key is not None:
