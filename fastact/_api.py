@@ -9,9 +9,8 @@ says what differs.
 
 from __future__ import annotations
 
-import functools
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,12 +18,9 @@ import numpy as np
 from fastact import _dispatch
 from fastact import _validate as V
 
-try:
-    from fastact._kernels._fastcall import Base as _Base
-    from fastact._kernels._fastcall import Method as _Method
-except ImportError:  # pragma: no cover - a source tree without its extensions built
-    _Base = None  # type: ignore[assignment,misc]
-    _Method = None  # type: ignore[assignment,misc]
+# The compiled half of the API (built with the kernels it calls).
+from fastact._kernels._fastcall import Base as _Base
+from fastact._kernels._fastcall import Method as _Method
 from fastact._registry import SPECS, ActivationSpec, Param, lookup
 
 __all__ = ["Activation", "activations", "resolve_backend"]
@@ -54,16 +50,7 @@ def _plain(arrays: Mapping[str, Any], out: Any) -> bool:
     return isinstance(out, _PLAIN)
 
 
-class _PythonBase:
-    """The general path alone, where the compiled fast path is not built."""
-
-    def __call__(
-        self, x: Any, /, *args: Any, out: Any = None, backend: str | None = None, **params: Any
-    ) -> Any:
-        return self._run("forward", {"x": x}, args, params, out, backend)  # type: ignore[attr-defined]
-
-
-class Activation(_Base if _Base is not None else _PythonBase):  # type: ignore[misc]
+class Activation(_Base):
     """An activation function with its derivative and fused backward.
 
     Calling the object is the forward; see the class docstring of each activation
@@ -279,17 +266,8 @@ def _method_with_signature(
     """``function`` under its own name with the activation's signature, for help() and
     inspect (the shared implementation takes ``*args, **params``)."""
 
-    if _Method is not None:  # the compiled fast path, then ``function``
-        return _Method(function.__name__, function, signature)
-
-    @functools.wraps(function)
-    def method(self: Activation, *args: Any, **kwargs: Any) -> Any:
-        return function(self, *args, **kwargs)
-
-    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
-    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[self_parameter, *signature.parameters.values()]
-    )
+    # The compiled fast path, then ``function`` (the general path), with the signature.
+    method: Callable[..., Any] = _Method(function.__name__, function, signature)  # type: ignore[assignment]
     return method
 
 

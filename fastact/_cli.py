@@ -98,6 +98,10 @@ def _canonical(names: Sequence[str], parser: argparse.ArgumentParser) -> list[st
 
 
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.callcost:  # the small-call cost table (fastact.bench.callcost; issue 14)
+        from fastact.bench import callcost
+
+        return callcost.main([] if args.repeats is None else ["--repeats", str(args.repeats)])
     from fastact.bench import report, timing
 
     quick = report.QUICK if args.quick else {}
@@ -315,6 +319,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON ('-': stdout)")
     bench.add_argument("--plot", metavar="FILE.png", help="write a bar chart")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.add_argument("--callcost", action="store_true",
+                       help="the cost of small calls against np.tanh(x, out=o) instead")
     bench.set_defaults(run=_bench, subparser=bench)
 
     plot = sub.add_parser(

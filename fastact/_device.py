@@ -58,8 +58,8 @@ def call(
     backend: str | None,
 ) -> Any:
     """Run ``activation``'s ``method`` on device arrays (see :func:`_interop.intercept`):
-    validated like a host call (:mod:`fastact._validate`), computed by the ``"cuda"`` backend, results (new
-    device arrays, or ``out``) left on the device."""
+    validated like a host call (:mod:`fastact._validate`), computed by the ``"cuda"``
+    backend, results (new device arrays, or ``out``) left on the device."""
     spec = activation.spec
     if "cuda" not in _dispatch.available_backends():
         raise NotImplementedError(

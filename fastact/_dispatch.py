@@ -16,6 +16,7 @@ import importlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 import numpy as np
 
@@ -136,7 +137,7 @@ def current_backend() -> str:
 #: The one cache of kernel selections: call plans (fastact._validate.Plan, which hold
 #: their kernels), filled and bounded by fastact._validate; emptied whenever the set of
 #: backends changes. (The backends' own dicts only memoise building a kernel.)
-_selected: dict[tuple, object] = {}
+_selected: dict[tuple, Any] = {}
 #: The backends in the order "auto" tries them, sorted once per change of the set.
 _by_priority: list[Backend] = []
 

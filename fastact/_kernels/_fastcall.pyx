@@ -25,6 +25,7 @@ same memory) and never raises where the general path would not.
 """
 
 cimport numpy as cnp
+from cpython.contextvars cimport get_value
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
 from libc.math cimport copysign
@@ -220,7 +221,7 @@ cdef class Base:
         served): the key is fastact._validate.plan's."""
         cdef PyObject *found
         if backend is None:
-            backend = _context_choice.get()
+            backend = get_value(_context_choice)
             if backend is None:
                 backend = _dispatch._global_choice
         elif type(backend) is not _str:

@@ -47,7 +47,10 @@ def _torch() -> Any:
     return torch
 
 
-def cases(n: int, backend: str) -> list[tuple[str, str, Callable[[], Any], Callable[[], Any] | None]]:
+Case = tuple[str, str, Callable[[], Any], Callable[[], Any] | None]
+
+
+def cases(n: int, backend: str) -> list[Case]:
     """(label, kind, fastact call, torch call or None) for arrays of ``n`` float32."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(n).astype(np.float32)
@@ -117,6 +120,13 @@ def _best(f: Callable[[], Any], number: int, repeats: int) -> float:
     return min(timeit.repeat(f, number=number, repeat=repeats)) / number * 1e6
 
 
+def _bare_call(x: np.ndarray, o: np.ndarray) -> Callable[[], Any]:
+    def bare() -> Any:
+        return np.tanh(x, out=o)
+
+    return bare
+
+
 def measure(
     sizes: Sequence[int] = (100, 1000, 10000),
     backends: Sequence[str] = ("cython", "numba"),
@@ -130,7 +140,7 @@ def measure(
         x = np.random.default_rng(1).standard_normal(n).astype(np.float32)
         o = np.empty_like(x)
         per_size = max(200, number * 100 // max(n, 100))
-        bare = _best(lambda: np.tanh(x, out=o), per_size, repeats)
+        bare = _best(_bare_call(x, o), per_size, repeats)
         per_backend = {b: cases(n, b) for b in backends}
         for i, (label, kind, _, torch_call) in enumerate(per_backend[backends[0]]):
             row: dict[str, Any] = {"n": n, "case": label, "kind": kind, "np.tanh": bare}
