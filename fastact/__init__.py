@@ -14,6 +14,9 @@ Every activation is an object in this namespace, built from the registry
 
 from __future__ import annotations
 
+# The adapters' floor (dask, xarray, DLPack, device arrays) sits above the API and
+# installs itself as its router: the API does not import it.
+from fastact import _interop  # noqa: F401
 from fastact._api import Activation, activations, resolve_backend
 from fastact._dispatch import (
     available_backends,
@@ -23,10 +26,6 @@ from fastact._dispatch import (
     use_backend,
 )
 from fastact._threads import get_num_threads, set_num_threads
-
-# The adapters' floor (dask, xarray, DLPack, device arrays) sits above the API and
-# installs itself as its router: the API does not import it.
-from fastact import _interop  # noqa: E402, F401, I001
 
 __version__ = "0.1.0"
 
