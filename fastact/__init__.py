@@ -14,6 +14,9 @@ Every activation is an object in this namespace, built from the registry
 
 from __future__ import annotations
 
+# The adapters' floor (dask, xarray, DLPack, device arrays) sits above the API and
+# installs itself as its router: the API does not import it.
+from fastact import _interop  # noqa: F401
 from fastact._api import Activation, activations, resolve_backend
 from fastact._dispatch import (
     available_backends,

@@ -102,6 +102,10 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from fastact.bench import pool
 
         return pool.main(args.pool)
+    if args.callcost:  # the small-call cost table (fastact.bench.callcost; issue 14)
+        from fastact.bench import callcost
+
+        return callcost.main([] if args.repeats is None else ["--repeats", str(args.repeats)])
     from fastact.bench import report, timing
 
     quick = report.QUICK if args.quick else {}
@@ -321,6 +325,8 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
     bench.add_argument("--pool", choices=["busy", "idle", "mlp", "sklearn"],
                        help="thread-pool study instead (fastact.bench.pool)")
+    bench.add_argument("--callcost", action="store_true",
+                       help="the cost of small calls against np.tanh(x, out=o) instead")
     bench.set_defaults(run=_bench, subparser=bench)
 
     plot = sub.add_parser(

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from fastact import _dispatch
+from fastact import _validate as V
 
 __all__ = ["call", "is_device_array"]
 
@@ -57,10 +58,8 @@ def call(
     backend: str | None,
 ) -> Any:
     """Run ``activation``'s ``method`` on device arrays (see :func:`_interop.intercept`):
-    validated like a host call, computed by the ``"cuda"`` backend, results (new
-    device arrays, or ``out``) left on the device."""
-    from fastact import _api  # the API's validation, shared (imported at call time)
-
+    validated like a host call (:mod:`fastact._validate`), computed by the ``"cuda"``
+    backend, results (new device arrays, or ``out``) left on the device."""
     spec = activation.spec
     if "cuda" not in _dispatch.available_backends():
         raise NotImplementedError(
@@ -73,13 +72,14 @@ def call(
         raise ValueError(
             f"{spec.name}: device arrays run on the 'cuda' backend, not {requested!r}"
         )
-    raw = _api._bind(spec, args, {k: _host_param(v) for k, v in params.items()})
+    raw = V.bind(spec, args, {k: _host_param(v) for k, v in params.items()})
     main_name = "y" if method == "backward_y" else "x"
     main = _check_device(arrays[main_name], main_name)
     dtype = np.dtype(main.dtype)
     shape = tuple(main.shape)
-    checked = _api._validate_params(spec, raw, shape, dtype)
-    y_shape, shapes = _api._result_shapes(spec, method, shape, checked, raw)
+    plan = V.plan(spec, method, raw, dtype, shape, "cuda")
+    checked = plan.params
+    y_shape, shapes = V.result_shapes(spec, method, shape, checked, raw)
     grad = None
     if "grad" in arrays:
         grad = _check_device(arrays["grad"], "grad")
@@ -89,7 +89,7 @@ def call(
                 f"{y_shape} and dtype {dtype}, got {tuple(grad.shape)} {np.dtype(grad.dtype)}"
             )
     outs = _device_outs(out, shapes, dtype)
-    _, kernels = _dispatch.select(spec.name, _api._kernel_methods(spec, method), dtype, "cuda")
+    kernels = plan.kernels
     from numba import cuda
 
     targets = [

@@ -16,6 +16,7 @@ import importlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def register_backend(backend: Backend, *, replace: bool = False) -> None:
         if backend.name in _backends and not replace:
             raise ValueError(f"a backend named {backend.name!r} is already registered")
         _backends[backend.name] = backend
-        _selected.clear()
+        _changed()
 
 
 def unregister_backend(name: str) -> None:
@@ -91,7 +92,7 @@ def unregister_backend(name: str) -> None:
     with _lock:
         if _backends.pop(name, None) is None:
             raise ValueError(f"no backend named {name!r} is registered")
-        _selected.clear()
+        _changed()
 
 
 def available_backends() -> list[str]:
@@ -133,23 +134,18 @@ def current_backend() -> str:
     return context if context is not None else _global_choice
 
 
-#: (choice, activation, method, dtype) -> the kernel of one method, for the small-array
-#: fast path of the API; emptied whenever the set of backends changes.
-_selected: dict[tuple[str, str, str, np.dtype], Kernel] = {}
+#: The one cache of kernel selections: call plans (fastact._validate.Plan, which hold
+#: their kernels), filled and bounded by fastact._validate; emptied whenever the set of
+#: backends changes. (The backends' own dicts only memoise building a kernel.)
+_selected: dict[tuple, Any] = {}
+#: The backends in the order "auto" tries them, sorted once per change of the set.
+_by_priority: list[Backend] = []
 
 
-def select_cached(
-    activation: str, method: str, dtype: np.dtype, requested: str | None = None
-) -> Kernel:
-    """``select(activation, [method], dtype, requested)``'s kernel, cached per choice
-    (only successful selections are cached: an unknown name still raises)."""
-    key = (current_backend() if requested is None else requested, activation, method, dtype)
-    try:
-        return _selected[key]
-    except (KeyError, TypeError):  # TypeError: an unhashable backend argument
-        kernel = select(activation, [method], dtype, requested)[1][0]
-        _selected[key] = kernel
-        return kernel
+def _changed() -> None:
+    """The set of backends changed: forget the selections made from the old set."""
+    _selected.clear()
+    _by_priority[:] = sorted(_backends.values(), key=lambda b: -b.priority)
 
 
 def select(
@@ -169,7 +165,9 @@ def select(
                 f"for compute dtype {dtype}; use backend='auto' to fall back"
             )
         return name, [k for k in kernels if k is not None]
-    for backend in sorted(_backends.values(), key=lambda b: -b.priority):
+    if len(_by_priority) != len(_backends):
+        _changed()
+    for backend in _by_priority:
         found = [backend.kernel(activation, m, dtype) for m in methods]
         if all(k is not None for k in found):
             return backend.name, [k for k in found if k is not None]

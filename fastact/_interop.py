@@ -1,11 +1,13 @@
-"""Inputs that are not NumPy arrays: where a call goes before :mod:`fastact._api`
-converts anything.
+"""Inputs that are not NumPy arrays: the adapters' floor, above :mod:`fastact._api`.
 
-:func:`intercept` is asked first by every call that leaves the ndarray fast path. It
-returns ``NotImplemented`` for ordinary inputs (ndarrays, scalars, lists), which
-``_api`` then converts with ``np.asarray``; device arrays go to
-:mod:`fastact._device`, which runs them on the GPU without a host round trip. The
-other array types, in this order:
+The API does not import this module: importing fastact installs :func:`intercept` as
+the API's router (:func:`fastact._api.set_router`), which a call asks before it
+converts anything, when an argument is not an ndarray, a NumPy or Python scalar or a
+sequence. The adapters convert their arguments and call the public API again (or,
+for device arrays, :mod:`fastact._device`, which validates through
+:mod:`fastact._validate` and runs the ``"cuda"`` backend without a host round
+trip); they validate with :mod:`fastact._validate`, as every path does. The array
+types, in this order:
 
 * **xarray** ``DataArray`` (as ``x``, ``grad``, ``y``, ``out`` or a parameter): the
   call runs on the underlying data (NumPy or dask) and the results keep the input's
@@ -41,12 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from fastact import _device
+from fastact import _api, _device, _dispatch
+from fastact import _validate as V
 
 __all__ = ["intercept"]
 
-#: Types that never need routing (checked by identity first: the common case).
-_PLAIN = (np.ndarray, np.generic, int, float, bool, list, tuple, type(None))
+_PLAIN = _api._PLAIN
 
 
 def _values(arrays: Mapping[str, Any], out: Any) -> list[Any]:
@@ -325,8 +327,6 @@ def _dask_call(
 ) -> Any:
     import dask.array as da
 
-    from fastact import _api, _dispatch
-
     spec = activation.spec
     if out is not None:
         raise TypeError(
@@ -336,26 +336,24 @@ def _dask_call(
     main_name = _main_name(method)
 
     # Validate everything now, with the messages of the NumPy path.
-    raw = _api._bind(spec, args, params)
+    raw = V.bind(spec, args, params)
     raw = {k: (v.compute() if isinstance(v, da.Array) else v) for k, v in raw.items()}
     main = da.asarray(arrays[main_name])
-    result_dtype = _api._result_dtype(main.dtype, main_name)
+    result_dtype = V.result_dtype(main.dtype, main_name)
     grad = None
     if "grad" in arrays:
         grad_value = arrays["grad"]
         grad = da.asarray(grad_value)
-        grad_dtype = _api._result_dtype(grad.dtype, "grad")
+        grad_dtype = V.result_dtype(grad.dtype, "grad")
         if type(grad_value) not in (int, float):  # Python scalars are weak (NEP 50)
             result_dtype = np.promote_types(result_dtype, grad_dtype)
-    compute = _api._COMPUTE[result_dtype]
-    validated = _api._validate_params(spec, raw, main.shape, compute)
-    y_shape = _api._result_shapes(spec, method, main.shape, validated, raw)[0]
     chosen = backend if backend is not None else _dispatch.current_backend()
-    _dispatch.select(spec.name, _api._kernel_methods(spec, method), compute, chosen)
+    validated = V.plan(spec, method, raw, result_dtype, main.shape, chosen).params
+    y_shape = V.result_shapes(spec, method, main.shape, validated, raw)[0]
 
     ndim = main.ndim
     axis: int = validated.get("axis", -1)
-    if grad is not None and not _api._broadcasts_to(grad.shape, y_shape):
+    if grad is not None and not V.broadcasts_to(grad.shape, y_shape):
         raise ValueError(
             f"{spec.name}.backward: grad of shape {grad.shape} does not broadcast to "
             f"the output's shape {y_shape}"
@@ -499,3 +497,6 @@ class _ParamGradBlock:
         value = np.asarray(pair[self.index])
         # A scalar parameter's gradient is 0-d: give it the block's number of axes.
         return value.reshape((1,) * (self.ndim - value.ndim) + value.shape)
+
+
+_api.set_router(intercept)

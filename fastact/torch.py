@@ -65,7 +65,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fastact import _api
+from fastact import _validate
 from fastact._api import Activation, activations
 from fastact._registry import SPECS, ActivationSpec
 
@@ -126,8 +126,8 @@ def _output_shape(spec: ActivationSpec, shape: tuple[int, ...], params: Mapping)
     """The result's shape (glu: half along its axis), after fastact's own checks."""
     if not spec.halves_axis:
         return shape
-    validated = _api._validate_params(spec, params, shape, np.dtype(np.float64))
-    return tuple(_api._forward_shape(spec, shape, validated))
+    validated = _validate.validate_params(spec, params, shape, np.dtype(np.float64))
+    return tuple(_validate.forward_shape(spec, shape, validated))
 
 
 def _make_function(spec: ActivationSpec) -> type[torch.autograd.Function]:
@@ -397,7 +397,7 @@ class _ActivationModule(nn.Module):
             return
         raw = {k: v for k, v in self._params().items() if k not in _INTERNAL}
         spec, raw = _torch_rule(self._spec, raw)
-        _api._validate_params(spec, raw, (), np.dtype(np.float64))
+        _validate.validate_params(spec, raw, (), np.dtype(np.float64))
 
     def _params(self) -> dict[str, Any]:
         params = {("axis" if n == "dim" else n): getattr(self, n)

@@ -8,7 +8,8 @@ where no compiled backend serves a call.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -93,7 +94,50 @@ def _elementwise_kernel(fns: ref.Elementwise, method: str) -> Kernel | None:
     return None
 
 
+def _three(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` as (before, along, after) around ``axis``: the reference's row functions
+    index with one array per dimension (NumPy allows at most 63 there, arrays have up
+    to 64 dimensions: issue 15 item 10), and the rows are the same in three."""
+    shape = a.shape
+    return a.reshape(
+        math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :])
+    )
+
+
+def _in_three(kernel: Callable[..., None], nin: int) -> Kernel:
+    """``kernel`` run on the (before, along, after) views of its arrays beyond three
+    dimensions (the outputs are written back through ``_store``'s reshape)."""
+
+    def run(*arrays: np.ndarray, axis: int) -> None:
+        if arrays[0].ndim <= 3:
+            kernel(*arrays, axis=axis)
+            return
+        ins = [_three(a, axis) for a in arrays[:nin]]
+        ndim = arrays[0].ndim
+        outs = [np.empty(_three_shape(o.shape, axis, ndim), o.dtype) for o in arrays[nin:]]
+        kernel(*ins, *outs, axis=1)
+        for o, result in zip(arrays[nin:], outs, strict=True):
+            o[...] = result.reshape(o.shape)
+
+    return run
+
+
+def _three_shape(shape: tuple[int, ...], axis: int, ndim: int) -> tuple[int, ...]:
+    """The (before, along, after) shape of an output of ``shape`` (a Jacobian has one
+    more axis, the last, kept)."""
+    if len(shape) == ndim:
+        return (math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 :]))
+    return (math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1 : -1]), shape[-1])
+
+
 def _axis_kernel(fns: ref.AlongAxis, method: str) -> Kernel | None:
+    found = _axis_kernel_any(fns, method)
+    if found is None:
+        return None
+    return _in_three(found, 2 if method in ("backward_x", "backward_y") else 1)
+
+
+def _axis_kernel_any(fns: ref.AlongAxis, method: str) -> Kernel | None:
     if method == "forward":
 
         def forward(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:

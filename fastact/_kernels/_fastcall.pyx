@@ -1,0 +1,502 @@
+# Compiled with the directives and flags of setup.py.
+"""The compiled fast path of the activation objects (issue 14).
+
+:class:`Base` is the base class of :class:`fastact._api.Activation`: its ``__call__``
+and the :class:`Method` descriptors that serve ``derivative``, ``backward`` and
+``value_and_derivative`` handle the common call here, in C, and hand everything else
+to the general path (``Activation._run`` and the Python methods), which raises the
+errors. The common call:
+
+* the arrays (x, grad, y, ``out``) are exactly ``numpy.ndarray``, native float32 or
+  float64, C-contiguous, aligned, of one shape, with at least one dimension;
+* ``out`` absent, or writeable and either an input itself or not overlapping any;
+* the parameters are keywords whose values are Python or NumPy scalars, and a call
+  plan for them is cached (``fastact._validate.plan``: the general path makes it on
+  the first call), so validation is the general path's, looked up under the same key;
+* the plan's backend is ``"cython"``: the loop of its ufunc (elementwise) or gufunc
+  (softmax, log_softmax, softmin forward and backward from y) is called directly,
+  with the parameters as broadcast values, not through NumPy's ufunc machinery.
+  The loops are the ufuncs' own (``fa_driver.h``'s ``fa_ufunc_loop``, the row loops
+  of ``fa_rows.h``): threads, SIMD and floating-point state are theirs. For any other
+  backend the plan's kernel is called with the validated arrays.
+
+So the fast path gives the general path's results bit for bit (the same loop on the
+same memory) and never raises where the general path would not.
+"""
+
+cimport numpy as cnp
+from cpython.contextvars cimport get_value
+from cpython.dict cimport PyDict_GetItem
+from cpython.object cimport PyObject
+from libc.math cimport copysign
+from libc.stdint cimport intptr_t
+from libc.string cimport memcpy
+
+import numpy as np
+
+cnp.import_array()
+cnp.import_ufunc()
+
+ctypedef void (*loop_fn)(char **, const intptr_t *, const intptr_t *, void *) noexcept nogil
+
+cdef enum:
+    FORWARD = 0
+    DERIVATIVE = 1
+    BACKWARD_X = 2
+    BACKWARD_Y = 3
+    VALUE_AND_DERIVATIVE = 4
+
+_METHODS = ("forward", "derivative", "backward_x", "backward_y", "value_and_derivative")
+
+#: Elements from which the loop runs without the GIL (below, releasing and taking
+#: it back costs more than it frees: ~0.1 us against ~0.05 us of relu at 100).
+cdef intptr_t _NOGIL_MIN = 4096
+
+cdef object _ndarray = np.ndarray
+cdef object _float = float
+cdef object _int = int
+cdef object _bool = bool
+cdef object _str = str
+cdef object _none_type = type(None)
+cdef object _f32_scalar = np.float32
+cdef object _f64_scalar = np.float64
+cdef object _NotImplemented = NotImplemented
+
+# The floor below, bound once (module attributes are looked up per call: tests
+# replace _dispatch._selected).
+from fastact import _dispatch, _validate
+
+cdef object _context_choice = _dispatch._context_choice
+
+
+cdef class Direct:
+    """The fast path's data for one plan (``Plan.fast``): the C loop of a cython
+    ufunc or gufunc with its parameter values, or ``kernel`` for other backends."""
+    cdef loop_fn fn
+    cdef void *data
+    cdef int nin, nparams, nout, rows
+    cdef double values_f64[8]
+    cdef float values_f32[8]
+    cdef object keep
+    cdef object kernel
+    cdef dict params
+    cdef int axis
+
+    def __repr__(self):
+        return f"<fastact fast path {self.keep!r} {self.kernel!r}>"
+
+
+cdef object _make_direct(object plan, int typenum):
+    """The Direct of ``plan``, or False when the fast path does not serve it."""
+    cdef Direct d = Direct()
+    cdef cnp.ufunc uf
+    cdef int k
+    spec = plan.spec
+    method = plan.method
+    params = plan.params
+    if method == "backward_x" and spec.param_grads:
+        return False
+    if method == "value_and_derivative" and spec.kind != "elementwise":
+        return False
+    d.kernel = None
+    d.rows = 0
+    if plan.backend != "cython":
+        if spec.kind != "elementwise" or any(
+            isinstance(v, np.ndarray) for v in params.values()
+        ):
+            return False
+        d.kernel = plan.kernels[0]
+        d.keep = plan.kernels
+        d.params = params
+        return d
+    from fastact._backends._shared import kernel_name, param_values, real_params
+    from fastact._kernels import _rows, _ufuncs
+    if spec.kind == "elementwise":
+        if params.get("training"):
+            return False  # rrelu's training slopes: the C-order walker
+        name_of = kernel_name(spec.name, method, _ufuncs.UFUNCS)
+        if name_of is None:
+            return False
+        names = real_params(spec.name)
+        values = param_values(names, params)
+        if not all(type(v) is float for v in values) or len(values) > 8:
+            return False
+        ufunc = _ufuncs.UFUNCS[name_of(params)]
+        d.nparams = len(values)
+        for k in range(d.nparams):
+            d.values_f64[k] = values[k]
+            d.values_f32[k] = <float>(<double>values[k])
+    else:
+        if spec.halves_axis or method not in ("forward", "backward_y"):
+            return False  # glu; the Jacobian and backward_x use scratch (checked in _rows)
+        ufunc = _rows.GUFUNCS.get(f"{spec.name}_{method}")
+        if ufunc is None:
+            return False
+        d.rows = 1
+        d.axis = params["axis"]
+        d.nparams = 0
+    uf = ufunc
+    if uf.ntypes != 2 or uf.nargs > 8:
+        return False
+    k = 0 if typenum == cnp.NPY_FLOAT32 else 1
+    if uf.types[k * uf.nargs] != typenum:
+        return False
+    d.fn = <loop_fn><void *>uf.functions[k]
+    d.data = uf.data[k]
+    d.nin = uf.nin - d.nparams
+    d.nout = uf.nout
+    d.keep = ufunc
+    return d
+
+
+cdef inline bint _exact(object a, int typenum):
+    """An ndarray the loops take as it is."""
+    if type(a) is not _ndarray:
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    return (
+        cnp.PyArray_TYPE(arr) == typenum
+        and cnp.PyArray_NDIM(arr) >= 1
+        and cnp.PyArray_IS_C_CONTIGUOUS(arr)
+        and cnp.PyArray_ISALIGNED(arr)
+        and cnp.PyArray_ISNOTSWAPPED(arr)
+    )
+
+
+cdef inline bint _disjoint(cnp.ndarray a, cnp.ndarray b):
+    """Whether two contiguous arrays share no byte."""
+    cdef char *pa = <char *>cnp.PyArray_DATA(a)
+    cdef char *pb = <char *>cnp.PyArray_DATA(b)
+    return pa + cnp.PyArray_NBYTES(a) <= pb or pb + cnp.PyArray_NBYTES(b) <= pa
+
+
+cdef inline bint _out_ok(object o, cnp.ndarray first, int typenum, object in1, object in2,
+                         bint exact_ok):
+    """``o`` is an array the loop may write: of the inputs' shape and dtype,
+    writeable, an input itself (when ``exact_ok``) or disjoint from them."""
+    if not _exact(o, typenum):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>o
+    if not cnp.PyArray_ISWRITEABLE(arr) or not cnp.PyArray_SAMESHAPE(arr, first):
+        return False
+    if o is in1 or o is in2:
+        return exact_ok
+    if not _disjoint(arr, <cnp.ndarray>in1):
+        return False
+    if in2 is not None and not _disjoint(arr, <cnp.ndarray>in2):
+        return False
+    return True
+
+
+cdef object _param_key(dict params):
+    """The key of fastact._validate.param_key for keyword values the fast path takes
+    (Python floats, ints, bools, strings, None, NumPy float32/float64 scalars), or
+    None for others (the general path makes their key)."""
+    if not params:
+        return ()
+    items = []
+    for name, value in params.items():
+        kind = type(value)
+        if kind is _float:
+            items.append((name, kind, value, copysign(1.0, <double>value)))
+        elif kind is _int or kind is _bool or kind is _str or kind is _none_type:
+            items.append((name, kind, value))
+        elif kind is _f32_scalar or kind is _f64_scalar:
+            items.append((name, kind, value, copysign(1.0, <double>value)))
+        else:
+            return None
+    return tuple(items)
+
+
+cdef class Base:
+    """The compiled part of :class:`fastact._api.Activation` (see the module
+    docstring). Subclasses provide ``spec`` and the general path ``_run``."""
+    cdef public object spec
+    cdef object _name
+    cdef bint _axis_kind
+
+    cdef inline object _plan(self, int method, int typenum, int ndim, object backend,
+                             dict params):
+        """The cached plan's Direct for this call, or None (not cached yet, or not
+        served): the key is fastact._validate.plan's."""
+        cdef PyObject *found
+        if backend is None:
+            backend = get_value(_context_choice)
+            if backend is None:
+                backend = _dispatch._global_choice
+        elif type(backend) is not _str:
+            return None
+        pkey = _param_key(params)
+        if pkey is None:
+            return None
+        if self._name is None:
+            self._name = self.spec.name
+            self._axis_kind = self.spec.kind == "axis"
+        key = ("plan", self._name, _METHODS[method], typenum,
+               ndim if self._axis_kind else -1, backend, pkey)
+        found = PyDict_GetItem(_dispatch._selected, key)
+        if found == NULL:
+            return None
+        plan = <object>found
+        fast = plan.fast
+        if fast is None:
+            fast = _make_direct(plan, typenum)
+            plan.fast = fast
+        if fast is False:
+            return None
+        return fast
+
+    cdef object _fast(self, int method, object grad, object x, object out, object backend,
+                      dict params):
+        """The result of the common call, or NotImplemented."""
+        cdef int typenum
+        cdef cnp.ndarray first, arr, res, res2
+        cdef Direct d
+        cdef char *args[8]
+        cdef intptr_t dims[2]
+        cdef intptr_t steps[16]
+        cdef intptr_t n, esize, inner, outer, k, nargs
+        cdef void *values
+        if type(x) is not _ndarray:
+            return _NotImplemented
+        first = <cnp.ndarray>x
+        typenum = cnp.PyArray_TYPE(first)
+        if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+            return _NotImplemented
+        if not _exact(x, typenum):
+            return _NotImplemented
+        if grad is not None and not (
+            _exact(grad, typenum) and cnp.PyArray_SAMESHAPE(<cnp.ndarray>grad, first)
+        ):
+            return _NotImplemented
+        fast = self._plan(method, typenum, cnp.PyArray_NDIM(first), backend, params)
+        if fast is None:
+            return _NotImplemented
+        d = <Direct>fast
+        # The outputs.
+        out2 = None
+        if method == VALUE_AND_DERIVATIVE:
+            if out is None:
+                out = None
+            elif type(out) is tuple and len(<tuple>out) == 2:
+                out, out2 = (<tuple>out)[0], (<tuple>out)[1]
+                if out is not None and out2 is not None:
+                    if not (_exact(out, typenum) and _exact(out2, typenum)):
+                        return _NotImplemented
+                    if not _disjoint(<cnp.ndarray>out, <cnp.ndarray>out2):
+                        return _NotImplemented
+            else:
+                return _NotImplemented
+        elif type(out) is tuple and len(<tuple>out) == 1:
+            out = (<tuple>out)[0]
+        if out is not None and not _out_ok(out, first, typenum, x, grad, not d.rows):
+            return _NotImplemented
+        if out2 is not None and not _out_ok(out2, first, typenum, x, grad, True):
+            return _NotImplemented
+        if out is None:
+            out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(first), cnp.PyArray_DIMS(first),
+                                    typenum, 0)
+        if method == VALUE_AND_DERIVATIVE and out2 is None:
+            out2 = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(first), cnp.PyArray_DIMS(first),
+                                     typenum, 0)
+        if d.kernel is not None:  # another backend: its kernel, validated arrays
+            return self._other(d, method, grad, x, out, out2)
+        # The loop itself.
+        esize = 4 if typenum == cnp.NPY_FLOAT32 else 8
+        values = <void *>d.values_f32 if typenum == cnp.NPY_FLOAT32 else <void *>d.values_f64
+        n = cnp.PyArray_SIZE(first)
+        k = 0
+        if grad is not None:
+            args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>grad)
+            steps[k] = esize
+            k += 1
+        args[k] = <char *>cnp.PyArray_DATA(first)
+        steps[k] = esize
+        k += 1
+        if d.rows:
+            return self._rows(d, args, k, first, out, n, esize)
+        if k != d.nin:
+            return _NotImplemented
+        for nargs in range(d.nparams):
+            args[k] = <char *>values + nargs * esize
+            steps[k] = 0
+            k += 1
+        args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+        steps[k] = esize
+        k += 1
+        if out2 is not None:
+            args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out2)
+            steps[k] = esize
+            k += 1
+        if k != d.nin + d.nparams + d.nout:
+            return _NotImplemented
+        dims[0] = n
+        if n >= _NOGIL_MIN:
+            with nogil:
+                d.fn(args, dims, steps, d.data)
+        else:
+            d.fn(args, dims, steps, d.data)
+        if out2 is not None:
+            return (out, out2)
+        return out
+
+    cdef object _rows(self, Direct d, char **args, intptr_t k, cnp.ndarray first, object out,
+                      intptr_t n, intptr_t esize):
+        """softmax/log_softmax/softmin forward and backward from y: the gufunc's loop
+        over rows (outer, core) of a C-contiguous array along its last axis, or along
+        either axis of a 2-d one."""
+        cdef intptr_t dims[2]
+        cdef intptr_t steps[8]
+        cdef int ndim = cnp.PyArray_NDIM(first), i
+        cdef intptr_t core, outer, outer_step, core_step
+        if d.axis == ndim - 1:
+            core = cnp.PyArray_DIMS(first)[ndim - 1]
+            core_step = esize
+            outer_step = core * esize
+        elif ndim == 2 and d.axis == 0:
+            core = cnp.PyArray_DIMS(first)[0]
+            core_step = cnp.PyArray_DIMS(first)[1] * esize
+            outer_step = esize
+        else:
+            return _NotImplemented
+        if core == 0 or n == 0:
+            return _NotImplemented
+        outer = n // core
+        args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+        k += 1
+        if k != d.nin + d.nout:
+            return _NotImplemented
+        dims[0] = outer
+        dims[1] = core
+        for i in range(k):
+            steps[i] = outer_step
+            steps[k + i] = core_step
+        if n >= _NOGIL_MIN:
+            with nogil:
+                d.fn(args, dims, steps, d.data)
+        else:
+            d.fn(args, dims, steps, d.data)
+        return out
+
+    cdef object _other(self, Direct d, int method, object grad, object x, object out,
+                       object out2):
+        """Another backend's kernel on the validated arrays (the general path's call,
+        without its conversions: the arrays need none)."""
+        plan_params = d.params
+        if method == VALUE_AND_DERIVATIVE:
+            d.kernel(x, out, out2, **plan_params)
+            return (out, out2)
+        if grad is None:
+            d.kernel(x, out, **plan_params)
+        else:
+            d.kernel(grad, x, out, **plan_params)
+        return out
+
+    def __call__(self, x, /, *args, out=None, backend=None, **params):
+        if not args:
+            result = self._fast(FORWARD, None, x, out, backend, params)
+            if result is not _NotImplemented:
+                return result
+        return self._run("forward", {"x": x}, args, params, out, backend)
+
+
+cdef class Bound:
+    """A method (``derivative``, ``backward``, ``value_and_derivative``) of one
+    activation: the fast path, else the Python method (the general path)."""
+    cdef Base owner
+    cdef int method
+    cdef object function
+    cdef object signature
+
+    @property
+    def __signature__(self):
+        return self.signature
+
+    @property
+    def __doc__(self):
+        return self.function.__doc__
+
+    @property
+    def __name__(self):
+        return self.function.__name__
+
+    @property
+    def __qualname__(self):
+        return f"{self.owner.spec.name}.{self.function.__name__}"
+
+    @property
+    def __self__(self):
+        return self.owner
+
+    @property
+    def __func__(self):
+        return self.function
+
+    def __repr__(self):
+        return f"<bound method {self.function.__name__} of {self.owner!r}>"
+
+    def __reduce__(self):
+        return (getattr, (self.owner, self.function.__name__))
+
+    def __call__(self, *args, **kwargs):
+        cdef Base owner = self.owner
+        cdef Py_ssize_t nargs = len(args)
+        if self.method == BACKWARD_X:  # backward(grad, x=None, *, y=None, ...)
+            if nargs == 2 and "y" not in kwargs and "x" not in kwargs:
+                out = kwargs.pop("out", None)
+                backend = kwargs.pop("backend", None)
+                if not owner.spec.param_grads:
+                    result = owner._fast(BACKWARD_X, args[0], args[1], out, backend, kwargs)
+                    if result is not _NotImplemented:
+                        return result
+                kwargs["out"] = out
+                kwargs["backend"] = backend
+            elif nargs == 1 and "x" not in kwargs:
+                y = kwargs.get("y")
+                if y is not None:
+                    del kwargs["y"]
+                    out = kwargs.pop("out", None)
+                    backend = kwargs.pop("backend", None)
+                    result = owner._fast(BACKWARD_Y, args[0], y, out, backend, kwargs)
+                    if result is not _NotImplemented:
+                        return result
+                    kwargs["y"] = y
+                    kwargs["out"] = out
+                    kwargs["backend"] = backend
+        elif nargs == 1:
+            out = kwargs.pop("out", None)
+            backend = kwargs.pop("backend", None)
+            result = owner._fast(self.method, None, args[0], out, backend, kwargs)
+            if result is not _NotImplemented:
+                return result
+            kwargs["out"] = out
+            kwargs["backend"] = backend
+        return self.function(owner, *args, **kwargs)
+
+
+cdef class Method:
+    """The descriptor that gives each activation its :class:`Bound` method."""
+    cdef int method
+    cdef object function
+    cdef object signature
+
+    def __init__(self, str method, function, signature):
+        self.method = {"derivative": DERIVATIVE, "backward": BACKWARD_X,
+                       "value_and_derivative": VALUE_AND_DERIVATIVE}[method]
+        self.function = function
+        self.signature = signature
+
+    @property
+    def __doc__(self):
+        return self.function.__doc__
+
+    def __get__(self, obj, objtype):
+        cdef Bound b
+        if obj is None:
+            return self.function
+        b = Bound.__new__(Bound)
+        b.owner = <Base?>obj
+        b.method = self.method
+        b.function = self.function
+        b.signature = self.signature
+        return b

@@ -1,0 +1,416 @@
+"""One way through a call (issue 14; issue 15 items 2, 8, 10 (numpy softmax), 11
+(float16 results into a float32 out)).
+
+* validation never depends on call history: values that Python calls equal
+  (True == 1 == 1.0, 0.0 == -0.0) are validated and computed as what they are, in
+  either order, on every backend;
+* the compiled fast path and the general path give the same results bit for bit (the
+  same kernels on the same memory: fastact against itself, not another library) and
+  the same errors, for calls drawn over the registry;
+* nothing is written into ``out`` by a call that raises;
+* rounding: a float16 result (float16, int8, bool inputs) is rounded to float16 before
+  it is written into an ``out`` of another dtype, as np.tanh does.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastact as fa
+from fastact import _dispatch
+from fastact._registry import SPECS
+
+BACKENDS = [b for b in ("numpy", "cython", "numba") if b in fa.available_backends()]
+
+
+def _fresh() -> None:
+    """Forget every cached plan (what a fresh process has)."""
+    _dispatch._selected.clear()
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = call()
+    except Exception as error:
+        return (type(error), str(error))
+    if isinstance(result, tuple):
+        return tuple(np.asarray(r).tobytes() for r in result)
+    return np.asarray(result).tobytes()
+
+
+X = np.array([-2.0, -1.0, -0.0, 0.0, 0.5, 3.0], dtype=np.float32)
+
+#: (activation, parameter, values Python calls equal, extra keywords): every kind.
+EQUAL_VALUES = [
+    ("leaky_relu", "negative_slope", [1, 1.0, True, np.float32(1.0), np.int64(1)], {}),
+    ("leaky_relu", "negative_slope", [0.0, -0.0, 0, False, np.float64(-0.0)], {}),
+    ("hardtanh", "min_val", [0.0, -0.0, 0, False], {"max_val": 1.0}),
+    ("elu", "alpha", [1, 1.0, True], {}),
+    ("softplus", "threshold", [20, 20.0, True, 1, 1.0], {}),  # real_or_none
+    ("rrelu", "training", [True, 1, np.bool_(True), 1.0], {"seed": 3}),  # flag
+    ("rrelu", "seed", [1, True, 1.0, np.uint8(1), np.int64(1)], {"training": True}),
+    ("softmax", "axis", [0, False, 0.0, np.int64(0), -1], {}),  # axis
+    ("gelu", "approximate", ["tanh", np.str_("tanh")], {}),  # choice
+]
+
+
+def _call_with(name: str, param: str, value: Any, extra: dict, backend: str) -> Any:
+    activation = fa.activations()[name]
+    x = X.reshape(2, 3) if name == "softmax" else X
+    kwargs = {param: value, **extra}
+    return lambda: activation(x, backend=backend, **kwargs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("name", "param", "values", "extra"), EQUAL_VALUES)
+def test_validation_and_results_do_not_depend_on_call_history(
+    name: str, param: str, values: list, extra: dict, backend: str
+) -> None:
+    """Each value's outcome on a fresh cache, then after every other value was called
+    first (both orders of every pair)."""
+    alone = {}
+    for i, value in enumerate(values):
+        _fresh()
+        alone[i] = _outcome(_call_with(name, param, value, extra, backend))
+    for i, first in enumerate(values):
+        for j, second in enumerate(values):
+            if i == j:
+                continue
+            _fresh()
+            _outcome(_call_with(name, param, first, extra, backend))
+            _outcome(_call_with(name, param, first, extra, backend))  # cached now
+            after = _outcome(_call_with(name, param, second, extra, backend))
+            assert after == alone[j], (
+                f"{name}({param}={second!r}) after {param}={first!r} on {backend}: "
+                f"{after!r} != {alone[j]!r} alone"
+            )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_issue_15_item_2_cases(backend: str) -> None:
+    x = np.array([-1.0], dtype=np.float32)
+    for method in ("forward", "backward_x"):
+        def run(method: str = method, **kw: Any) -> np.ndarray:
+            if method == "forward":
+                return fa.hardtanh(x, backend=backend, **kw)
+            return fa.hardtanh.backward(np.ones_like(x), x, backend=backend, **kw)
+
+        _fresh()
+        run(min_val=-0.0)
+        run(min_val=-0.0)
+        if method == "forward":
+            assert not np.signbit(run(min_val=0.0)[0]), "hardtanh(-1, min_val=0.0) is +0.0"
+            assert np.signbit(run(min_val=-0.0)[0])
+    # leaky_relu's slope +-0.0 gives -0.0 / +0.0 at x = -1 (x * slope)
+    for slope, negative in ((0.0, True), (-0.0, False)):
+        _fresh()
+        fa.leaky_relu(x, negative_slope=-slope, backend=backend)
+        fa.leaky_relu(x, negative_slope=-slope, backend=backend)
+        assert bool(np.signbit(fa.leaky_relu(x, negative_slope=slope, backend=backend)[0])) \
+            is negative
+    refused = [
+        ("leaky_relu", {"negative_slope": True}, {"negative_slope": 1}),
+        ("rrelu", {"training": 1, "seed": 1}, {"training": True, "seed": 1}),
+        ("rrelu", {"seed": True, "training": True}, {"seed": 1, "training": True}),
+        ("rrelu", {"seed": 1.0, "training": True}, {"seed": 1, "training": True}),
+    ]
+    for name, bad, good in refused:
+        activation = fa.activations()[name]
+        _fresh()
+        activation(X, backend=backend, **good)
+        activation(X, backend=backend, **good)
+        with pytest.raises(TypeError):
+            activation(X, backend=backend, **bad)
+        o = np.empty_like(X)
+        activation(X, out=o, backend=backend, **good)
+        with pytest.raises(TypeError):
+            activation(X, out=o, backend=backend, **bad)
+
+
+def test_plan_cache_is_bounded() -> None:
+    from fastact import _validate
+
+    _fresh()
+    for i in range(_validate.PLAN_CACHE_SIZE + 10):
+        fa.leaky_relu(X, negative_slope=float(i))
+    assert len(_dispatch._selected) <= _validate.PLAN_CACHE_SIZE
+
+
+def test_param_key_tells_equal_values_apart() -> None:
+    from fastact._validate import param_key
+
+    keys = {param_key({"a": v}) for v in (True, 1, 1.0, -0.0, 0.0, np.float32(1), np.int64(1))}
+    assert len(keys) == 7
+    assert param_key({"a": np.ones(3)}) is None
+
+
+# --------------------------------------------------------------------------- fast == general
+
+
+def _general(activation: Any, method: str, arrays: dict, kwargs: dict, out: Any) -> Any:
+    """The general path, without the fast one."""
+    backend = kwargs.pop("backend", None)
+    return activation._run(method, arrays, (), kwargs, out, backend)
+
+
+def _public(activation: Any, method: str, arrays: dict, kwargs: dict, out: Any) -> Any:
+    if out is not None:
+        kwargs = {**kwargs, "out": out}
+    if method == "forward":
+        return activation(arrays["x"], **kwargs)
+    if method == "backward_x":
+        return activation.backward(arrays["grad"], arrays["x"], **kwargs)
+    if method == "backward_y":
+        return activation.backward(arrays["grad"], y=arrays["y"], **kwargs)
+    return getattr(activation, method)(arrays["x"], **kwargs)
+
+
+_SCALARS = st.sampled_from([0.0, -0.0, 0.5, -2.0, 1, 0, True, False, 3, np.float32(0.25),
+                            np.float64(-1.5), float("inf"), float("nan"), None, "tanh"])
+
+
+@st.composite
+def _calls(draw: Any) -> tuple:
+    spec = draw(st.sampled_from([s for s in SPECS if not s.required_params]))
+    method = draw(st.sampled_from(
+        ["forward", "derivative", "value_and_derivative", "backward_x", "backward_y"]
+    ))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    shape = draw(st.sampled_from([(7,), (3, 4), (2, 3, 2), (130,), (0,), (1,)]))
+    backend = draw(st.sampled_from([None, *BACKENDS]))
+    kwargs: dict[str, Any] = {}
+    for p in spec.params:
+        if draw(st.booleans()):
+            if p.kind == "axis":
+                kwargs[p.name] = draw(st.sampled_from([0, -1, 1, True, 5]))
+            elif p.kind == "choice":
+                kwargs[p.name] = draw(st.sampled_from([*p.choices, "bad", 1]))
+            elif p.kind == "seed":
+                kwargs[p.name] = draw(st.sampled_from([None, 0, 5, True, 1.0, -1]))
+            else:
+                kwargs[p.name] = draw(_SCALARS)
+    if backend is not None:
+        kwargs["backend"] = backend
+    out_kind = draw(st.sampled_from(["none", "fresh", "in_place", "overlap", "wrong_dtype",
+                                     "readonly", "wrong_shape"]))
+    seed = draw(st.integers(0, 2**16))
+    return spec, method, dtype, shape, kwargs, out_kind, seed
+
+
+def _make_arrays(spec: Any, method: str, dtype: Any, shape: tuple, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    if method == "backward_y":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                y = np.asarray(spec_activation(spec)(x)).astype(dtype)
+            except Exception:
+                y = x.copy()
+        return {"grad": g, "y": y}
+    if method == "backward_x":
+        return {"grad": g, "x": x}
+    return {"x": x}
+
+
+def spec_activation(spec: Any) -> Any:
+    return fa.activations()[spec.name]
+
+
+def _make_out(kind: str, arrays: dict, method: str) -> Any:
+    main = arrays.get("x", arrays.get("y"))
+    if kind == "none":
+        return None
+    if kind == "fresh":
+        o: Any = np.full_like(main, 7.0)
+    elif kind == "in_place":
+        o = main
+    elif kind == "overlap":
+        if main.ndim != 1 or main.size < 2:
+            return None
+        base = np.concatenate([main, main[:1]])
+        o = base[1:]
+        arrays["x" if "x" in arrays else "y"] = base[:-1]
+    elif kind == "wrong_dtype":
+        o = np.full(main.shape, 7.0, dtype=np.float16)
+    elif kind == "readonly":
+        o = np.full_like(main, 7.0)
+        o.flags.writeable = False
+    else:
+        o = np.full((*main.shape, 1), 7.0, dtype=main.dtype)
+    if method == "value_and_derivative":
+        return (o, None)
+    return o
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_snapshot(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.tobytes())
+    return value
+
+
+def _run_both(call: tuple) -> tuple:
+    spec, method, dtype, shape, kwargs, out_kind, seed = call
+    activation = spec_activation(spec)
+    outcomes = []
+    for path in (_general, _public):
+        _fresh()
+        arrays = _make_arrays(spec, method, dtype, shape, seed)
+        out = _make_out(out_kind, arrays, method)
+        results = []
+        for _ in range(2):  # the second call runs from the cached plan
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = path(activation, method, dict(arrays), dict(kwargs), out)
+                results.append(("ok", _snapshot(result), _snapshot(out)))
+            except Exception as error:
+                results.append(("error", type(error), str(error), _snapshot(out)))
+        outcomes.append(results)
+    return outcomes[0], outcomes[1]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_calls())
+def test_fast_path_and_general_path_agree(call: tuple) -> None:
+    general, public = _run_both(call)
+    assert public == general
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_fast_path_agrees_on_every_activation(spec: Any, backend: str) -> None:
+    """The calls the fast path serves, for every activation and method, out absent
+    and given, float32 and float64: the general path's results bit for bit."""
+    if spec.required_params:
+        pytest.skip("a required array parameter: never the fast path")
+    for dtype in (np.float32, np.float64):
+        for method in ("forward", "derivative", "value_and_derivative", "backward_x",
+                       "backward_y"):
+            for out_kind in ("none", "fresh", "in_place"):
+                call = (spec, method, dtype, (3, 5), {"backend": backend}, out_kind, 1)
+                general, public = _run_both(call)
+                assert public == general, (spec.name, method, dtype, out_kind)
+
+
+def test_fast_path_is_taken() -> None:
+    """The common call does not reach the general path once its plan is cached."""
+    from fastact import _api
+
+    x = np.linspace(-2, 2, 100, dtype=np.float32)
+    o = np.empty_like(x)
+    calls = [
+        lambda: fa.relu(x, out=o, backend="cython"),
+        lambda: fa.leaky_relu(x, negative_slope=0.2, out=o, backend="cython"),
+        lambda: fa.sigmoid.backward(x, y=x, out=o, backend="cython"),
+        lambda: fa.gelu.backward(x, x, out=o, backend="cython"),
+        lambda: fa.gelu.derivative(x, backend="cython"),
+        lambda: fa.tanh.value_and_derivative(x, backend="cython"),
+        lambda: fa.softmax(x.reshape(10, 10), backend="cython"),
+        lambda: fa.relu(x, out=o, backend="numba") if "numba" in BACKENDS else None,
+    ]
+    for call in calls:
+        call()
+    original = _api.Activation._run
+    try:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("the general path was taken")
+        _api.Activation._run = refuse  # type: ignore[method-assign]
+        for call in calls:
+            call()
+    finally:
+        _api.Activation._run = original  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- issue 15
+
+
+class _OldWrap(np.ndarray):
+    """A subclass with the two-argument __array_wrap__ of old NumPy."""
+
+    def __array_wrap__(self, array: Any, context: Any = None) -> Any:  # type: ignore[override]
+        return array.view(type(self))
+
+
+class _BadWrap(np.ndarray):
+    def __array_wrap__(self, *args: Any) -> Any:  # type: ignore[override]
+        raise TypeError("this wrap refuses every call")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nothing_written_when_the_wrap_fails(backend: str) -> None:
+    """Issue 15 item 8: the wrap is checked before the kernels run."""
+    x = np.linspace(-1, 1, 5).view(_BadWrap)
+    o = np.full(5, 7.0)
+    with pytest.raises(TypeError, match="refuses"):
+        fa.tanh.value_and_derivative(x, out=(o, None), backend=backend)
+    assert np.all(o == 7.0), "out was written by a call that raised"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_old_two_argument_wrap_works_like_numpy(backend: str) -> None:
+    x = np.linspace(-1, 1, 5).view(_OldWrap)
+    o = np.full(5, 7.0)
+    with pytest.warns(DeprecationWarning):
+        y, d = fa.tanh.value_and_derivative(x, out=(o, None), backend=backend)
+    assert y is o and type(d) is _OldWrap
+    with pytest.warns(DeprecationWarning):
+        assert type(np.tanh(x)) is _OldWrap  # what NumPy does with it
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+def test_softmax_on_64_dimensions(name: str, backend: str) -> None:
+    """Issue 15 item 10 (the numpy backend raised IndexError at 64 dimensions)."""
+    shape = (1,) * 62 + (2, 3)
+    x = np.arange(6.0).reshape(shape)
+    activation = fa.activations()[name]
+    for axis in (-1, 0, 62):
+        y = activation(x, axis=axis, backend=backend)
+        ref = activation(x.reshape(2, 3) if axis != 0 else x.reshape(1, 6)[:, :1],
+                         axis=-1 if axis == -1 else (0 if axis == 62 else -1), backend=backend)
+        if axis == 0:
+            assert np.array_equal(y.reshape(-1), np.full(6, 0.0 if name == "log_softmax" else 1.0))
+        else:
+            np.testing.assert_allclose(y.reshape(ref.shape), ref, rtol=1e-15)
+        g = activation.backward(np.ones_like(x), x, axis=axis, backend=backend)
+        assert g.shape == shape
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float16, np.int8, np.bool_])
+@pytest.mark.parametrize("name", ["tanh", "gelu", "sigmoid", "softplus"])
+def test_float16_result_is_rounded_before_a_wider_out(name: str, dtype: Any, backend: str) -> None:
+    """Issue 15 item 11: the result dtype is float16 (as np.tanh's): it is rounded to
+    float16 before it is written into a float32 or float64 out, as np.tanh does."""
+    x = np.array([-3, -1, 0, 1, 2, 3, 5], dtype=np.float64).astype(dtype)
+    activation = fa.activations()[name]
+    expected = activation(x, backend=backend)
+    assert expected.dtype == np.float16
+    for out_dtype in (np.float32, np.float64):
+        o = np.empty(x.shape, out_dtype)
+        assert activation(x, out=o, backend=backend) is o
+        assert np.array_equal(o, expected.astype(out_dtype))
+        o2 = np.empty(x.shape, out_dtype)
+        activation.backward(np.ones(x.shape, np.float16), x, out=o2, backend=backend)
+        assert np.array_equal(
+            o2, activation.backward(np.ones(x.shape, np.float16), x, backend=backend)
+            .astype(out_dtype)
+        )
+    o = np.empty(x.shape, np.float32)
+    np.tanh(x, out=o)
+    assert np.array_equal(o, np.tanh(x).astype(np.float32))  # NumPy's rule, the one followed
