@@ -26,8 +26,6 @@ when it returns or raises; the count is read once per call.
 from __future__ import annotations
 
 import importlib.util
-import math
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
