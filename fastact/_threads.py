@@ -15,9 +15,8 @@ worker that has not started, and workers sleep between calls. The caller's
 floating-point mode (flush-to-zero, rounding) applies in every thread.
 
 ``fork()``: the pool gives a forked child a fresh pool (pthread_atfork), so a forked
-child runs threaded kernels too. Code that still runs on GNU OpenMP (the Cython row
-kernels until they move to the pool) hangs in a child forked after its parent ran an
-OpenMP region: listeners registered with ``openmp=True`` receive 1 in a forked child.
+child runs threaded kernels too (elementwise, rows, rrelu and numba alike: no code of
+fastact runs a GNU OpenMP parallel region any more, which would hang in such a child).
 
 threadpoolctl: if it is installed, fastact's pool is registered as a threadpoolctl
 controller (user_api ``"fastact"``), so ``threadpool_limits(1)`` limits fastact too.
@@ -82,34 +81,25 @@ def default_num_threads() -> int:
 
 _lock = threading.Lock()
 _num_threads = default_num_threads()
-_listeners: list[tuple[Callable[[int], object], bool]] = []
-#: True in a process made by fork() from one that imported fastact.
-_forked = False
+_listeners: list[Callable[[int], object]] = []
 
 
 def _after_fork_in_child() -> None:
-    """Fork handler: OpenMP listeners get 1 (the module docstring says why)."""
-    global _lock, _forked
+    """Fork handler: a fresh lock (the pool itself is renewed by pthread_atfork)."""
+    global _lock
     # The parent's lock may have been held by another thread at the fork: the copy
     # would then stay locked forever. The child has one thread: a new lock is safe.
     _lock = threading.Lock()
-    _forked = True
-    for listener, openmp in _listeners:
-        listener(1 if openmp else _num_threads)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def add_listener(listener: Callable[[int], object], *, openmp: bool = False) -> None:
-    """Call ``listener(n)`` now and whenever the thread count changes.
-
-    ``openmp=True``: the listener's code runs on GNU OpenMP, which cannot start
-    threads in a forked child: there it receives 1.
-    """
+def add_listener(listener: Callable[[int], object]) -> None:
+    """Call ``listener(n)`` now and whenever the thread count changes."""
     with _lock:
-        _listeners.append((listener, openmp))
-        listener(1 if openmp and _forked else _num_threads)
+        _listeners.append(listener)
+        listener(_num_threads)
 
 
 def set_num_threads(n: int) -> None:
@@ -127,8 +117,8 @@ def set_num_threads(n: int) -> None:
     value = _validated(n, "n")
     with _lock:
         _num_threads = value
-        for listener, openmp in _listeners:
-            listener(1 if openmp and _forked else value)
+        for listener in _listeners:
+            listener(value)
 
 
 def get_num_threads() -> int:

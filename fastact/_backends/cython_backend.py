@@ -196,7 +196,7 @@ class CythonBackend:
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str, np.dtype], Kernel | None] = {}
         _threads.add_listener(_ufuncs.set_num_threads)
-        _threads.add_listener(_rows.set_num_threads, openmp=True)  # rows: OpenMP still
+        _threads.add_listener(_rows.set_num_threads)
 
     def available(self) -> bool:
         return True
