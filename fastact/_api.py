@@ -201,13 +201,21 @@ class Activation(_Base):
             if ok:
                 results.append(o)
                 continue
+            if o is not None:
+                # Rounded to the result dtype first (float16), as np.tanh does; when
+                # `out` has that dtype the copy itself rounds once, with no temporary
+                # (in-place float16 stays within its 2 + 2 float16-array temporaries).
+                rounded = result_dtype != compute and o.dtype != result_dtype
+                with np.errstate(all="ignore"):  # float32 -> float16 rounds, silently
+                    np.copyto(
+                        o, target.astype(result_dtype) if rounded else target,
+                        casting="same_kind",
+                    )
+                results.append(o)
+                continue
             with np.errstate(all="ignore"):  # float32 -> float16 rounds, silently
                 result = target if result_dtype == compute else target.astype(result_dtype)
-            if o is not None:
-                with np.errstate(all="ignore"):
-                    np.copyto(o, result, casting="same_kind")
-                results.append(o)
-            elif wrap is not None and like:
+            if wrap is not None and like:
                 results.append(wrap(result))
             else:
                 results.append(result[()] if result.ndim == 0 else result)
