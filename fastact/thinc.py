@@ -32,6 +32,8 @@ Where thinc's own method is an approximation, FastactOps computes the exact func
 * ``gelu``, ``backprop_gelu``, ``erf``: thinc uses the Abramowitz-Stegun 7.1.26
   polynomial for erf (absolute error up to 1.5e-7, so float64 results are good to
   about 7 digits and gelu's left tail is wrong in relative terms); fastact's are exact.
+* ``dish``: thinc's ``1 + x / sqrt(1 + x^2)`` cancels for negative x (dish(-1e8) is 0
+  in float64 instead of -2.5e-9) and overflows for |x| > 1.3e154; fastact's is stable.
 * ``backprop_gelu_approx``: thinc's derivative of the tanh form uses the constants
   rounded to 6 digits (0.0356774, 0.797885, ...); fastact differentiates the tanh form
   exactly (the forward is the same tanh approximation of gelu in both).
@@ -92,6 +94,18 @@ def _same_shape(u: np.ndarray, v: np.ndarray) -> None:
     # thinc's message (fastact itself would broadcast a smaller gradient)
     if u.shape != v.shape:
         raise ValueError(f"arrays have incompatible shapes: {u.shape} and {v.shape}")
+
+
+def _clip_params(slope: float, offset: float, min_val: float, max_val: float) -> bool:
+    """Whether fastact's clipped_linear takes these (finite slope and offset, ordered
+    edges); anything else goes to thinc's own method, which decides what it means."""
+    try:
+        return bool(
+            np.isfinite(slope) and np.isfinite(offset) and min_val <= max_val
+            and not np.isnan(min_val) and not np.isnan(max_val)
+        )  # fmt: skip
+    except TypeError:
+        return False
 
 
 def _ones(like: np.ndarray) -> np.ndarray:
@@ -206,6 +220,32 @@ class FastactOps(NumpyOps):
             return super().backprop_hard_sigmoid(dY, X, inplace=inplace)
         return fa.hardsigmoid.backward(dY, X, slope=0.2, offset=0.5, out=dY if inplace else None)
 
+    def clipped_linear(
+        self, X, slope=1.0, offset=0.0, min_val=0.0, max_val=1.0, inplace=False
+    ) -> Any:
+        """``clip(slope X + offset, min_val, max_val)`` (fastact's clipped_linear)."""
+        if not _native(X) or not _clip_params(slope, offset, min_val, max_val):
+            return super().clipped_linear(X, slope, offset, min_val, max_val, inplace=inplace)
+        return fa.clipped_linear(
+            X, slope=slope, offset=offset, min_val=min_val, max_val=max_val,
+            out=X if inplace else None,
+        )  # fmt: skip
+
+    def backprop_clipped_linear(
+        self, dY, X, slope=1.0, offset=0.0, min_val=0.0, max_val=1.0, inplace=False
+    ) -> Any:
+        """``slope dY`` where min_val < slope X + offset < max_val, else 0 (for a negative
+        slope thinc's interval test gives 0 everywhere; this is the exact derivative)."""
+        _same_shape(dY, X)
+        if not _native(dY, X) or not _clip_params(slope, offset, min_val, max_val):
+            return super().backprop_clipped_linear(
+                dY, X, slope, offset, min_val, max_val, inplace=inplace
+            )
+        return fa.clipped_linear.backward(
+            dY, X, slope=slope, offset=offset, min_val=min_val, max_val=max_val,
+            out=dY if inplace else None,
+        )  # fmt: skip
+
     def hard_tanh(self, X, inplace=False) -> Any:
         """``clip(X, -1, 1)``."""
         if not _native(X):
@@ -234,6 +274,20 @@ class FastactOps(NumpyOps):
         if not _native(dY, X):
             return super().backprop_swish(dY, X, Y, inplace=inplace)
         return fa.silu.backward(dY, X, out=dY if inplace else None)
+
+    def hard_swish(self, X, inplace=False) -> Any:
+        """``X * clip(0.2 X + 0.5, 0, 1)`` (fastact's thinc_hard_swish)."""
+        if not _native(X):
+            return super().hard_swish(X, inplace=inplace)
+        return fa.thinc_hard_swish(X, out=X if inplace else None)
+
+    def backprop_hard_swish(self, dY, X, inplace=False) -> Any:
+        """``dY * (0.4 X + 0.5)`` for -2.5 < X < 2.5, dY above, 0 below (at X = -2.5: 0,
+        at 2.5: 1; thinc gives -1/2 and 3/2 there)."""
+        _same_shape(dY, X)
+        if not _native(dY, X):
+            return super().backprop_hard_swish(dY, X, inplace=inplace)
+        return fa.thinc_hard_swish.backward(dY, X, out=dY if inplace else None)
 
     def hard_swish_mobilenet(self, X, inplace=False) -> Any:
         """``X * relu6(X + 3) / 6`` (fastact's hardswish, MobileNetV3's and torch's)."""
@@ -299,6 +353,27 @@ class FastactOps(NumpyOps):
         if above is not None:
             dX[above] = kept
         return dX
+
+    def dish(self, X, inplace=False) -> Any:
+        """``X (1 + X / sqrt(1 + X^2)) / 2``, accurate for large negative X (where thinc's
+        ``1 + X / sqrt(1 + X^2)`` cancels: 0 for X < -1e8 in float64)."""
+        if not _native(X):
+            return super().dish(X, inplace=inplace)
+        return fa.dish(X, out=X if inplace else None)
+
+    def backprop_dish(self, dY, X, inplace=False) -> Any:
+        """``dY (1/2 + X/s - X^3 / (2 s^3))``, s = sqrt(1 + X^2)."""
+        _same_shape(dY, X)
+        if not _native(dY, X):
+            return super().backprop_dish(dY, X, inplace=inplace)
+        return fa.dish.backward(dY, X, out=dY if inplace else None)
+
+    def erf(self, X) -> Any:
+        """The error function, exact (thinc's Ops.erf is the Abramowitz-Stegun 7.1.26
+        polynomial, absolute error up to 1.5e-7)."""
+        if not _native(X):
+            return super().erf(X)
+        return fa.erf(X)
 
     @staticmethod
     def _above(X: np.ndarray, source: np.ndarray, threshold: float) -> tuple[Any, Any]:

@@ -53,6 +53,9 @@ FORWARDS = {
     "gelu": ((), 3e-7),
     "gelu_approx": ((), 0.0),
     "mish": ((), 0.0),
+    "clipped_linear": ((), 0.0),
+    "hard_swish": ((), 0.0),
+    "dish": ((), 0.0),
 }
 BACKPROPS = {
     "backprop_relu": ("Y", 0.0),
@@ -65,6 +68,9 @@ BACKPROPS = {
     "backprop_gelu": ("X", 3e-7),
     "backprop_gelu_approx": ("X", 2e-6),
     "backprop_mish": ("X", 0.0),
+    "backprop_clipped_linear": ("X", 0.0),
+    "backprop_hard_swish": ("X", 0.0),
+    "backprop_dish": ("X", 0.0),
 }
 
 
@@ -95,7 +101,8 @@ def test_backprop_matches_numpy_ops(name: str, dtype: type) -> None:
     x = _x(dtype)
     # away from the kinks, where thinc's conventions differ (module docstring)
     kinks = {"backprop_hard_sigmoid": 2.5, "backprop_hard_swish_mobilenet": 3.0,
-             "backprop_hard_tanh": 1.0, "backprop_relu_k": 6.0}  # fmt: skip
+             "backprop_hard_tanh": 1.0, "backprop_relu_k": 6.0, "backprop_hard_swish": 2.5,
+             "backprop_clipped_linear": 1.0}  # fmt: skip
     if name in kinks:
         x = x[np.abs(np.abs(x[:, 0]) - kinks[name]) > 1e-3]
     rng = np.random.default_rng(1)
@@ -128,6 +135,32 @@ def test_dsigmoid_dtanh_from_the_output(dtype: type) -> None:
         )  # fmt: skip
         inplace = y.copy()
         assert getattr(OPS, name)(inplace, inplace=True) is inplace
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_erf_and_general_clipped_linear(dtype: type) -> None:
+    x = _x(dtype)
+    # thinc's erf: the Abramowitz-Stegun polynomial, 1.5e-7 absolute
+    # (computed in float32 arithmetic for float32 input: 3.4e-7 measured)
+    atol = 1.5e-7 + 4 * float(np.finfo(dtype).eps)
+    np.testing.assert_allclose(OPS.erf(x), NUMPY_OPS.erf(x), rtol=0, atol=atol)
+    assert OPS.erf(x).dtype == dtype
+    params = {"slope": 0.5, "offset": 0.25, "min_val": -1.0, "max_val": 1.5}
+    x = x[np.abs(x[:, 0] - 2.5) > 1e-3]  # the kink at (1.5 - 0.25) / 0.5
+    x = x[np.abs(x[:, 0] + 2.5) > 1e-3]  # and at (-1 - 0.25) / 0.5
+    np.testing.assert_allclose(
+        OPS.clipped_linear(x, **params), NUMPY_OPS.clipped_linear(x, **params), **_tol(dtype, 0)
+    )
+    dY = np.ones_like(x)
+    np.testing.assert_allclose(
+        OPS.backprop_clipped_linear(dY, x, **params),
+        NUMPY_OPS.backprop_clipped_linear(dY, x, **params), **_tol(dtype, 0),
+    )  # fmt: skip
+    # edges thinc accepts and fastact's registry refuses are thinc's to decide
+    np.testing.assert_array_equal(
+        OPS.clipped_linear(x, min_val=2.0, max_val=1.0),
+        NUMPY_OPS.clipped_linear(x, min_val=2.0, max_val=1.0),
+    )
 
 
 def test_backprop_sigmoid_inplace_writes_into_y_as_thinc_does() -> None:
