@@ -100,6 +100,10 @@ def _canonical(names: Sequence[str], parser: argparse.ArgumentParser) -> list[st
 def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from fastact.bench import report, timing
 
+    if args.frameworks:
+        from fastact.bench import frameworks
+
+        return frameworks.main(quick=args.quick, json_path=args.json, threads=args.threads)
     quick = report.QUICK if args.quick else {}
     activations = args.activations or quick.get("activations") or ["all"]
     available = timing.implementations()
@@ -315,6 +319,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="write the results as JSON ('-': stdout)")
     bench.add_argument("--plot", metavar="FILE.png", help="write a bar chart")
     bench.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bench.add_argument("--frameworks", action="store_true",
+                       help="scikit-learn's MLP and thinc's Ops with and without fastact "
+                       "(fastact/bench/frameworks.py; takes --quick, --threads, --json)")
     bench.set_defaults(run=_bench, subparser=bench)
 
     plot = sub.add_parser(
