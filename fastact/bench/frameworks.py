@@ -171,7 +171,8 @@ def _print(sk: list[dict[str, Any]], th: list[dict[str, Any]]) -> None:
                   f"{s['share']:>6.1%}   {f['epoch_s']:>15.3f} {f['share']:>6.1%}   "
                   f"{r['fit_speedup']:>5.2f}x {r['activation_speedup']:>5.1f}x")  # fmt: skip
     if th:
-        print("\nthinc forward + backprop, (2048, 768) float32")
+        shape, dtype = tuple(th[0]["shape"]), th[0]["dtype"]
+        print(f"\nthinc forward + backprop, {shape} {dtype}")
         print(f"{'activation':<10} {'NumpyOps ms':>12} {'FastactOps ms':>14} {'speedup':>8}")
         for r in th:
             print(f"{r['activation']:<10} {r['numpy_ops_ms']:>12.2f} "
