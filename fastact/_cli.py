@@ -106,6 +106,10 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from fastact.bench import callcost
 
         return callcost.main([] if args.repeats is None else ["--repeats", str(args.repeats)])
+    if args.frameworks:
+        from fastact.bench import frameworks
+
+        return frameworks.main(quick=args.quick, json_path=args.json, threads=args.threads)
     from fastact.bench import report, timing
 
     quick = report.QUICK if args.quick else {}
@@ -327,6 +331,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="thread-pool study instead (fastact.bench.pool)")
     bench.add_argument("--callcost", action="store_true",
                        help="the cost of small calls against np.tanh(x, out=o) instead")
+    bench.add_argument("--frameworks", action="store_true",
+                       help="scikit-learn's MLP and thinc's Ops with and without fastact "
+                       "(fastact/bench/frameworks.py; takes --quick, --threads, --json)")
     bench.set_defaults(run=_bench, subparser=bench)
 
     plot = sub.add_parser(

@@ -27,6 +27,7 @@ from types import MappingProxyType
 from fastact._primitives import (
     by_dtype,
     copysign,
+    erf,
     erfc,
     exp,
     expm1,
@@ -482,6 +483,73 @@ def squareplus_derivative(x: float, b: float) -> float:
     return select(x >= 0.0, pos, neg)
 
 
+# ------------------------------------------------ thinc's: clipped_linear, hard_swish, dish, erf
+
+
+def clipped_linear(x: float, slope: float, offset: float, min_val: float, max_val: float) -> float:
+    v = times_slope(slope, x) + offset
+    return keep_nan(x, select(v < min_val, min_val, select(v > max_val, max_val, v)))
+
+
+def clipped_linear_derivative(
+    x: float, slope: float, offset: float, min_val: float, max_val: float
+) -> float:
+    v = times_slope(slope, x) + offset  # the edges decided from v itself: 0 at both
+    return keep_nan(x, select(v > min_val and v < max_val, slope, 0.0))
+
+
+def thinc_hard_swish(x: float) -> float:
+    # x * (0.2 x + 0.5) written x (x + 2.5) / 5: x + 2.5 is exact near the root -2.5
+    # (Sterbenz), where 0.2 x + 0.5 would cancel its rounding of 0.2 x.
+    inner = (x * (x + 2.5)) / 5.0
+    return select(x >= 2.5, x, select(x <= -2.5, 0.0, inner))
+
+
+def thinc_hard_swish_derivative(x: float) -> float:
+    # 0.4 x + 0.5 written (2 x + 2.5) / 5: 2 x + 2.5 is exact near the root -1.25.
+    inner = (2.0 * x + 2.5) / 5.0
+    return select(x >= 2.5, 1.0, select(x <= -2.5, 0.0, inner))
+
+
+def dish(x: float) -> float:
+    # x (1 + u) / 2 with s = hypot(x, 1) (1 + x*x overflows for |x| > 1.3e154) and
+    # u = x / s. For x < 0, 1 + u cancels (totally for x < -1e8 in float64, where the
+    # result is 1/(4x)): there 1 + u = 1/(s (s - x)), so dish = u / (4 w) with
+    # w = (s + |x|) / 2 = (s - x) / 2, a sum of positive terms.
+    s = hypot(x, 1.0)
+    u = x / s
+    w = half_sum(s, fabs(x))
+    pos = (0.5 * x) * (1.0 + u)
+    neg = (0.25 * u) / w  # 4 w overflows for w > 4.5e307
+    r = select(x >= 0.0, pos, neg)
+    return select(isinf(x), select(x > 0.0, x, -0.0), r)  # u = inf/inf there
+
+
+def dish_derivative(x: float) -> float:
+    # 1/2 + u - u^3/2 = (1 + u (1 + 1/s^2)) / 2 (u = x/s, s^2 = 1 + x^2); for x < 0 the
+    # sum cancels (to -1/(4 x^2) at -inf) and is rewritten (1 + x s) / (2 s^3 (s - x))
+    # = ((x + 1/s) / s) (1/s) / (4 w): quotients of bounded size, no overflow of s^3
+    # (at |x| > 2.6e12 in float32), one cancellation left in x + 1/s, at the root of
+    # dish' (x = -0.786), where the condition number excuses it.
+    s = hypot(x, 1.0)
+    u = x / s
+    w = half_sum(s, fabs(x))
+    pos = 0.5 + (0.5 * u) * (1.0 + 1.0 / (s * s))
+    neg = (((x + 1.0 / s) / s) / s) * (0.25 / w)
+    r = select(x >= 0.0, pos, neg)
+    return select(isinf(x), select(x > 0.0, 1.0, -0.0), r)
+
+
+def erf_activation(x: float) -> float:
+    return erf(x)
+
+
+def erf_derivative(x: float) -> float:
+    # 2/sqrt(pi) exp(-x^2); the rounding of x*x costs x^2 eps/2 relative, within the
+    # condition number 2 x^2 of this function.
+    return 1.1283791670955126 * exp(-(x * x))
+
+
 # ------------------------------------------------------------ glu's halves
 
 
@@ -546,6 +614,10 @@ KERNELS: Mapping[str | tuple[str, str], Kernels] = MappingProxyType(
         "hardshrink": Kernels(hardshrink, shrink_derivative),
         "threshold": Kernels(threshold, threshold_derivative),
         "squareplus": Kernels(squareplus, squareplus_derivative),
+        "clipped_linear": Kernels(clipped_linear, clipped_linear_derivative),
+        "thinc_hard_swish": Kernels(thinc_hard_swish, thinc_hard_swish_derivative),
+        "dish": Kernels(dish, dish_derivative),
+        "erf": Kernels(erf_activation, erf_derivative),
         "exponential": Kernels(exponential, exponential, identity_of_output),
         "linear": Kernels(linear, ones, ones),
     }

@@ -1010,6 +1010,85 @@ def _squareplus_d(x: Array, b: Param = 4.0) -> Array:
 
 
 # --------------------------------------------------------------------------------------------
+# thinc's: clipped_linear, thinc_hard_swish, dish, erf
+# --------------------------------------------------------------------------------------------
+
+
+@_quiet
+def _clipped_linear_f(
+    x: Array, slope: Param = 1.0, offset: Param = 0.0, min_val: Param = 0.0, max_val: Param = 1.0
+) -> Array:
+    v = _times_slope(slope, x) + offset
+    return _keep_nan(x, np.minimum(np.maximum(v, min_val), max_val))
+
+
+@_quiet
+def _clipped_linear_d(
+    x: Array, slope: Param = 1.0, offset: Param = 0.0, min_val: Param = 0.0, max_val: Param = 1.0
+) -> Array:
+    v = _times_slope(slope, x) + offset  # the edges decided from v: 0 at both
+    return _step((v > min_val) & (v < max_val), x, slope, 0.0)
+
+
+@_quiet
+def _thinc_hard_swish_f(x: Array) -> Array:
+    # x (x/5 + 1/2) as ((x + 2.5) * x) * 0.2: x + 2.5 exact near the root -2.5 (Sterbenz)
+    inner = ((x + 2.5) * x) * 0.2
+    return np.where(x >= 2.5, x, np.where(x <= -2.5, 0.0, inner))
+
+
+@_quiet
+def _thinc_hard_swish_d(x: Array) -> Array:
+    # 0.4 x + 0.5 as (x + 1.25) * 0.4: x + 1.25 exact near the root -1.25
+    inner = (x + 1.25) * 0.4
+    return np.where(x >= 2.5, 1.0, np.where(x <= -2.5, 0.0, inner))
+
+
+# Below this, dish and dish' are their asymptotic forms 1/(4x) and -1/(4x^2) (relative
+# error ~ 1/x^2 = 1e-140); above it s^3 (s - x) stays below 2e280, no overflow.
+_DISH_ASYMPTOTIC = -1e70
+
+
+@_quiet
+def _dish_f(x: Array) -> Array:
+    # x >= 0: (x + x u)/2, u = x/s, s = hypot(x, 1): positive terms.
+    # x <  0: x (s + x)/(2 s) with s + x = 1/(s - x): x / (2 s (s - x)), no cancellation.
+    s = np.hypot(x, 1.0)
+    pos = 0.5 * x + 0.5 * (x * (x / s))
+    neg = np.where(x < _DISH_ASYMPTOTIC, 0.25 / x, 0.5 * x / (s * (s - x)))
+    r = np.where(x >= 0, pos, neg)
+    return np.where(x == np.inf, np.inf, r)
+
+
+@_quiet
+def _dish_d(x: Array) -> Array:
+    # x >= 0: 1/2 + u (1 - u^2/2), u = x/s in [0, 1]: positive terms.
+    # x <  0: (1 + x s) / (2 s^3 (s - x)) (1/2 + u - u^3/2 rationalised; 1 + x s cancels
+    #         only at the root of dish', x = -0.786).
+    s = np.hypot(x, 1.0)
+    u = x / s
+    pos = 0.5 + u * (1.0 - 0.5 * u * u)
+    neg = np.where(
+        x < _DISH_ASYMPTOTIC, (-0.25 / x) / x, (1.0 + x * s) / (2.0 * s**3 * (s - x))
+    )
+    r = np.where(x >= 0, pos, neg)
+    return np.where(x == np.inf, 1.0, r)
+
+
+_TWO_OVER_SQRT_PI = 1.1283791670955126  # 2/sqrt(pi)
+
+
+@_quiet
+def _erf_f(x: Array) -> Array:
+    return _special.erf(x)
+
+
+@_quiet
+def _erf_d(x: Array) -> Array:
+    return _TWO_OVER_SQRT_PI * np.exp(-np.square(x))
+
+
+# --------------------------------------------------------------------------------------------
 # along an axis: softmax, log_softmax, softmin, glu
 # --------------------------------------------------------------------------------------------
 
@@ -1244,6 +1323,10 @@ ELEMENTWISE: dict[str, Elementwise] = {
     "hardshrink": Elementwise(_hardshrink_f, _shrink_d, None),
     "threshold": Elementwise(_threshold_f, _threshold_d, None),
     "squareplus": Elementwise(_squareplus_f, _squareplus_d, None),
+    "clipped_linear": Elementwise(_clipped_linear_f, _clipped_linear_d, None),
+    "thinc_hard_swish": Elementwise(_thinc_hard_swish_f, _thinc_hard_swish_d, None),
+    "dish": Elementwise(_dish_f, _dish_d, None),
+    "erf": Elementwise(_erf_f, _erf_d, None),
     "exponential": Elementwise(_exp_f, _exp_f, _exp_h),
     "linear": Elementwise(_linear_f, _ones_nan, _ones_nan),
 }

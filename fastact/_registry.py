@@ -448,6 +448,60 @@ SPECS: Final[tuple[ActivationSpec, ...]] = (
         params=(_real("b", 4.0, "Smoothness.", check=_nonnegative, requirement=">= 0"),),
     ),
     ActivationSpec(
+        name="clipped_linear",
+        title="Clipped linear unit (thinc's clipped_linear).",
+        formula="clipped_linear(x) = clip(slope * x + offset, min_val, max_val)",
+        derivative=(
+            "clipped_linear'(x) = slope where min_val < slope * x + offset < max_val, else 0"
+        ),
+        params=(
+            _real("slope", 1.0, "Slope of the linear part."),
+            _real("offset", 0.0, "Value at x = 0."),
+            _real("min_val", 0.0, "Lower edge.", allow_inf=True),
+            _real("max_val", 1.0, "Upper edge.", allow_inf=True),
+        ),
+        constraint=_ordered("min_val", "max_val"),
+        notes=(
+            "hardsigmoid is clipped_linear with min_val=0, max_val=1; hardtanh and relu6 "
+            "are clipped_linear with slope 1, offset 0. The derivative is 0 at both edges."
+        ),
+        example_kwargs={"slope": 0.5, "offset": 0.25, "min_val": -1.0, "max_val": 1.0},
+    ),
+    ActivationSpec(
+        name="thinc_hard_swish",
+        title="Hard swish with the 0.2-slope hard sigmoid (thinc's hard_swish).",
+        formula="thinc_hard_swish(x) = x * clip(0.2 * x + 0.5, 0, 1)",
+        derivative=(
+            "thinc_hard_swish'(x) = 0 for x <= -2.5, 0.4 x + 0.5 for -2.5 < x < 2.5, "
+            "1 for x >= 2.5"
+        ),
+        notes=(
+            "Not torch's hardswish (x * relu6(x + 3) / 6, fastact's ``hardswish``, whose "
+            "alias ``hard_swish`` follows torch): this is thinc's ``Ops.hard_swish`` "
+            "(Avenash and Viswanath 2019). At the kinks the derivative takes the outer "
+            "pieces' values (0 at -2.5, 1 at 2.5), as fastact's hardswish does."
+        ),
+    ),
+    ActivationSpec(
+        name="dish",
+        title="Dish (thinc's self-gated activation).",
+        formula="dish(x) = x * (1 + x / sqrt(1 + x**2)) / 2",
+        derivative=(
+            "dish'(x) = 1/2 + x / sqrt(1 + x**2) - x**3 / (2 (1 + x**2)**1.5)"
+        ),
+        notes=(
+            "A swish-like unit with an algebraic gate (x / sqrt(1 + x**2) for tanh), "
+            "thinc's ``Ops.dish``; dish(x) -> 1/(4x) as x -> -inf."
+        ),
+    ),
+    ActivationSpec(
+        name="erf",
+        title="Error function as an activation.",
+        formula="erf(x) = 2 / sqrt(pi) * integral_0^x exp(-t**2) dt",
+        derivative="erf'(x) = 2 / sqrt(pi) * exp(-x**2)",
+        notes="thinc's ``Ops.erf`` uses the Abramowitz-Stegun 7.1.26 polynomial (1.5e-7).",
+    ),
+    ActivationSpec(
         name="exponential",
         title="Exponential.",
         formula="exponential(x) = exp(x)",

@@ -570,6 +570,50 @@ def _d_squareplus(x: mpf, p: _P) -> mpf:
     return b / (2 * s * (s - x))  # (1 + x/s)/2 rationalised
 
 
+def _f_clipped_linear(x: mpf, p: _P) -> mpf:
+    t = _m(p, "slope") * x + _m(p, "offset")
+    return _clip(t, _m(p, "min_val"), _m(p, "max_val"))
+
+
+def _d_clipped_linear(x: mpf, p: _P) -> mpf:
+    t = _m(p, "slope") * x + _m(p, "offset")
+    return _m(p, "slope") if _m(p, "min_val") < t < _m(p, "max_val") else mpf(0)
+
+
+def _f_thinc_hard_swish(x: mpf, p: _P) -> mpf:
+    return x * _clip(x / 5 + mpf(1) / 2, mpf(0), mpf(1))
+
+
+def _d_thinc_hard_swish(x: mpf, p: _P) -> mpf:
+    if x <= mpf(-5) / 2:
+        return mpf(0)
+    if x >= mpf(5) / 2:
+        return mpf(1)
+    return 2 * x / 5 + mpf(1) / 2
+
+
+def _f_dish(x: mpf, p: _P) -> mpf:
+    s = mpmath.sqrt(1 + mpmath.fmul(x, x, exact=True))
+    if x >= 0:
+        return x * (1 + x / s) / 2
+    return x / (2 * s * (s - x))  # x (s + x) / (2 s) rationalised
+
+
+def _d_dish(x: mpf, p: _P) -> mpf:
+    s = mpmath.sqrt(1 + mpmath.fmul(x, x, exact=True))
+    if x >= 0:
+        return mpf(1) / 2 + x / s - x**3 / (2 * s**3)
+    return (1 + x * s) / (2 * s**3 * (s - x))  # 1/2 + x/s - x^3/(2 s^3) rationalised
+
+
+def _f_erf(x: mpf, p: _P) -> mpf:
+    return mpmath.erf(x)
+
+
+def _d_erf(x: mpf, p: _P) -> mpf:
+    return 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-mpmath.fmul(x, x, exact=True))
+
+
 def _f_exponential(x: mpf, p: _P) -> mpf:
     return _exp(x)
 
@@ -628,6 +672,15 @@ _SPECS: dict[str, _Spec] = {
         _f_threshold, _d_threshold, None, {"threshold": _REQUIRED, "value": _REQUIRED}
     ),
     "squareplus": _Spec(_f_squareplus, _d_squareplus, None, {"b": 4.0}),
+    "clipped_linear": _Spec(
+        _f_clipped_linear,
+        _d_clipped_linear,
+        None,
+        {"slope": 1.0, "offset": 0.0, "min_val": 0.0, "max_val": 1.0},
+    ),
+    "thinc_hard_swish": _Spec(_f_thinc_hard_swish, _d_thinc_hard_swish, None, {}),
+    "dish": _Spec(_f_dish, _d_dish, None, {}),
+    "erf": _Spec(_f_erf, _d_erf, None, {}),
     "exponential": _Spec(_f_exponential, _f_exponential, _h_exponential, {}),
     "linear": _Spec(_f_linear, _one, _one, {}),
 }
@@ -767,6 +820,12 @@ def _kinks_exact(name: str, params: Params | None) -> list[mpf]:
             ks = [] if slope == 0 else [-offset / slope, (1 - offset) / slope]
         elif name == "hardswish":
             ks = [mpf(-3), mpf(3)]
+        elif name == "thinc_hard_swish":
+            ks = [mpf(-5) / 2, mpf(5) / 2]
+        elif name == "clipped_linear":
+            slope, offset = _m(p, "slope"), _m(p, "offset")
+            edges = [e for e in (_m(p, "min_val"), _m(p, "max_val")) if mpmath.isfinite(e)]
+            ks = [] if slope == 0 else [(e - offset) / slope for e in edges]
         elif name == "hardtanh":
             ks = [_m(p, "min_val"), _m(p, "max_val")]
         elif name in ("softshrink", "hardshrink"):
@@ -859,6 +918,18 @@ CASES: list[Case] = [
     _case("squareplus", "squareplus"),
     _case("squareplus-b0", "squareplus", b=0.0),
     _case("squareplus-b1", "squareplus", b=1.0),
+    _case("clipped_linear", "clipped_linear"),
+    _case(
+        "clipped_linear-0.5-0.25-m1-1",
+        "clipped_linear",
+        slope=0.5,
+        offset=0.25,
+        min_val=-1.0,
+        max_val=1.0,
+    ),
+    _case("thinc_hard_swish", "thinc_hard_swish"),
+    _case("dish", "dish"),
+    _case("erf", "erf"),
     _case("exponential", "exponential"),
     _case("linear", "linear"),
 ]

@@ -46,6 +46,13 @@ KINKS = [
     ("hardshrink", {}, -0.5, 0.0),
     ("threshold", {"threshold": 1.0, "value": 5.0}, 1.0, 0.0),
     ("squareplus", {"b": 0.0}, 0.0, 0.5),
+    ("clipped_linear", {}, 0.0, 0.0),
+    ("clipped_linear", {}, 1.0, 0.0),
+    ("clipped_linear", {}, 0.5, 1.0),
+    ("clipped_linear", {"slope": 0.5, "offset": 0.25, "min_val": -1.0, "max_val": 1.0}, 1.5, 0.0),
+    ("thinc_hard_swish", {}, -2.5, 0.0),
+    ("thinc_hard_swish", {}, 2.5, 1.0),
+    ("thinc_hard_swish", {}, 0.0, 0.5),
 ]
 
 

@@ -86,6 +86,10 @@ K34_f32 = np.float32(41351310.0)
 K35_f32 = np.float32(120120.0)
 K36_f32 = np.float32(91.0)
 K37_f32 = np.float32(0.25)
+K38_f32 = np.float32(2.5)
+K39_f32 = np.float32(5.0)
+K40_f32 = np.float32(-2.5)
+K41_f32 = np.float32(1.1283791670955126)
 
 # ---- formulas, f32 ----
 
@@ -491,6 +495,62 @@ def fa_squareplus_derivative_f32(v_x, v_b):
     v_pos = (K5_f32 if (v_h == K0_f32) else (K1_f32 if isinf_f32(v_x) else (K5_f32 * (K1_f32 + (v_x / v_h)))))
     v_neg = (((v_r / v_h) * (v_r / v_w)) * K37_f32)
     return (v_pos if (v_x >= K0_f32) else v_neg)
+
+
+@cuda.jit(device=True)
+def fa_clipped_linear_f32(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f32(v_x, (v_min_val if (v_v < v_min_val) else (v_max_val if (v_v > v_max_val) else v_v)))
+
+
+@cuda.jit(device=True)
+def fa_clipped_linear_derivative_f32(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f32(v_x, (v_slope if ((v_v > v_min_val) and (v_v < v_max_val)) else K0_f32))
+
+
+@cuda.jit(device=True)
+def fa_thinc_hard_swish_f32(v_x):
+    v_inner = ((v_x * (v_x + K38_f32)) / K39_f32)
+    return (v_x if (v_x >= K38_f32) else (K0_f32 if (v_x <= K40_f32) else v_inner))
+
+
+@cuda.jit(device=True)
+def fa_thinc_hard_swish_derivative_f32(v_x):
+    v_inner = (((K18_f32 * v_x) + K38_f32) / K39_f32)
+    return (K1_f32 if (v_x >= K38_f32) else (K0_f32 if (v_x <= K40_f32) else v_inner))
+
+
+@cuda.jit(device=True)
+def fa_dish_f32(v_x):
+    v_s = hypot_f32(v_x, K1_f32)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f32(v_s, fabs_f32(v_x))
+    v_pos = ((K5_f32 * v_x) * (K1_f32 + v_u))
+    v_neg = ((K37_f32 * v_u) / v_w)
+    v_r = (v_pos if (v_x >= K0_f32) else v_neg)
+    return ((v_x if (v_x > K0_f32) else K11_f32) if isinf_f32(v_x) else v_r)
+
+
+@cuda.jit(device=True)
+def fa_dish_derivative_f32(v_x):
+    v_s = hypot_f32(v_x, K1_f32)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f32(v_s, fabs_f32(v_x))
+    v_pos = (K5_f32 + ((K5_f32 * v_u) * (K1_f32 + (K1_f32 / (v_s * v_s)))))
+    v_neg = ((((v_x + (K1_f32 / v_s)) / v_s) / v_s) * (K37_f32 / v_w))
+    v_r = (v_pos if (v_x >= K0_f32) else v_neg)
+    return ((K1_f32 if (v_x > K0_f32) else K11_f32) if isinf_f32(v_x) else v_r)
+
+
+@cuda.jit(device=True)
+def fa_erf_activation_f32(v_x):
+    return erf_f32(v_x)
+
+
+@cuda.jit(device=True)
+def fa_erf_derivative_f32(v_x):
+    return (K41_f32 * exp_f32((-(v_x * v_x))))
 
 
 @cuda.jit(device=True)
@@ -907,6 +967,62 @@ def fa_squareplus_derivative_f64(v_x, v_b):
     v_pos = (0.5 if (v_h == 0.0) else (1.0 if isinf_f64(v_x) else (0.5 * (1.0 + (v_x / v_h)))))
     v_neg = (((v_r / v_h) * (v_r / v_w)) * 0.25)
     return (v_pos if (v_x >= 0.0) else v_neg)
+
+
+@cuda.jit(device=True)
+def fa_clipped_linear_f64(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f64(v_x, (v_min_val if (v_v < v_min_val) else (v_max_val if (v_v > v_max_val) else v_v)))
+
+
+@cuda.jit(device=True)
+def fa_clipped_linear_derivative_f64(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f64(v_x, (v_slope if ((v_v > v_min_val) and (v_v < v_max_val)) else 0.0))
+
+
+@cuda.jit(device=True)
+def fa_thinc_hard_swish_f64(v_x):
+    v_inner = ((v_x * (v_x + 2.5)) / 5.0)
+    return (v_x if (v_x >= 2.5) else (0.0 if (v_x <= -2.5) else v_inner))
+
+
+@cuda.jit(device=True)
+def fa_thinc_hard_swish_derivative_f64(v_x):
+    v_inner = (((2.0 * v_x) + 2.5) / 5.0)
+    return (1.0 if (v_x >= 2.5) else (0.0 if (v_x <= -2.5) else v_inner))
+
+
+@cuda.jit(device=True)
+def fa_dish_f64(v_x):
+    v_s = hypot_f64(v_x, 1.0)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f64(v_s, fabs_f64(v_x))
+    v_pos = ((0.5 * v_x) * (1.0 + v_u))
+    v_neg = ((0.25 * v_u) / v_w)
+    v_r = (v_pos if (v_x >= 0.0) else v_neg)
+    return ((v_x if (v_x > 0.0) else -0.0) if isinf_f64(v_x) else v_r)
+
+
+@cuda.jit(device=True)
+def fa_dish_derivative_f64(v_x):
+    v_s = hypot_f64(v_x, 1.0)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f64(v_s, fabs_f64(v_x))
+    v_pos = (0.5 + ((0.5 * v_u) * (1.0 + (1.0 / (v_s * v_s)))))
+    v_neg = ((((v_x + (1.0 / v_s)) / v_s) / v_s) * (0.25 / v_w))
+    v_r = (v_pos if (v_x >= 0.0) else v_neg)
+    return ((1.0 if (v_x > 0.0) else -0.0) if isinf_f64(v_x) else v_r)
+
+
+@cuda.jit(device=True)
+def fa_erf_activation_f64(v_x):
+    return erf_f64(v_x)
+
+
+@cuda.jit(device=True)
+def fa_erf_derivative_f64(v_x):
+    return (1.1283791670955126 * exp_f64((-(v_x * v_x))))
 
 
 @cuda.jit(device=True)
@@ -3054,6 +3170,285 @@ def squareplus_backward_x_a_f32(I0, I1, A_b, div_b, mod_b, mul_b, O0):
             k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
         P_b = A_b[k_b]
         r0 = in0 * fa_squareplus_derivative_f32(in1, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_forward_s_f32(I0, P_slope, P_offset, P_min_val, P_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_forward_a_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_s_f32(I0, P_slope, P_offset, P_min_val, P_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_a_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_value_and_derivative_s_f32(I0, P_slope, P_offset, P_min_val, P_max_val, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def clipped_linear_value_and_derivative_a_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def clipped_linear_backward_x_s_f32(I0, I1, P_slope, P_offset, P_min_val, P_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_backward_x_a_f32(I0, I1, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_forward_s_f32(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_derivative_s_f32(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_value_and_derivative_s_f32(I0, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f32(in0)
+        r1 = fa_thinc_hard_swish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def thinc_hard_swish_backward_x_s_f32(I0, I1, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_thinc_hard_swish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_forward_s_f32(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_dish_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_derivative_s_f32(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_dish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_value_and_derivative_s_f32(I0, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_dish_f32(in0)
+        r1 = fa_dish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def dish_backward_x_s_f32(I0, I1, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_dish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_forward_s_f32(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_derivative_s_f32(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_erf_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_value_and_derivative_s_f32(I0, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f32(in0)
+        r1 = fa_erf_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def erf_backward_x_s_f32(I0, I1, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_erf_derivative_f32(in1)
         O0[i] = r0
 
 
@@ -5304,6 +5699,285 @@ def squareplus_backward_x_a_f64(I0, I1, A_b, div_b, mod_b, mul_b, O0):
 
 
 @cuda.jit
+def clipped_linear_forward_s_f64(I0, P_slope, P_offset, P_min_val, P_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_forward_a_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_s_f64(I0, P_slope, P_offset, P_min_val, P_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_a_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_value_and_derivative_s_f64(I0, P_slope, P_offset, P_min_val, P_max_val, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def clipped_linear_value_and_derivative_a_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def clipped_linear_backward_x_s_f64(I0, I1, P_slope, P_offset, P_min_val, P_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_backward_x_a_f64(I0, I1, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_forward_s_f64(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_derivative_s_f64(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_value_and_derivative_s_f64(I0, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f64(in0)
+        r1 = fa_thinc_hard_swish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def thinc_hard_swish_backward_x_s_f64(I0, I1, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_thinc_hard_swish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_forward_s_f64(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_dish_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_derivative_s_f64(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_dish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_value_and_derivative_s_f64(I0, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_dish_f64(in0)
+        r1 = fa_dish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def dish_backward_x_s_f64(I0, I1, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_dish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_forward_s_f64(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_derivative_s_f64(I0, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_erf_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_value_and_derivative_s_f64(I0, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f64(in0)
+        r1 = fa_erf_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def erf_backward_x_s_f64(I0, I1, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_erf_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def exponential_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5522,6 +6196,22 @@ KERNELS = {
     'squareplus_derivative': (1, ('b',), 1),
     'squareplus_value_and_derivative': (1, ('b',), 2),
     'squareplus_backward_x': (2, ('b',), 1),
+    'clipped_linear_forward': (1, ('slope', 'offset', 'min_val', 'max_val'), 1),
+    'clipped_linear_derivative': (1, ('slope', 'offset', 'min_val', 'max_val'), 1),
+    'clipped_linear_value_and_derivative': (1, ('slope', 'offset', 'min_val', 'max_val'), 2),
+    'clipped_linear_backward_x': (2, ('slope', 'offset', 'min_val', 'max_val'), 1),
+    'thinc_hard_swish_forward': (1, (), 1),
+    'thinc_hard_swish_derivative': (1, (), 1),
+    'thinc_hard_swish_value_and_derivative': (1, (), 2),
+    'thinc_hard_swish_backward_x': (2, (), 1),
+    'dish_forward': (1, (), 1),
+    'dish_derivative': (1, (), 1),
+    'dish_value_and_derivative': (1, (), 2),
+    'dish_backward_x': (2, (), 1),
+    'erf_forward': (1, (), 1),
+    'erf_derivative': (1, (), 1),
+    'erf_value_and_derivative': (1, (), 2),
+    'erf_backward_x': (2, (), 1),
     'exponential_forward': (1, (), 1),
     'exponential_derivative': (1, (), 1),
     'exponential_value_and_derivative': (1, (), 2),

@@ -350,6 +350,54 @@ FA_INLINE float fa_squareplus_derivative_f32(float v_x, float v_b) {
     return (float)(((v_x >= ((float)0.0)) ? v_pos : v_neg));
 }
 
+FA_INLINE float fa_clipped_linear_f32(float v_x, float v_slope, float v_offset, float v_min_val, float v_max_val) {
+    const float v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset);
+    return (float)(fa_keep_nan_f32(v_x, ((v_v < v_min_val) ? v_min_val : ((v_v > v_max_val) ? v_max_val : v_v))));
+}
+
+FA_INLINE float fa_clipped_linear_derivative_f32(float v_x, float v_slope, float v_offset, float v_min_val, float v_max_val) {
+    const float v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset);
+    return (float)(fa_keep_nan_f32(v_x, (((v_v > v_min_val) && (v_v < v_max_val)) ? v_slope : ((float)0.0))));
+}
+
+FA_INLINE float fa_thinc_hard_swish_f32(float v_x) {
+    const float v_inner = ((v_x * (v_x + ((float)2.5))) / ((float)5.0));
+    return (float)(((v_x >= ((float)2.5)) ? v_x : ((v_x <= ((float)-2.5)) ? ((float)0.0) : v_inner)));
+}
+
+FA_INLINE float fa_thinc_hard_swish_derivative_f32(float v_x) {
+    const float v_inner = (((((float)2.0) * v_x) + ((float)2.5)) / ((float)5.0));
+    return (float)(((v_x >= ((float)2.5)) ? ((float)1.0) : ((v_x <= ((float)-2.5)) ? ((float)0.0) : v_inner)));
+}
+
+FA_INLINE float fa_dish_f32(float v_x) {
+    const float v_s = fa_hypot_f32(v_x, ((float)1.0));
+    const float v_u = (v_x / v_s);
+    const float v_w = fa_half_sum_f32(v_s, fabsf(v_x));
+    const float v_pos = ((((float)0.5) * v_x) * (((float)1.0) + v_u));
+    const float v_neg = ((((float)0.25) * v_u) / v_w);
+    const float v_r = ((v_x >= ((float)0.0)) ? v_pos : v_neg);
+    return (float)((isinf(v_x) ? ((v_x > ((float)0.0)) ? v_x : ((float)-0.0)) : v_r));
+}
+
+FA_INLINE float fa_dish_derivative_f32(float v_x) {
+    const float v_s = fa_hypot_f32(v_x, ((float)1.0));
+    const float v_u = (v_x / v_s);
+    const float v_w = fa_half_sum_f32(v_s, fabsf(v_x));
+    const float v_pos = (((float)0.5) + ((((float)0.5) * v_u) * (((float)1.0) + (((float)1.0) / (v_s * v_s)))));
+    const float v_neg = ((((v_x + (((float)1.0) / v_s)) / v_s) / v_s) * (((float)0.25) / v_w));
+    const float v_r = ((v_x >= ((float)0.0)) ? v_pos : v_neg);
+    return (float)((isinf(v_x) ? ((v_x > ((float)0.0)) ? ((float)1.0) : ((float)-0.0)) : v_r));
+}
+
+FA_INLINE float fa_erf_activation_f32(float v_x) {
+    return (float)(fa_erf_f32(v_x));
+}
+
+FA_INLINE float fa_erf_derivative_f32(float v_x) {
+    return (float)((((float)1.1283791670955126) * fa_exp_f32((-(v_x * v_x)))));
+}
+
 FA_INLINE float fa_glu_value_f32(float v_a, float v_b) {
     return (float)(((isinf(v_a) && (!isinf(v_b)) && (!isnan(v_b))) ? v_a : (v_a * fa_sigmoid_f32(v_b))));
 }
@@ -697,6 +745,54 @@ FA_INLINE double fa_squareplus_derivative_f64(double v_x, double v_b) {
     const double v_pos = ((v_h == ((double)0.0)) ? ((double)0.5) : (isinf(v_x) ? ((double)1.0) : (((double)0.5) * (((double)1.0) + (v_x / v_h)))));
     const double v_neg = (((v_r / v_h) * (v_r / v_w)) * ((double)0.25));
     return (double)(((v_x >= ((double)0.0)) ? v_pos : v_neg));
+}
+
+FA_INLINE double fa_clipped_linear_f64(double v_x, double v_slope, double v_offset, double v_min_val, double v_max_val) {
+    const double v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset);
+    return (double)(fa_keep_nan_f64(v_x, ((v_v < v_min_val) ? v_min_val : ((v_v > v_max_val) ? v_max_val : v_v))));
+}
+
+FA_INLINE double fa_clipped_linear_derivative_f64(double v_x, double v_slope, double v_offset, double v_min_val, double v_max_val) {
+    const double v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset);
+    return (double)(fa_keep_nan_f64(v_x, (((v_v > v_min_val) && (v_v < v_max_val)) ? v_slope : ((double)0.0))));
+}
+
+FA_INLINE double fa_thinc_hard_swish_f64(double v_x) {
+    const double v_inner = ((v_x * (v_x + ((double)2.5))) / ((double)5.0));
+    return (double)(((v_x >= ((double)2.5)) ? v_x : ((v_x <= ((double)-2.5)) ? ((double)0.0) : v_inner)));
+}
+
+FA_INLINE double fa_thinc_hard_swish_derivative_f64(double v_x) {
+    const double v_inner = (((((double)2.0) * v_x) + ((double)2.5)) / ((double)5.0));
+    return (double)(((v_x >= ((double)2.5)) ? ((double)1.0) : ((v_x <= ((double)-2.5)) ? ((double)0.0) : v_inner)));
+}
+
+FA_INLINE double fa_dish_f64(double v_x) {
+    const double v_s = fa_hypot_f64(v_x, ((double)1.0));
+    const double v_u = (v_x / v_s);
+    const double v_w = fa_half_sum_f64(v_s, fabs(v_x));
+    const double v_pos = ((((double)0.5) * v_x) * (((double)1.0) + v_u));
+    const double v_neg = ((((double)0.25) * v_u) / v_w);
+    const double v_r = ((v_x >= ((double)0.0)) ? v_pos : v_neg);
+    return (double)((isinf(v_x) ? ((v_x > ((double)0.0)) ? v_x : ((double)-0.0)) : v_r));
+}
+
+FA_INLINE double fa_dish_derivative_f64(double v_x) {
+    const double v_s = fa_hypot_f64(v_x, ((double)1.0));
+    const double v_u = (v_x / v_s);
+    const double v_w = fa_half_sum_f64(v_s, fabs(v_x));
+    const double v_pos = (((double)0.5) + ((((double)0.5) * v_u) * (((double)1.0) + (((double)1.0) / (v_s * v_s)))));
+    const double v_neg = ((((v_x + (((double)1.0) / v_s)) / v_s) / v_s) * (((double)0.25) / v_w));
+    const double v_r = ((v_x >= ((double)0.0)) ? v_pos : v_neg);
+    return (double)((isinf(v_x) ? ((v_x > ((double)0.0)) ? ((double)1.0) : ((double)-0.0)) : v_r));
+}
+
+FA_INLINE double fa_erf_activation_f64(double v_x) {
+    return (double)(fa_erf_f64(v_x));
+}
+
+FA_INLINE double fa_erf_derivative_f64(double v_x) {
+    return (double)((((double)1.1283791670955126) * fa_exp_f64((-(v_x * v_x)))));
 }
 
 FA_INLINE double fa_glu_value_f64(double v_a, double v_b) {
@@ -2642,6 +2738,256 @@ FA_KERNEL void fa_blk_s_squareplus_backward_x_f32(char *const *a, const void *pv
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *A_slope = (const float *)a[1];
+    const float *A_offset = (const float *)a[2];
+    const float *A_min_val = (const float *)a[3];
+    const float *A_max_val = (const float *)a[4];
+    float *out0 = (float *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *A_slope = (const float *)a[1];
+    const float *A_offset = (const float *)a[2];
+    const float *A_min_val = (const float *)a[3];
+    const float *A_max_val = (const float *)a[4];
+    float *out0 = (float *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+    fa_blk_a_clipped_linear_derivative_f32(for_derivative, pv);
+    fa_blk_a_clipped_linear_forward_f32(for_forward, pv);
+    memcpy(a[6], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_clipped_linear_derivative_f32(for_derivative, pv);
+    fa_blk_s_clipped_linear_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_slope = (const float *)a[2];
+    const float *A_offset = (const float *)a[3];
+    const float *A_min_val = (const float *)a[4];
+    const float *A_max_val = (const float *)a[5];
+    float *out0 = (float *)a[6];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    float *out0 = (float *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_thinc_hard_swish_f32(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    float *out0 = (float *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_thinc_hard_swish_derivative_f32(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_thinc_hard_swish_derivative_f32(for_derivative, pv);
+    fa_blk_s_thinc_hard_swish_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_thinc_hard_swish_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    float *out0 = (float *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_dish_f32(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    float *out0 = (float *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_dish_derivative_f32(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_dish_derivative_f32(for_derivative, pv);
+    fa_blk_s_dish_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_dish_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_dish_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    float *out0 = (float *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_erf_activation_f32(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    float *out0 = (float *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_erf_derivative_f32(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_erf_derivative_f32(for_derivative, pv);
+    fa_blk_s_erf_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_erf_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_erf_derivative_f32(in1);
     }
 }
 
@@ -4697,6 +5043,256 @@ FA_KERNEL void fa_blk_s_squareplus_backward_x_f64(char *const *a, const void *pv
     }
 }
 
+FA_KERNEL void fa_blk_a_clipped_linear_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *A_slope = (const double *)a[1];
+    const double *A_offset = (const double *)a[2];
+    const double *A_min_val = (const double *)a[3];
+    const double *A_max_val = (const double *)a[4];
+    double *out0 = (double *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *A_slope = (const double *)a[1];
+    const double *A_offset = (const double *)a[2];
+    const double *A_min_val = (const double *)a[3];
+    const double *A_max_val = (const double *)a[4];
+    double *out0 = (double *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+    fa_blk_a_clipped_linear_derivative_f64(for_derivative, pv);
+    fa_blk_a_clipped_linear_forward_f64(for_forward, pv);
+    memcpy(a[6], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_clipped_linear_derivative_f64(for_derivative, pv);
+    fa_blk_s_clipped_linear_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_slope = (const double *)a[2];
+    const double *A_offset = (const double *)a[3];
+    const double *A_min_val = (const double *)a[4];
+    const double *A_max_val = (const double *)a[5];
+    double *out0 = (double *)a[6];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    double *out0 = (double *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_thinc_hard_swish_f64(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    double *out0 = (double *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_thinc_hard_swish_derivative_f64(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_thinc_hard_swish_derivative_f64(for_derivative, pv);
+    fa_blk_s_thinc_hard_swish_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_thinc_hard_swish_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    double *out0 = (double *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_dish_f64(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    double *out0 = (double *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_dish_derivative_f64(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_dish_derivative_f64(for_derivative, pv);
+    fa_blk_s_dish_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_dish_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_dish_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    double *out0 = (double *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_erf_activation_f64(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    double *out0 = (double *)a[1];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_erf_derivative_f64(in0);
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_erf_derivative_f64(for_derivative, pv);
+    fa_blk_s_erf_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_erf_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_erf_derivative_f64(in1);
+    }
+}
+
 FA_KERNEL void fa_blk_s_exponential_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -4819,7 +5415,7 @@ typedef struct {
     fa_block_fn f32_scalar, f32_array, f64_scalar, f64_array;
 } fa_kernel_entry;
 
-#define FA_KERNEL_COUNT 120
+#define FA_KERNEL_COUNT 136
 static const fa_kernel_entry fa_kernel_table[FA_KERNEL_COUNT] = {
     {"sigmoid_forward", "sigmoid (no parameters): f(x)", 1, 0, 1, fa_blk_s_sigmoid_forward_f32, fa_blk_s_sigmoid_forward_f32, fa_blk_s_sigmoid_forward_f64, fa_blk_s_sigmoid_forward_f64},
     {"sigmoid_derivative", "sigmoid (no parameters): f'(x)", 1, 0, 1, fa_blk_s_sigmoid_derivative_f32, fa_blk_s_sigmoid_derivative_f32, fa_blk_s_sigmoid_derivative_f64, fa_blk_s_sigmoid_derivative_f64},
@@ -4931,6 +5527,22 @@ static const fa_kernel_entry fa_kernel_table[FA_KERNEL_COUNT] = {
     {"squareplus_derivative", "squareplus (b): f'(x)", 1, 1, 1, fa_blk_s_squareplus_derivative_f32, fa_blk_a_squareplus_derivative_f32, fa_blk_s_squareplus_derivative_f64, fa_blk_a_squareplus_derivative_f64},
     {"squareplus_value_and_derivative", "squareplus (b): (f(x), f'(x))", 1, 1, 2, fa_blk_s_squareplus_value_and_derivative_f32, fa_blk_a_squareplus_value_and_derivative_f32, fa_blk_s_squareplus_value_and_derivative_f64, fa_blk_a_squareplus_value_and_derivative_f64},
     {"squareplus_backward_x", "squareplus (b): grad * f'(x)", 2, 1, 1, fa_blk_s_squareplus_backward_x_f32, fa_blk_a_squareplus_backward_x_f32, fa_blk_s_squareplus_backward_x_f64, fa_blk_a_squareplus_backward_x_f64},
+    {"clipped_linear_forward", "clipped_linear (slope, offset, min_val, max_val): f(x)", 1, 4, 1, fa_blk_s_clipped_linear_forward_f32, fa_blk_a_clipped_linear_forward_f32, fa_blk_s_clipped_linear_forward_f64, fa_blk_a_clipped_linear_forward_f64},
+    {"clipped_linear_derivative", "clipped_linear (slope, offset, min_val, max_val): f'(x)", 1, 4, 1, fa_blk_s_clipped_linear_derivative_f32, fa_blk_a_clipped_linear_derivative_f32, fa_blk_s_clipped_linear_derivative_f64, fa_blk_a_clipped_linear_derivative_f64},
+    {"clipped_linear_value_and_derivative", "clipped_linear (slope, offset, min_val, max_val): (f(x), f'(x))", 1, 4, 2, fa_blk_s_clipped_linear_value_and_derivative_f32, fa_blk_a_clipped_linear_value_and_derivative_f32, fa_blk_s_clipped_linear_value_and_derivative_f64, fa_blk_a_clipped_linear_value_and_derivative_f64},
+    {"clipped_linear_backward_x", "clipped_linear (slope, offset, min_val, max_val): grad * f'(x)", 2, 4, 1, fa_blk_s_clipped_linear_backward_x_f32, fa_blk_a_clipped_linear_backward_x_f32, fa_blk_s_clipped_linear_backward_x_f64, fa_blk_a_clipped_linear_backward_x_f64},
+    {"thinc_hard_swish_forward", "thinc_hard_swish (no parameters): f(x)", 1, 0, 1, fa_blk_s_thinc_hard_swish_forward_f32, fa_blk_s_thinc_hard_swish_forward_f32, fa_blk_s_thinc_hard_swish_forward_f64, fa_blk_s_thinc_hard_swish_forward_f64},
+    {"thinc_hard_swish_derivative", "thinc_hard_swish (no parameters): f'(x)", 1, 0, 1, fa_blk_s_thinc_hard_swish_derivative_f32, fa_blk_s_thinc_hard_swish_derivative_f32, fa_blk_s_thinc_hard_swish_derivative_f64, fa_blk_s_thinc_hard_swish_derivative_f64},
+    {"thinc_hard_swish_value_and_derivative", "thinc_hard_swish (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_thinc_hard_swish_value_and_derivative_f32, fa_blk_s_thinc_hard_swish_value_and_derivative_f32, fa_blk_s_thinc_hard_swish_value_and_derivative_f64, fa_blk_s_thinc_hard_swish_value_and_derivative_f64},
+    {"thinc_hard_swish_backward_x", "thinc_hard_swish (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_thinc_hard_swish_backward_x_f32, fa_blk_s_thinc_hard_swish_backward_x_f32, fa_blk_s_thinc_hard_swish_backward_x_f64, fa_blk_s_thinc_hard_swish_backward_x_f64},
+    {"dish_forward", "dish (no parameters): f(x)", 1, 0, 1, fa_blk_s_dish_forward_f32, fa_blk_s_dish_forward_f32, fa_blk_s_dish_forward_f64, fa_blk_s_dish_forward_f64},
+    {"dish_derivative", "dish (no parameters): f'(x)", 1, 0, 1, fa_blk_s_dish_derivative_f32, fa_blk_s_dish_derivative_f32, fa_blk_s_dish_derivative_f64, fa_blk_s_dish_derivative_f64},
+    {"dish_value_and_derivative", "dish (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_dish_value_and_derivative_f32, fa_blk_s_dish_value_and_derivative_f32, fa_blk_s_dish_value_and_derivative_f64, fa_blk_s_dish_value_and_derivative_f64},
+    {"dish_backward_x", "dish (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_dish_backward_x_f32, fa_blk_s_dish_backward_x_f32, fa_blk_s_dish_backward_x_f64, fa_blk_s_dish_backward_x_f64},
+    {"erf_forward", "erf (no parameters): f(x)", 1, 0, 1, fa_blk_s_erf_forward_f32, fa_blk_s_erf_forward_f32, fa_blk_s_erf_forward_f64, fa_blk_s_erf_forward_f64},
+    {"erf_derivative", "erf (no parameters): f'(x)", 1, 0, 1, fa_blk_s_erf_derivative_f32, fa_blk_s_erf_derivative_f32, fa_blk_s_erf_derivative_f64, fa_blk_s_erf_derivative_f64},
+    {"erf_value_and_derivative", "erf (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_erf_value_and_derivative_f32, fa_blk_s_erf_value_and_derivative_f32, fa_blk_s_erf_value_and_derivative_f64, fa_blk_s_erf_value_and_derivative_f64},
+    {"erf_backward_x", "erf (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_erf_backward_x_f32, fa_blk_s_erf_backward_x_f32, fa_blk_s_erf_backward_x_f64, fa_blk_s_erf_backward_x_f64},
     {"exponential_forward", "exponential (no parameters): f(x)", 1, 0, 1, fa_blk_s_exponential_forward_f32, fa_blk_s_exponential_forward_f32, fa_blk_s_exponential_forward_f64, fa_blk_s_exponential_forward_f64},
     {"exponential_derivative", "exponential (no parameters): f'(x)", 1, 0, 1, fa_blk_s_exponential_derivative_f32, fa_blk_s_exponential_derivative_f32, fa_blk_s_exponential_derivative_f64, fa_blk_s_exponential_derivative_f64},
     {"exponential_value_and_derivative", "exponential (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_exponential_value_and_derivative_f32, fa_blk_s_exponential_value_and_derivative_f32, fa_blk_s_exponential_value_and_derivative_f64, fa_blk_s_exponential_value_and_derivative_f64},

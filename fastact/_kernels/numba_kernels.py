@@ -130,6 +130,10 @@ K70_f32 = np.float32(41351310.0)
 K71_f32 = np.float32(120120.0)
 K72_f32 = np.float32(91.0)
 K73_f32 = np.float32(0.25)
+K74_f32 = np.float32(2.5)
+K75_f32 = np.float32(5.0)
+K76_f32 = np.float32(-2.5)
+K77_f32 = np.float32(1.1283791670955126)
 K0_f64 = np.float64(float("inf"))
 K1_f64 = np.float64(float("-inf"))
 K2_f64 = np.float64(float("nan"))
@@ -826,6 +830,62 @@ def fa_squareplus_derivative_f32(v_x, v_b):
 
 
 @njit(**_FORMULA)
+def fa_clipped_linear_f32(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f32(v_x, (v_min_val if (v_v < v_min_val) else (v_max_val if (v_v > v_max_val) else v_v)))
+
+
+@njit(**_FORMULA)
+def fa_clipped_linear_derivative_f32(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f32(v_x, (v_slope if ((v_v > v_min_val) & (v_v < v_max_val)) else K2_f32))
+
+
+@njit(**_FORMULA)
+def fa_thinc_hard_swish_f32(v_x):
+    v_inner = ((v_x * (v_x + K74_f32)) / K75_f32)
+    return (v_x if (v_x >= K74_f32) else (K2_f32 if (v_x <= K76_f32) else v_inner))
+
+
+@njit(**_FORMULA)
+def fa_thinc_hard_swish_derivative_f32(v_x):
+    v_inner = (((K24_f32 * v_x) + K74_f32) / K75_f32)
+    return (K12_f32 if (v_x >= K74_f32) else (K2_f32 if (v_x <= K76_f32) else v_inner))
+
+
+@njit(**_FORMULA)
+def fa_dish_f32(v_x):
+    v_s = fa_hypot_f32(v_x, K12_f32)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f32(v_s, fabs_f32(v_x))
+    v_pos = ((K7_f32 * v_x) * (K12_f32 + v_u))
+    v_neg = ((K73_f32 * v_u) / v_w)
+    v_r = (v_pos if (v_x >= K2_f32) else v_neg)
+    return ((v_x if (v_x > K2_f32) else K48_f32) if isinf_f32(v_x) else v_r)
+
+
+@njit(**_FORMULA)
+def fa_dish_derivative_f32(v_x):
+    v_s = fa_hypot_f32(v_x, K12_f32)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f32(v_s, fabs_f32(v_x))
+    v_pos = (K7_f32 + ((K7_f32 * v_u) * (K12_f32 + (K12_f32 / (v_s * v_s)))))
+    v_neg = ((((v_x + (K12_f32 / v_s)) / v_s) / v_s) * (K73_f32 / v_w))
+    v_r = (v_pos if (v_x >= K2_f32) else v_neg)
+    return ((K12_f32 if (v_x > K2_f32) else K48_f32) if isinf_f32(v_x) else v_r)
+
+
+@njit(**_FORMULA)
+def fa_erf_activation_f32(v_x):
+    return fa_erf_f32(v_x)
+
+
+@njit(**_FORMULA)
+def fa_erf_derivative_f32(v_x):
+    return (K77_f32 * fa_exp_f32((-(v_x * v_x))))
+
+
+@njit(**_FORMULA)
 def fa_glu_value_f32(v_a, v_b):
     return (v_a if (isinf_f32(v_a) & (not isinf_f32(v_b)) & (not isnan_f32(v_b))) else (v_a * fa_sigmoid_f32(v_b)))
 
@@ -1239,6 +1299,62 @@ def fa_squareplus_derivative_f64(v_x, v_b):
     v_pos = (0.5 if (v_h == 0.0) else (1.0 if isinf_f64(v_x) else (0.5 * (1.0 + (v_x / v_h)))))
     v_neg = (((v_r / v_h) * (v_r / v_w)) * 0.25)
     return (v_pos if (v_x >= 0.0) else v_neg)
+
+
+@njit(**_FORMULA)
+def fa_clipped_linear_f64(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f64(v_x, (v_min_val if (v_v < v_min_val) else (v_max_val if (v_v > v_max_val) else v_v)))
+
+
+@njit(**_FORMULA)
+def fa_clipped_linear_derivative_f64(v_x, v_slope, v_offset, v_min_val, v_max_val):
+    v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset)
+    return fa_keep_nan_f64(v_x, (v_slope if ((v_v > v_min_val) & (v_v < v_max_val)) else 0.0))
+
+
+@njit(**_FORMULA)
+def fa_thinc_hard_swish_f64(v_x):
+    v_inner = ((v_x * (v_x + 2.5)) / 5.0)
+    return (v_x if (v_x >= 2.5) else (0.0 if (v_x <= -2.5) else v_inner))
+
+
+@njit(**_FORMULA)
+def fa_thinc_hard_swish_derivative_f64(v_x):
+    v_inner = (((2.0 * v_x) + 2.5) / 5.0)
+    return (1.0 if (v_x >= 2.5) else (0.0 if (v_x <= -2.5) else v_inner))
+
+
+@njit(**_FORMULA)
+def fa_dish_f64(v_x):
+    v_s = fa_hypot_f64(v_x, 1.0)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f64(v_s, fabs_f64(v_x))
+    v_pos = ((0.5 * v_x) * (1.0 + v_u))
+    v_neg = ((0.25 * v_u) / v_w)
+    v_r = (v_pos if (v_x >= 0.0) else v_neg)
+    return ((v_x if (v_x > 0.0) else -0.0) if isinf_f64(v_x) else v_r)
+
+
+@njit(**_FORMULA)
+def fa_dish_derivative_f64(v_x):
+    v_s = fa_hypot_f64(v_x, 1.0)
+    v_u = (v_x / v_s)
+    v_w = fa_half_sum_f64(v_s, fabs_f64(v_x))
+    v_pos = (0.5 + ((0.5 * v_u) * (1.0 + (1.0 / (v_s * v_s)))))
+    v_neg = ((((v_x + (1.0 / v_s)) / v_s) / v_s) * (0.25 / v_w))
+    v_r = (v_pos if (v_x >= 0.0) else v_neg)
+    return ((1.0 if (v_x > 0.0) else -0.0) if isinf_f64(v_x) else v_r)
+
+
+@njit(**_FORMULA)
+def fa_erf_activation_f64(v_x):
+    return fa_erf_f64(v_x)
+
+
+@njit(**_FORMULA)
+def fa_erf_derivative_f64(v_x):
+    return (1.1283791670955126 * fa_exp_f64((-(v_x * v_x))))
 
 
 @njit(**_FORMULA)
@@ -2871,6 +2987,213 @@ def squareplus_backward_x_a_f32(I0, I1, A_b, O0):
         in1 = I1[i]
         P_b = A_b[i]
         r0 = in0 * fa_squareplus_derivative_f32(in1, P_b)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_forward_s_f32(I0, S_slope, S_offset, S_min_val, S_max_val, O0):
+    P_slope = float32(S_slope)
+    P_offset = float32(S_offset)
+    P_min_val = float32(S_min_val)
+    P_max_val = float32(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_forward_a_f32(I0, A_slope, A_offset, A_min_val, A_max_val, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_derivative_s_f32(I0, S_slope, S_offset, S_min_val, S_max_val, O0):
+    P_slope = float32(S_slope)
+    P_offset = float32(S_offset)
+    P_min_val = float32(S_min_val)
+    P_max_val = float32(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_derivative_a_f32(I0, A_slope, A_offset, A_min_val, A_max_val, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_value_and_derivative_s_f32(I0, S_slope, S_offset, S_min_val, S_max_val, O0, O1):
+    P_slope = float32(S_slope)
+    P_offset = float32(S_offset)
+    P_min_val = float32(S_min_val)
+    P_max_val = float32(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def clipped_linear_value_and_derivative_a_f32(I0, A_slope, A_offset, A_min_val, A_max_val, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def clipped_linear_backward_x_s_f32(I0, I1, S_slope, S_offset, S_min_val, S_max_val, O0):
+    P_slope = float32(S_slope)
+    P_offset = float32(S_offset)
+    P_min_val = float32(S_min_val)
+    P_max_val = float32(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_backward_x_a_f32(I0, I1, A_slope, A_offset, A_min_val, A_max_val, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_forward_s_f32(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f32(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_derivative_s_f32(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_value_and_derivative_s_f32(I0, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f32(in0)
+        r1 = fa_thinc_hard_swish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_backward_x_s_f32(I0, I1, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_thinc_hard_swish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def dish_forward_s_f32(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_dish_f32(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def dish_derivative_s_f32(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_dish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def dish_value_and_derivative_s_f32(I0, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_dish_f32(in0)
+        r1 = fa_dish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def dish_backward_x_s_f32(I0, I1, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_dish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def erf_forward_s_f32(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f32(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def erf_derivative_s_f32(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_erf_derivative_f32(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def erf_value_and_derivative_s_f32(I0, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f32(in0)
+        r1 = fa_erf_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def erf_backward_x_s_f32(I0, I1, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_erf_derivative_f32(in1)
         O0[i] = r0
 
 
@@ -4586,6 +4909,213 @@ def squareplus_backward_x_a_f64(I0, I1, A_b, O0):
 
 
 @njit(**_LOOP)
+def clipped_linear_forward_s_f64(I0, S_slope, S_offset, S_min_val, S_max_val, O0):
+    P_slope = float64(S_slope)
+    P_offset = float64(S_offset)
+    P_min_val = float64(S_min_val)
+    P_max_val = float64(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_forward_a_f64(I0, A_slope, A_offset, A_min_val, A_max_val, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_derivative_s_f64(I0, S_slope, S_offset, S_min_val, S_max_val, O0):
+    P_slope = float64(S_slope)
+    P_offset = float64(S_offset)
+    P_min_val = float64(S_min_val)
+    P_max_val = float64(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_derivative_a_f64(I0, A_slope, A_offset, A_min_val, A_max_val, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_value_and_derivative_s_f64(I0, S_slope, S_offset, S_min_val, S_max_val, O0, O1):
+    P_slope = float64(S_slope)
+    P_offset = float64(S_offset)
+    P_min_val = float64(S_min_val)
+    P_max_val = float64(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def clipped_linear_value_and_derivative_a_f64(I0, A_slope, A_offset, A_min_val, A_max_val, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def clipped_linear_backward_x_s_f64(I0, I1, S_slope, S_offset, S_min_val, S_max_val, O0):
+    P_slope = float64(S_slope)
+    P_offset = float64(S_offset)
+    P_min_val = float64(S_min_val)
+    P_max_val = float64(S_max_val)
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def clipped_linear_backward_x_a_f64(I0, I1, A_slope, A_offset, A_min_val, A_max_val, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        P_slope = A_slope[i]
+        P_offset = A_offset[i]
+        P_min_val = A_min_val[i]
+        P_max_val = A_max_val[i]
+        r0 = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_forward_s_f64(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f64(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_derivative_s_f64(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_value_and_derivative_s_f64(I0, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f64(in0)
+        r1 = fa_thinc_hard_swish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def thinc_hard_swish_backward_x_s_f64(I0, I1, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_thinc_hard_swish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def dish_forward_s_f64(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_dish_f64(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def dish_derivative_s_f64(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_dish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def dish_value_and_derivative_s_f64(I0, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_dish_f64(in0)
+        r1 = fa_dish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def dish_backward_x_s_f64(I0, I1, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_dish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def erf_forward_s_f64(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f64(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def erf_derivative_s_f64(I0, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_erf_derivative_f64(in0)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
+def erf_value_and_derivative_s_f64(I0, O0, O1):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        r0 = fa_erf_activation_f64(in0)
+        r1 = fa_erf_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@njit(**_LOOP)
+def erf_backward_x_s_f64(I0, I1, O0):
+    for i in range(O0.shape[0]):
+        in0 = I0[i]
+        in1 = I1[i]
+        r0 = in0 * fa_erf_derivative_f64(in1)
+        O0[i] = r0
+
+
+@njit(**_LOOP)
 def exponential_forward_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = I0[i]
@@ -4790,6 +5320,22 @@ KERNELS = {
     'squareplus_derivative': (1, ('b',), 1),
     'squareplus_value_and_derivative': (1, ('b',), 2),
     'squareplus_backward_x': (2, ('b',), 1),
+    'clipped_linear_forward': (1, ('slope', 'offset', 'min_val', 'max_val'), 1),
+    'clipped_linear_derivative': (1, ('slope', 'offset', 'min_val', 'max_val'), 1),
+    'clipped_linear_value_and_derivative': (1, ('slope', 'offset', 'min_val', 'max_val'), 2),
+    'clipped_linear_backward_x': (2, ('slope', 'offset', 'min_val', 'max_val'), 1),
+    'thinc_hard_swish_forward': (1, (), 1),
+    'thinc_hard_swish_derivative': (1, (), 1),
+    'thinc_hard_swish_value_and_derivative': (1, (), 2),
+    'thinc_hard_swish_backward_x': (2, (), 1),
+    'dish_forward': (1, (), 1),
+    'dish_derivative': (1, (), 1),
+    'dish_value_and_derivative': (1, (), 2),
+    'dish_backward_x': (2, (), 1),
+    'erf_forward': (1, (), 1),
+    'erf_derivative': (1, (), 1),
+    'erf_value_and_derivative': (1, (), 2),
+    'erf_backward_x': (2, (), 1),
     'exponential_forward': (1, (), 1),
     'exponential_derivative': (1, (), 1),
     'exponential_value_and_derivative': (1, (), 2),

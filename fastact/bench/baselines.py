@@ -302,6 +302,44 @@ def _squareplus_b(grad: Array, x: Array, b: float) -> Array:
     return grad * (1 + x / np.sqrt(x * x + b)) / 2
 
 
+def _clipped_linear(x: Array, slope: float, offset: float, min_val: float, max_val: float) -> Array:
+    return np.clip(slope * x + offset, min_val, max_val)
+
+
+def _clipped_linear_b(
+    grad: Array, x: Array, slope: float, offset: float, min_val: float, max_val: float
+) -> Array:
+    z = slope * x + offset
+    return grad * np.where((z > min_val) & (z < max_val), slope, 0.0).astype(x.dtype)
+
+
+def _thinc_hard_swish(x: Array) -> Array:
+    return x * np.clip(0.2 * x + 0.5, 0, 1)
+
+
+def _thinc_hard_swish_b(grad: Array, x: Array) -> Array:
+    return grad * np.where(x <= -2.5, 0, np.where(x >= 2.5, 1, 0.4 * x + 0.5))
+
+
+def _dish(x: Array) -> Array:
+    return 0.5 * x * (1 + x / np.sqrt(1 + x * x))
+
+
+def _dish_b(grad: Array, x: Array) -> Array:
+    s = np.sqrt(1 + x * x)
+    return grad * (0.5 + x / s - 0.5 * x**3 / s**3)
+
+
+def _erf(x: Array) -> Array:
+    from scipy import special
+
+    return special.erf(x)
+
+
+def _erf_b(grad: Array, x: Array) -> Array:
+    return grad * (1.1283791670955126 * np.exp(-x * x))  # 2/sqrt(pi), a Python float
+
+
 def _exponential(x: Array) -> Array:
     return np.exp(x)
 
@@ -442,6 +480,16 @@ BASELINES: Final[Mapping[str, Baseline]] = dict(
                lambda x, threshold, value: _F().threshold(x, threshold, value)),
         _entry("squareplus", "(x+np.sqrt(x*x+b))/2", _squareplus, _squareplus_b,
                lambda x, b: (x + _torch().sqrt(x * x + b)) / 2),
+        _entry("clipped_linear", "np.clip(slope*x+offset, min_val, max_val)", _clipped_linear,
+               _clipped_linear_b,
+               lambda x, slope, offset, min_val, max_val: _torch().clamp(
+                   slope * x + offset, min_val, max_val)),
+        _entry("thinc_hard_swish", "x*np.clip(0.2*x+0.5, 0, 1)", _thinc_hard_swish,
+               _thinc_hard_swish_b, lambda x: x * _torch().clamp(0.2 * x + 0.5, 0, 1)),
+        _entry("dish", "0.5*x*(1+x/np.sqrt(1+x*x))", _dish, _dish_b,
+               lambda x: 0.5 * x * (1 + x / _torch().sqrt(1 + x * x))),
+        _entry("erf", "scipy.special.erf(x)", _erf, _erf_b,
+               lambda x: _torch().special.erf(x)),
         _entry("exponential", "np.exp(x)", _exponential, _exponential_b,
                lambda x: _torch().exp(x)),
         _entry("linear", "x.copy()", _linear, _linear_b, lambda x: x.clone()),
