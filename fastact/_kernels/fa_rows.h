@@ -66,11 +66,11 @@
 #define FA_AT(T, p, i, s) (*(T *)((p) + (intptr_t)(i) * (s)))
 #define FA_INLINE static inline __attribute__((always_inline))
 
-/* The exp of the row kernels: ONE name per type, the shared vector math layer's
- * (fastact/_mathlib.py, generated into fa_math.h): inlined, so the row loops
- * vectorise with no libm or libmvec call. */
-#define FA_ROW_EXP_F32 fa_exp_f32
-#define FA_ROW_EXP_F64 fa_exp_f64
+/* The exp of the row kernels: ONE name per type. To use the shared vector math
+ * layer's exp, change these two lines (e.g. to fa_exp_f32 / fa_exp_f64). Today:
+ * glibc's libmvec through the simd-attributed prototypes of fa_driver.h. */
+#define FA_ROW_EXP_F32 expf
+#define FA_ROW_EXP_F64 exp
 
 /* Lanes of the partial sums of a contiguous row (one AVX-512 vector of float32). */
 #define FA_LANES 16
@@ -123,8 +123,8 @@ static inline int fa_rows_threads(intptr_t work) {
 #define FA_T float
 #define FA_S(name) name##_f32
 #define FA_EXP FA_ROW_EXP_F32
-#define FA_LOG1P fa_log1p_f32
-#define FA_EXPM1 fa_expm1_f32
+#define FA_LOG1P log1pf
+#define FA_EXPM1 expm1f
 #define FA_ADD FA_DSUM
 #include "fa_rows_body.h"
 #undef FA_T
@@ -138,8 +138,8 @@ static inline int fa_rows_threads(intptr_t work) {
 #define FA_T double
 #define FA_S(name) name##_f64
 #define FA_EXP FA_ROW_EXP_F64
-#define FA_LOG1P fa_log1p_f64
-#define FA_EXPM1 fa_expm1_f64
+#define FA_LOG1P log1p
+#define FA_EXPM1 expm1
 #define FA_ADD FA_SUM2
 #include "fa_rows_body.h"
 #undef FA_T
