@@ -17,16 +17,10 @@ Flags (gcc/clang):
   refuses to if-convert the branch-free selects of the AVX2 and baseline clones
   ("control flow in loop"), which then stay scalar.  It changes no result: NaN,
   inf and signed zeros keep their IEEE meaning.
-* ``-ffp-contract=off``: no fused multiply-add unless written. The math of
-  fastact/_mathlib.py (fa_math.h) is then the same operations in the same order
-  in the AVX-512, AVX2 and baseline clones (which have and lack FMA) and in the
-  numba kernels (LLVM does not contract without fast-math flags): the same bits
-  everywhere.
-* libmvec (only the row kernels of fa_rows.h still call libm): the kernels
-  re-declare libm's prototypes with gcc's ``simd`` attribute
-  (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants, but only
-  if a test program that uses every one of them links here (glibc >= 2.35 has
-  them all); otherwise the calls stay scalar and results stay right.
+* libmvec: the kernels re-declare libm's prototypes with gcc's ``simd``
+  attribute (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants,
+  but only if a test program that uses every one of them links here (glibc >=
+  2.35 has them all); otherwise the calls stay scalar and results stay right.
 * OpenMP (``-fopenmp`` at compile and link time) when the configured compiler
   can build and link a tiny OpenMP program; otherwise the extensions are built
   without it (``prange`` then runs serially) and
@@ -158,12 +152,7 @@ class BuildExt(build_ext):
         """(base compile args, base link args, OpenMP compile args, OpenMP link args)."""
         if self.compiler.compiler_type == "msvc":
             return ["/O2"], [], ["/openmp"], []
-        return (
-            ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"],
-            [],
-            ["-fopenmp"],
-            ["-fopenmp"],
-        )
+        return ["-O3", "-fno-math-errno", "-fno-trapping-math"], [], ["-fopenmp"], ["-fopenmp"]
 
     def _compiler_name(self) -> str:
         cc = getattr(self.compiler, "compiler_so", None) or getattr(self.compiler, "cc", None)

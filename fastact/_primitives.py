@@ -30,26 +30,20 @@ import numpy as np
 __all__ = [
     "PRIMITIVES",
     "by_dtype",
-    "chop",
     "copysign",
     "erf",
     "erfc",
     "exp",
     "expm1",
     "fabs",
-    "frexp_exp",
-    "frexp_mant",
     "hypot",
     "isinf",
     "isnan",
     "log",
     "log1p",
-    "narrow",
-    "pow2",
     "select",
     "sqrt",
     "tanh",
-    "widen",
 ]
 
 _f64 = np.float64
@@ -141,54 +135,6 @@ def by_dtype(for_float32: float, for_float64: float) -> float:
     return for_float64
 
 
-# ---- bit-level primitives of fastact._mathlib (each backend implements them on the
-# bit pattern: a few integer instructions, no call, no floating-point flag)
-
-
-def pow2(k: float) -> float:
-    """2**k for an integer-valued k in the dtype's normal exponent range."""
-    return float(np.ldexp(1.0, int(k)))
-
-
-_SQRT2_BOUND = 1.4142135381698608  # high word 0x3FF6A09E: where the split turns over
-
-
-def _split(x: float) -> tuple[float, int]:
-    m, e = np.frexp(_f64(x))
-    m, e = 2.0 * float(m), int(e) - 1
-    if m >= _SQRT2_BOUND:
-        m, e = m / 2.0, e + 1
-    return m, e
-
-
-def frexp_exp(x: float) -> float:
-    """k with x = 2**k m, sqrt(2)/2 <= m < sqrt(2), for a positive normal finite x."""
-    return float(_split(x)[1])
-
-
-def frexp_mant(x: float) -> float:
-    """m with x = 2**k m, sqrt(2)/2 <= m < sqrt(2), for a positive normal finite x."""
-    return _split(x)[0]
-
-
-def chop(x: float) -> float:
-    """x with the low half of its significand cleared (float64: 21 bits remain, so
-    that chop(x)**2 is exact; float32: 12 bits)."""
-    bits = np.array(x, dtype=np.float64).view(np.int64) & np.int64(-0x100000000)
-    return float(bits.view(np.float64))
-
-
-def widen(x: float) -> float:
-    """float32 -> float64 (exact); the identity in float64 code."""
-    return x
-
-
-def narrow(x: float) -> float:
-    """float64 -> float32 (one rounding); the identity in float64 code. Here
-    (float64 Python) the identity: the float64 algorithms are what is tested."""
-    return x
-
-
 #: name -> number of arguments, for the generators.
 PRIMITIVES: dict[str, int] = {
     "exp": 1,
@@ -206,10 +152,4 @@ PRIMITIVES: dict[str, int] = {
     "isinf": 1,
     "select": 3,
     "by_dtype": 2,
-    "pow2": 1,
-    "frexp_exp": 1,
-    "frexp_mant": 1,
-    "chop": 1,
-    "widen": 1,
-    "narrow": 1,
 }

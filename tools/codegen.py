@@ -2,13 +2,8 @@
 
 Usage (from the repository root)::
 
-    python tools/codegen.py           # rewrite fa_math.h and fa_formulas.h
-    python tools/codegen.py --check   # exit 1 if a committed file is stale
-
-``fastact/_mathlib.py`` (the vector math: exp, expm1, log, log1p, tanh, erf, erfc,
-hypot) becomes ``fastact/_kernels/fa_math.h``: static inline functions over the
-bit-level primitives of ``fa_bits.h``, which the formulas' block loops inline and
-gcc vectorises in every target_clones variant (no libm or libmvec call).
+    python tools/codegen.py           # rewrite fastact/_kernels/fa_formulas.h
+    python tools/codegen.py --check   # exit 1 if the committed file is stale
 
 The formulas are parsed with :mod:`ast` (never executed by the generator, so what is
 translated is exactly the source), every function is emitted twice in C (``float``
@@ -25,33 +20,22 @@ from __future__ import annotations
 
 import argparse
 import ast
-import re
 import sys
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FORMULAS_PATH = REPO / "fastact" / "_formulas.py"
 OUTPUT_PATH = REPO / "fastact" / "_kernels" / "fa_formulas.h"
-MATH_PATH = REPO / "fastact" / "_mathlib.py"
-MATH_OUTPUT_PATH = REPO / "fastact" / "_kernels" / "fa_math.h"
 
 #: (C type, suffix) of the two instantiations.
 DTYPES = (("float", "f32"), ("double", "f64"))
 
-#: Primitive -> C99 function (float version is the name + "f"): gcc inlines these
-#: three as instructions (vsqrtps, and/or masks) with -fno-math-errno.
-_LIBM = {"sqrt", "fabs", "copysign"}
-#: Bit-level primitives of fastact/_mathlib.py, in fa_bits.h as fa_<name>_<sfx>.
-_BITS = {"pow2", "frexp_exp", "frexp_mant", "chop"}
-#: Math functions of fastact/_mathlib.py (fa_math.h): the rest of the primitives.
-_MATH = {"exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "hypot"}
-_SFX = ("_f32", "_f64")
-#: Kernels whose scalar-parameter variant is the array variant over copies (see
-#: _broadcast_block): the formulas that take math of a parameter alone.
-_BROADCAST = re.compile(r"fa_(softplus|celu)(_derivative)?_")
+#: Primitive -> C99 function (float version is the name + "f").
+_LIBM = {"exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",
+         "fabs", "copysign"}  # fmt: skip
 #: Primitives spelled as type-generic C99 macros.
 _MACROS = {"isnan": "isnan", "isinf": "isinf"}
 
@@ -68,10 +52,8 @@ def _fail(node: ast.AST, message: str) -> FormulaError:
 
 
 def _c_float(value: float, ctype: str) -> str:
-    if value != value:
-        return f"(({ctype})NAN)"
-    if value in (float("inf"), float("-inf")):
-        return f"(({ctype}){'-' if value < 0 else ''}INFINITY)"
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FormulaError(f"non-finite constant {value!r}")
     text = repr(float(value))
     return f"(({ctype}){text})"
 
@@ -83,8 +65,6 @@ class _Context:
     functions: set[str]
     constants: dict[str, float]
     local: set[str]
-    #: name -> C function, for the dtype-specific functions of the math source
-    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def _fold(node: ast.expr, ctx: _Context) -> float | None:
@@ -167,14 +147,6 @@ def _call(node: ast.Call, ctx: _Context) -> str:
         return f"({args[0]} ? {args[1]} : {args[2]})"
     if name in _MACROS:
         return f"{_MACROS[name]}({', '.join(args)})"
-    if name in ("widen", "narrow"):
-        if len(args) != 1:
-            raise _fail(node, f"{name} takes one argument")
-        return f"((double)({args[0]}))" if name == "widen" else f"((float)({args[0]}))"
-    if name in ctx.aliases:
-        return f"{ctx.aliases[name]}({', '.join(args)})"
-    if name in _BITS:
-        return f"fa_{name}_{ctx.sfx}({', '.join(args)})"
     if name in _LIBM:
         cname = name + ("f" if ctx.sfx == "f32" else "")
         return f"{cname}({', '.join(args)})"
@@ -183,25 +155,12 @@ def _call(node: ast.Call, ctx: _Context) -> str:
     raise _fail(node, f"unknown function {name!r}")
 
 
-def _is_condition(node: ast.expr) -> bool:
-    """True for an expression whose value is a truth value (compare, and/or/not,
-    isnan/isinf)."""
-    if isinstance(node, ast.Compare | ast.BoolOp):
-        return True
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return True
-    return isinstance(node, ast.Call) and getattr(node.func, "id", "") in _MACROS
-
-
 def _function(fn: ast.FunctionDef, ctype: str, sfx: str, functions: set[str],
-              constants: dict[str, float], aliases: dict[str, str] | None = None,
-              cname: str | None = None) -> str:  # fmt: skip
+              constants: dict[str, float]) -> str:  # fmt: skip
     args = [a.arg for a in fn.args.args]
     if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs or fn.args.defaults:
         raise _fail(fn, f"{fn.name}: plain positional arguments only")
-    if aliases is None:  # the formulas' view: each math function of its dtype
-        aliases = {m: f"fa_{m}_{sfx}" for m in _MATH}
-    ctx = _Context(ctype, sfx, functions, constants, set(args), dict(aliases))
+    ctx = _Context(ctype, sfx, functions, constants, set(args))
     lines = []
     body = fn.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -215,78 +174,32 @@ def _function(fn: ast.FunctionDef, ctype: str, sfx: str, functions: set[str],
                 raise _fail(stmt, f"{target!r} is assigned twice (names are single-assignment)")
             value = _expr(stmt.value, ctx)
             ctx.local.add(target)
-            # a condition stays an int (a vector mask for gcc), not a 0.0/1.0 value
-            vtype = "int" if _is_condition(stmt.value) else ctype
-            lines.append(f"    const {vtype} v_{target} = {value};")
+            lines.append(f"    const {ctype} v_{target} = {value};")
         elif isinstance(stmt, ast.Return) and i == len(body) - 1 and stmt.value is not None:
             lines.append(f"    return ({ctype})({_expr(stmt.value, ctx)});")
         else:
             raise _fail(stmt, f"{fn.name}: only assignments and a final return")
     params = ", ".join(f"{ctype} v_{a}" for a in args) or "void"
-    head = f"FA_INLINE {ctype} {cname or f'fa_{fn.name}_{sfx}'}({params})"
+    head = f"static inline {ctype} fa_{fn.name}_{sfx}({params})"
     return head + " {\n" + "\n".join(lines) + "\n}\n"
 
 
-def _parse(path: Path = FORMULAS_PATH) -> tuple[list[ast.FunctionDef], dict[str, float]]:
-    """The functions and the float constants (folded) of a source module."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    functions: list[ast.FunctionDef] = []
-    constants: dict[str, float] = {}
+def _parse() -> tuple[list[ast.FunctionDef], dict[str, float]]:
+    tree = ast.parse(FORMULAS_PATH.read_text(encoding="utf-8"))
+    functions, constants = [], {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
             functions.append(node)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-            if isinstance(target, ast.Name) and node.value is not None:
-                ctx = _Context("", "", set(), constants, set())
-                value = _fold(node.value, ctx)
-                if value is not None:
-                    constants[target.id] = value
+            value = node.value
+            if (
+                isinstance(target, ast.Name)
+                and isinstance(value, ast.Constant)
+                and isinstance(value.value, float)
+            ):
+                constants[target.id] = value.value
     return functions, constants
-
-
-def _dtype_of(name: str) -> str | None:
-    """'f32'/'f64' for a math function that exists for one dtype only."""
-    return name[-3:] if name.endswith(_SFX) else None
-
-
-def math_aliases(sfx: str) -> dict[str, str]:
-    """What a call means in ``sfx`` code: each math function's name (and the full
-    names of the dtype-specific ones) -> its C function."""
-    functions, _ = _parse(MATH_PATH)
-    aliases = {}
-    for fn in functions:
-        own = _dtype_of(fn.name)
-        if own is None:
-            aliases[fn.name] = f"fa_{fn.name}_{sfx}"
-        else:
-            aliases[fn.name] = f"fa_{fn.name}"
-            if own == sfx:
-                aliases[fn.name[:-4]] = f"fa_{fn.name}"
-    missing = {m for m in _MATH if m not in aliases}
-    if missing:
-        raise FormulaError(f"{MATH_PATH.name} does not define {sorted(missing)} for {sfx}")
-    return aliases
-
-
-def generate_math() -> str:
-    """The text of ``fa_math.h``: float64 first (float32 functions may call it)."""
-    functions, constants = _parse(MATH_PATH)
-    generic = {fn.name for fn in functions if _dtype_of(fn.name) is None}
-    out = [_stamp().replace("fastact/_formulas.py", "fastact/_mathlib.py"),
-           "#ifndef FA_MATH_H", "#define FA_MATH_H", "", "#include <math.h>", "",
-           '#include "fa_bits.h"', ""]  # fmt: skip
-    for ctype, sfx in (("double", "f64"), ("float", "f32")):
-        out.append(f"/* ---- math, {ctype} ---- */\n")
-        aliases = math_aliases(sfx)
-        for fn in functions:
-            own = _dtype_of(fn.name)
-            if own not in (None, sfx):
-                continue
-            cname = f"fa_{fn.name}" if own else None
-            out.append(_function(fn, ctype, sfx, generic, constants, aliases, cname))
-    out.append("#endif /* FA_MATH_H */")
-    return "\n".join(out) + "\n"
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -402,33 +315,9 @@ def _composite_block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> 
     ]) + "\n"  # fmt: skip
 
 
-def _broadcast_block(entry: KernelEntry, ctype: str, sfx: str) -> str:
-    """The scalar-parameter variant as the array variant over FA_BLOCK copies of each
-    parameter. gcc 12 does not vectorise a loop holding nested selects on a
-    loop-invariant value next to the math ("relevant stmt not supported: _ifc =
-    _124 ? 7.0 : b", an external mask): softplus and celu, which take log(|beta|) of
-    the parameter, stayed scalar (248 ns/element instead of ~3). Filling the copies
-    costs one vector store per 16 elements and parameter."""
-    nin, npar = len(entry.inputs), len(entry.params)
-    lines = [f"FA_KERNEL void fa_blk_s_{entry.name}_{sfx}(char *const *a, const void *pv) {{",
-             f"    _Alignas(64) {ctype} copies[{npar}][FA_BLOCK];",
-             f"    const {ctype} *values = (const {ctype} *)pv;",
-             f"    for (int k = 0; k < {npar}; k++)",
-             "        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];"]  # fmt: skip
-    slots = [f"a[{i}]" for i in range(nin)]
-    slots += [f"(char *)copies[{k}]" for k in range(npar)]
-    slots += [f"a[{nin + j}]" for j in range(len(entry.outputs))]
-    lines.append(f"    char *const args[] = {{{', '.join(slots)}}};")
-    lines.append(f"    fa_blk_a_{entry.name}_{sfx}(args, pv);")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
 def _block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> str:
     if entry.parts is not None:
         return _composite_block(entry, ctype, sfx, scalar)
-    if scalar and entry.params and _BROADCAST.search(entry.outputs[0]):
-        return _broadcast_block(entry, ctype, sfx)
     nin, npar = len(entry.inputs), len(entry.params)
     variant = "s" if scalar else "a"
     head = f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}"
@@ -472,8 +361,7 @@ def generate() -> str:
     functions, constants = _parse()
     names = {fn.name for fn in functions}
     out = [_stamp(), "#ifndef FA_FORMULAS_H", "#define FA_FORMULAS_H", "",
-           '#include "fa_driver.h"', '#include "fa_bits.h"', '#include "fa_math.h"',
-           ""]  # fmt: skip
+           '#include "fa_driver.h"', ""]  # fmt: skip
     for ctype, sfx in DTYPES:
         out.append(f"/* ---- formulas, {ctype} ---- */\n")
         for fn in functions:
@@ -482,9 +370,9 @@ def generate() -> str:
     for ctype, sfx in DTYPES:
         out.append(f"/* ---- block functions, {ctype} ---- */\n")
         for entry in entries:
+            out.append(_block(entry, ctype, sfx, scalar=True))
             if entry.params:
                 out.append(_block(entry, ctype, sfx, scalar=False))
-            out.append(_block(entry, ctype, sfx, scalar=True))
     out.append("/* ---- the kernel table ---- */\n")
     out.append("typedef struct {")
     out.append("    const char *name, *doc;")
@@ -511,19 +399,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if the file is stale")
     args = parser.parse_args(argv)
-    status = 0
-    for path, text in ((MATH_OUTPUT_PATH, generate_math()), (OUTPUT_PATH, generate())):
-        if args.check:
-            current = path.read_text(encoding="utf-8") if path.exists() else ""
-            if current != text:
-                print(f"{path} is stale: run python tools/codegen.py", file=sys.stderr)
-                status = 1
-            else:
-                print(f"{path} is up to date")
-            continue
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path} ({len(text.splitlines())} lines)")
-    return status
+    text = generate()
+    if args.check:
+        current = OUTPUT_PATH.read_text(encoding="utf-8") if OUTPUT_PATH.exists() else ""
+        if current != text:
+            print(f"{OUTPUT_PATH} is stale: run python tools/codegen.py", file=sys.stderr)
+            return 1
+        print(f"{OUTPUT_PATH} is up to date")
+        return 0
+    OUTPUT_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {OUTPUT_PATH} ({len(text.splitlines())} lines)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -6,226 +6,224 @@
 #define FA_FORMULAS_H
 
 #include "fa_driver.h"
-#include "fa_bits.h"
-#include "fa_math.h"
 
 /* ---- formulas, float ---- */
 
-FA_INLINE float fa_keep_nan_f32(float v_x, float v_r) {
+static inline float fa_keep_nan_f32(float v_x, float v_r) {
     return (float)((isnan(v_x) ? v_x : v_r));
 }
 
-FA_INLINE float fa_times_slope_f32(float v_slope, float v_x) {
+static inline float fa_times_slope_f32(float v_slope, float v_x) {
     const float v_p = (v_slope * v_x);
     return (float)((isnan(v_p) ? ((float)0.0) : v_p));
 }
 
-FA_INLINE float fa_step_f32(float v_cond, float v_x) {
+static inline float fa_step_f32(float v_cond, float v_x) {
     return (float)(fa_keep_nan_f32(v_x, (v_cond ? ((float)1.0) : ((float)0.0))));
 }
 
-FA_INLINE float fa_sigmoid_f32(float v_x) {
-    const float v_e = fa_exp_f32((-fabsf(v_x)));
+static inline float fa_sigmoid_f32(float v_x) {
+    const float v_e = expf((-fabsf(v_x)));
     const float v_r = (((float)1.0) / (((float)1.0) + v_e));
     return (float)(((v_x >= ((float)0.0)) ? v_r : (v_e * v_r)));
 }
 
-FA_INLINE float fa_sigmoid_derivative_f32(float v_x) {
-    const float v_e = fa_exp_f32((-fabsf(v_x)));
+static inline float fa_sigmoid_derivative_f32(float v_x) {
+    const float v_e = expf((-fabsf(v_x)));
     const float v_d = (((float)1.0) + v_e);
     return (float)((v_e / (v_d * v_d)));
 }
 
-FA_INLINE float fa_sigmoid_from_output_f32(float v_y) {
+static inline float fa_sigmoid_from_output_f32(float v_y) {
     return (float)((v_y * (((float)1.0) - v_y)));
 }
 
-FA_INLINE float fa_log_sigmoid_f32(float v_x) {
+static inline float fa_log_sigmoid_f32(float v_x) {
     const float v_m = ((v_x < ((float)0.0)) ? v_x : ((float)0.0));
-    return (float)((-(fa_log1p_f32(fa_exp_f32((-fabsf(v_x)))) - v_m)));
+    return (float)((-(log1pf(expf((-fabsf(v_x)))) - v_m)));
 }
 
-FA_INLINE float fa_log_sigmoid_derivative_f32(float v_x) {
+static inline float fa_log_sigmoid_derivative_f32(float v_x) {
     return (float)(fa_sigmoid_f32((-v_x)));
 }
 
-FA_INLINE float fa_tanh_forward_f32(float v_x) {
-    return (float)(fa_tanh_f32(v_x));
+static inline float fa_tanh_forward_f32(float v_x) {
+    return (float)(tanhf(v_x));
 }
 
-FA_INLINE float fa_tanh_derivative_f32(float v_x) {
-    const float v_e = fa_exp_f32((((float)-2.0) * fabsf(v_x)));
+static inline float fa_tanh_derivative_f32(float v_x) {
+    const float v_e = expf((((float)-2.0) * fabsf(v_x)));
     const float v_d = (((float)1.0) + v_e);
     return (float)(((((float)4.0) * v_e) / (v_d * v_d)));
 }
 
-FA_INLINE float fa_tanh_from_output_f32(float v_y) {
+static inline float fa_tanh_from_output_f32(float v_y) {
     return (float)(((((float)1.0) - v_y) * (((float)1.0) + v_y)));
 }
 
-FA_INLINE float fa_relu_f32(float v_x) {
+static inline float fa_relu_f32(float v_x) {
     return (float)(((v_x < ((float)0.0)) ? ((float)0.0) : v_x));
 }
 
-FA_INLINE float fa_relu_derivative_f32(float v_x) {
+static inline float fa_relu_derivative_f32(float v_x) {
     return (float)(fa_step_f32((v_x > ((float)0.0)), v_x));
 }
 
-FA_INLINE float fa_relu6_f32(float v_x) {
+static inline float fa_relu6_f32(float v_x) {
     return (float)(((v_x < ((float)0.0)) ? ((float)0.0) : ((v_x > ((float)6.0)) ? ((float)6.0) : v_x)));
 }
 
-FA_INLINE float fa_relu6_derivative_f32(float v_x) {
+static inline float fa_relu6_derivative_f32(float v_x) {
     return (float)(fa_step_f32(((v_x > ((float)0.0)) && (v_x < ((float)6.0))), v_x));
 }
 
-FA_INLINE float fa_leaky_f32(float v_x, float v_slope) {
+static inline float fa_leaky_f32(float v_x, float v_slope) {
     return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? v_x : fa_times_slope_f32(v_slope, v_x))));
 }
 
-FA_INLINE float fa_leaky_derivative_f32(float v_x, float v_slope) {
+static inline float fa_leaky_derivative_f32(float v_x, float v_slope) {
     return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? ((float)1.0) : v_slope)));
 }
 
-FA_INLINE float fa_leaky_relu_f32(float v_x, float v_negative_slope) {
+static inline float fa_leaky_relu_f32(float v_x, float v_negative_slope) {
     return (float)(fa_leaky_f32(v_x, v_negative_slope));
 }
 
-FA_INLINE float fa_leaky_relu_derivative_f32(float v_x, float v_negative_slope) {
+static inline float fa_leaky_relu_derivative_f32(float v_x, float v_negative_slope) {
     return (float)(fa_leaky_derivative_f32(v_x, v_negative_slope));
 }
 
-FA_INLINE float fa_prelu_f32(float v_x, float v_weight) {
+static inline float fa_prelu_f32(float v_x, float v_weight) {
     return (float)(fa_leaky_f32(v_x, v_weight));
 }
 
-FA_INLINE float fa_prelu_derivative_f32(float v_x, float v_weight) {
+static inline float fa_prelu_derivative_f32(float v_x, float v_weight) {
     return (float)(fa_leaky_derivative_f32(v_x, v_weight));
 }
 
-FA_INLINE float fa_prelu_weight_factor_f32(float v_x, float v_weight) {
+static inline float fa_prelu_weight_factor_f32(float v_x, float v_weight) {
     return (float)(((v_x > ((float)0.0)) ? ((float)0.0) : v_x));
 }
 
-FA_INLINE float fa_rrelu_f32(float v_x, float v_lower, float v_upper) {
+static inline float fa_rrelu_f32(float v_x, float v_lower, float v_upper) {
     return (float)(fa_leaky_f32(v_x, ((v_lower + v_upper) * ((float)0.5))));
 }
 
-FA_INLINE float fa_rrelu_derivative_f32(float v_x, float v_lower, float v_upper) {
+static inline float fa_rrelu_derivative_f32(float v_x, float v_lower, float v_upper) {
     return (float)(fa_leaky_derivative_f32(v_x, ((v_lower + v_upper) * ((float)0.5))));
 }
 
-FA_INLINE float fa_hardtanh_f32(float v_x, float v_min_val, float v_max_val) {
+static inline float fa_hardtanh_f32(float v_x, float v_min_val, float v_max_val) {
     return (float)(((v_x < v_min_val) ? v_min_val : ((v_x > v_max_val) ? v_max_val : v_x)));
 }
 
-FA_INLINE float fa_hardtanh_derivative_f32(float v_x, float v_min_val, float v_max_val) {
+static inline float fa_hardtanh_derivative_f32(float v_x, float v_min_val, float v_max_val) {
     return (float)(fa_step_f32(((v_x > v_min_val) && (v_x < v_max_val)), v_x));
 }
 
-FA_INLINE float fa_softshrink_f32(float v_x, float v_lambd) {
+static inline float fa_softshrink_f32(float v_x, float v_lambd) {
     const float v_r = ((v_x > v_lambd) ? (v_x - v_lambd) : ((v_x < (-v_lambd)) ? (v_x + v_lambd) : ((float)0.0)));
     return (float)(fa_keep_nan_f32(v_x, v_r));
 }
 
-FA_INLINE float fa_shrink_derivative_f32(float v_x, float v_lambd) {
+static inline float fa_shrink_derivative_f32(float v_x, float v_lambd) {
     return (float)(fa_step_f32((fabsf(v_x) > v_lambd), v_x));
 }
 
-FA_INLINE float fa_hardshrink_f32(float v_x, float v_lambd) {
+static inline float fa_hardshrink_f32(float v_x, float v_lambd) {
     return (float)(fa_keep_nan_f32(v_x, ((fabsf(v_x) > v_lambd) ? v_x : ((float)0.0))));
 }
 
-FA_INLINE float fa_threshold_f32(float v_x, float v_threshold, float v_value) {
+static inline float fa_threshold_f32(float v_x, float v_threshold, float v_value) {
     return (float)(((v_x <= v_threshold) ? v_value : v_x));
 }
 
-FA_INLINE float fa_threshold_derivative_f32(float v_x, float v_threshold, float v_value) {
+static inline float fa_threshold_derivative_f32(float v_x, float v_threshold, float v_value) {
     return (float)(fa_step_f32((v_x > v_threshold), v_x));
 }
 
-FA_INLINE float fa_linear_f32(float v_x) {
+static inline float fa_linear_f32(float v_x) {
     return (float)(v_x);
 }
 
-FA_INLINE float fa_ones_f32(float v_x) {
+static inline float fa_ones_f32(float v_x) {
     return (float)(fa_keep_nan_f32(v_x, ((float)1.0)));
 }
 
-FA_INLINE float fa_elu_f32(float v_x, float v_alpha) {
-    return (float)(((v_x > ((float)0.0)) ? v_x : (v_alpha * fa_expm1_f32(v_x))));
+static inline float fa_elu_f32(float v_x, float v_alpha) {
+    return (float)(((v_x > ((float)0.0)) ? v_x : (v_alpha * expm1f(v_x))));
 }
 
-FA_INLINE float fa_elu_derivative_f32(float v_x, float v_alpha) {
-    return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? ((float)1.0) : (v_alpha * fa_exp_f32(v_x)))));
+static inline float fa_elu_derivative_f32(float v_x, float v_alpha) {
+    return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? ((float)1.0) : (v_alpha * expf(v_x)))));
 }
 
-FA_INLINE float fa_elu_from_output_f32(float v_y, float v_alpha) {
+static inline float fa_elu_from_output_f32(float v_y, float v_alpha) {
     return (float)(fa_keep_nan_f32(v_y, ((v_y > ((float)0.0)) ? ((float)1.0) : (v_y + v_alpha))));
 }
 
-FA_INLINE float fa_selu_f32(float v_x) {
+static inline float fa_selu_f32(float v_x) {
     const float v_sa = ((float)1.7580993175506592);
-    return (float)(((v_x > ((float)0.0)) ? (((float)1.0507009873554805) * v_x) : (v_sa * fa_expm1_f32(v_x))));
+    return (float)(((v_x > ((float)0.0)) ? (((float)1.0507009873554805) * v_x) : (v_sa * expm1f(v_x))));
 }
 
-FA_INLINE float fa_selu_derivative_f32(float v_x) {
+static inline float fa_selu_derivative_f32(float v_x) {
     const float v_sa = ((float)1.7580993175506592);
-    return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? ((float)1.0507009873554805) : (v_sa * fa_exp_f32(v_x)))));
+    return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? ((float)1.0507009873554805) : (v_sa * expf(v_x)))));
 }
 
-FA_INLINE float fa_selu_from_output_f32(float v_y) {
+static inline float fa_selu_from_output_f32(float v_y) {
     const float v_sa = ((float)1.7580993175506592);
     const float v_sa_lo = ((float)2.3296717444054593e-08);
     const float v_neg = ((v_y + v_sa) + v_sa_lo);
     return (float)(fa_keep_nan_f32(v_y, ((v_y > ((float)0.0)) ? ((float)1.0507009873554805) : v_neg)));
 }
 
-FA_INLINE float fa_celu_f32(float v_x, float v_alpha) {
+static inline float fa_celu_f32(float v_x, float v_alpha) {
     const float v_t = (v_x / v_alpha);
-    const float v_em = fa_expm1_f32(v_t);
+    const float v_em = expm1f(v_t);
     const float v_r = (v_alpha * v_em);
     const float v_series = (v_x + (v_x * (((float)0.5) * v_t)));
     const float v_r2 = ((fabsf(v_t) < ((float)0.0001220703125)) ? v_series : v_r);
-    const float v_big = copysignf(fa_exp_f32((v_t + fa_log_f32(fabsf(v_alpha)))), v_alpha);
+    const float v_big = copysignf(expf((v_t + logf(fabsf(v_alpha)))), v_alpha);
     const float v_r3 = ((isinf(v_em) && (!isinf(v_t))) ? v_big : v_r2);
     return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? v_x : v_r3)));
 }
 
-FA_INLINE float fa_celu_derivative_f32(float v_x, float v_alpha) {
-    return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? ((float)1.0) : fa_exp_f32((v_x / v_alpha)))));
+static inline float fa_celu_derivative_f32(float v_x, float v_alpha) {
+    return (float)(fa_keep_nan_f32(v_x, ((v_x > ((float)0.0)) ? ((float)1.0) : expf((v_x / v_alpha)))));
 }
 
-FA_INLINE float fa_celu_from_output_f32(float v_y, float v_alpha) {
+static inline float fa_celu_from_output_f32(float v_y, float v_alpha) {
     return (float)(fa_keep_nan_f32(v_y, ((v_y > ((float)0.0)) ? ((float)1.0) : ((v_y + v_alpha) / v_alpha))));
 }
 
-FA_INLINE float fa_exponential_f32(float v_x) {
-    return (float)(fa_exp_f32(v_x));
+static inline float fa_exponential_f32(float v_x) {
+    return (float)(expf(v_x));
 }
 
-FA_INLINE float fa_identity_of_output_f32(float v_y) {
+static inline float fa_identity_of_output_f32(float v_y) {
     return (float)(v_y);
 }
 
-FA_INLINE float fa_gelu_f32(float v_x) {
-    const float v_r = ((((float)0.5) * v_x) * fa_erfc_f32((v_x * ((float)-0.7071067811865476))));
+static inline float fa_gelu_f32(float v_x) {
+    const float v_r = ((((float)0.5) * v_x) * erfcf((v_x * ((float)-0.7071067811865476))));
     return (float)((isinf(v_x) ? ((v_x > ((float)0.0)) ? v_x : ((float)-0.0)) : v_r));
 }
 
-FA_INLINE float fa_gelu_derivative_f32(float v_x) {
-    const float v_phi = (fa_exp_f32(((((float)-0.5) * v_x) * v_x)) * ((float)0.3989422804014327));
-    const float v_r = ((((float)0.5) * fa_erfc_f32((v_x * ((float)-0.7071067811865476)))) + (v_x * v_phi));
+static inline float fa_gelu_derivative_f32(float v_x) {
+    const float v_phi = (expf(((((float)-0.5) * v_x) * v_x)) * ((float)0.3989422804014327));
+    const float v_r = ((((float)0.5) * erfcf((v_x * ((float)-0.7071067811865476)))) + (v_x * v_phi));
     return (float)((isinf(v_x) ? ((v_x > ((float)0.0)) ? ((float)1.0) : ((float)-0.0)) : v_r));
 }
 
-FA_INLINE float fa_gelu_tanh_f32(float v_x) {
+static inline float fa_gelu_tanh_f32(float v_x) {
     const float v_u2 = ((((float)1.5957691216057308) * v_x) * (((float)1.0) + ((((float)0.044715) * v_x) * v_x)));
     const float v_s = fa_sigmoid_f32(v_u2);
     return (float)(((v_s == ((float)0.0)) ? copysignf(((float)0.0), v_x) : (v_x * v_s)));
 }
 
-FA_INLINE float fa_gelu_tanh_derivative_f32(float v_x) {
+static inline float fa_gelu_tanh_derivative_f32(float v_x) {
     const float v_u2 = ((((float)1.5957691216057308) * v_x) * (((float)1.0) + ((((float)0.044715) * v_x) * v_x)));
     const float v_s = fa_sigmoid_f32(v_u2);
     const float v_sm = fa_sigmoid_f32((-v_u2));
@@ -234,18 +232,18 @@ FA_INLINE float fa_gelu_tanh_derivative_f32(float v_x) {
     return (float)(((v_s == ((float)0.0)) ? ((float)-0.0) : (v_s * (((float)1.0) + v_term))));
 }
 
-FA_INLINE float fa_silu_f32(float v_x, float v_beta) {
+static inline float fa_silu_f32(float v_x, float v_beta) {
     const float v_z = (v_beta * v_x);
-    const float v_h = fa_exp_f32((((float)-0.5) * fabsf(v_z)));
+    const float v_h = expf((((float)-0.5) * fabsf(v_z)));
     const float v_e = (v_h * v_h);
     const float v_r = ((v_z >= ((float)0.0)) ? (v_x / (((float)1.0) + v_e)) : ((v_x * v_h) * (v_h / (((float)1.0) + v_e))));
     const float v_limit = ((v_z > ((float)0.0)) ? v_x : ((v_beta == ((float)0.0)) ? (((float)0.5) * v_x) : copysignf(((float)0.0), v_x)));
     return (float)(fa_keep_nan_f32(v_x, (isinf(v_x) ? v_limit : v_r)));
 }
 
-FA_INLINE float fa_silu_derivative_f32(float v_x, float v_beta) {
+static inline float fa_silu_derivative_f32(float v_x, float v_beta) {
     const float v_z = (v_beta * v_x);
-    const float v_e = fa_exp_f32((-fabsf(v_z)));
+    const float v_e = expf((-fabsf(v_z)));
     const float v_r0 = (((float)1.0) / (((float)1.0) + v_e));
     const float v_s = ((v_z >= ((float)0.0)) ? v_r0 : (v_e * v_r0));
     const float v_sm = ((v_z >= ((float)0.0)) ? (v_e * v_r0) : v_r0);
@@ -254,16 +252,16 @@ FA_INLINE float fa_silu_derivative_f32(float v_x, float v_beta) {
     return (float)(fa_keep_nan_f32(v_x, ((isinf(v_x) && (v_beta == ((float)0.0))) ? ((float)0.5) : v_r2)));
 }
 
-FA_INLINE float fa_mish_f32(float v_x) {
-    const float v_e = fa_exp_f32(((v_x < ((float)40.0)) ? v_x : ((float)40.0)));
+static inline float fa_mish_f32(float v_x) {
+    const float v_e = expf(((v_x < ((float)40.0)) ? v_x : ((float)40.0)));
     const float v_n = (v_e * (v_e + ((float)2.0)));
     const float v_t = ((v_x <= ((float)0.0)) ? (v_n / (v_n + ((float)2.0))) : (((float)1.0) - (((float)2.0) / (v_n + ((float)2.0)))));
     return (float)(((isinf(v_x) && (v_x < ((float)0.0))) ? ((float)-0.0) : (v_x * v_t)));
 }
 
-FA_INLINE float fa_mish_derivative_f32(float v_x) {
+static inline float fa_mish_derivative_f32(float v_x) {
     const float v_cap = ((float)20.0);
-    const float v_e = fa_exp_f32(((v_x < v_cap) ? v_x : v_cap));
+    const float v_e = expf(((v_x < v_cap) ? v_x : v_cap));
     const float v_n = (v_e * (v_e + ((float)2.0)));
     const float v_d = (v_n + ((float)2.0));
     const float v_bracket = (((v_e + ((float)2.0)) * v_d) + ((((float)4.0) * v_x) * (((float)1.0) + v_e)));
@@ -271,69 +269,69 @@ FA_INLINE float fa_mish_derivative_f32(float v_x) {
     return (float)(((v_x > v_cap) ? ((float)1.0) : ((v_e == ((float)0.0)) ? ((float)-0.0) : v_r)));
 }
 
-FA_INLINE float fa_softplus_f32(float v_x, float v_beta, float v_threshold) {
+static inline float fa_softplus_f32(float v_x, float v_beta, float v_threshold) {
     const float v_z = (v_beta * v_x);
-    const float v_lp = fa_log1p_f32(fa_exp_f32((-fabsf(v_z))));
+    const float v_lp = log1pf(expf((-fabsf(v_z))));
     const float v_r = ((v_z > ((float)0.0)) ? (v_x + (v_lp / v_beta)) : (v_lp / v_beta));
-    const float v_tail = copysignf(fa_exp_f32((v_z - fa_log_f32(fabsf(v_beta)))), v_beta);
+    const float v_tail = copysignf(expf((v_z - logf(fabsf(v_beta)))), v_beta);
     const float v_r2 = (((v_z < ((float)-80.0)) && (fabsf(v_beta) < ((float)1.0))) ? v_tail : v_r);
     return (float)(((v_z > v_threshold) ? v_x : v_r2));
 }
 
-FA_INLINE float fa_softplus_derivative_f32(float v_x, float v_beta, float v_threshold) {
+static inline float fa_softplus_derivative_f32(float v_x, float v_beta, float v_threshold) {
     const float v_z = (v_beta * v_x);
     return (float)(((v_z > v_threshold) ? ((float)1.0) : fa_sigmoid_f32(v_z)));
 }
 
-FA_INLINE float fa_softsign_f32(float v_x) {
+static inline float fa_softsign_f32(float v_x) {
     return (float)((isinf(v_x) ? copysignf(((float)1.0), v_x) : (v_x / (((float)1.0) + fabsf(v_x)))));
 }
 
-FA_INLINE float fa_softsign_derivative_f32(float v_x) {
+static inline float fa_softsign_derivative_f32(float v_x) {
     const float v_r = (((float)1.0) / (((float)1.0) + fabsf(v_x)));
     return (float)((v_r * v_r));
 }
 
-FA_INLINE float fa_hardsigmoid_f32(float v_x, float v_slope, float v_offset) {
+static inline float fa_hardsigmoid_f32(float v_x, float v_slope, float v_offset) {
     const float v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset);
     return (float)(fa_keep_nan_f32(v_x, ((v_v < ((float)0.0)) ? ((float)0.0) : ((v_v > ((float)1.0)) ? ((float)1.0) : v_v))));
 }
 
-FA_INLINE float fa_hardsigmoid_derivative_f32(float v_x, float v_slope, float v_offset) {
+static inline float fa_hardsigmoid_derivative_f32(float v_x, float v_slope, float v_offset) {
     const float v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset);
     return (float)(fa_keep_nan_f32(v_x, (((v_v > ((float)0.0)) && (v_v < ((float)1.0))) ? v_slope : ((float)0.0))));
 }
 
-FA_INLINE float fa_hardswish_f32(float v_x) {
+static inline float fa_hardswish_f32(float v_x) {
     const float v_inner = ((v_x * (v_x + ((float)3.0))) / ((float)6.0));
     return (float)(((v_x >= ((float)3.0)) ? v_x : ((v_x <= ((float)-3.0)) ? ((float)0.0) : v_inner)));
 }
 
-FA_INLINE float fa_hardswish_derivative_f32(float v_x) {
+static inline float fa_hardswish_derivative_f32(float v_x) {
     const float v_inner = (((((float)2.0) * v_x) + ((float)3.0)) / ((float)6.0));
     return (float)(((v_x >= ((float)3.0)) ? ((float)1.0) : ((v_x <= ((float)-3.0)) ? ((float)0.0) : v_inner)));
 }
 
-FA_INLINE float fa_tanhshrink_f32(float v_x) {
+static inline float fa_tanhshrink_f32(float v_x) {
     const float v_t = (v_x * v_x);
     const float v_num = (((float)2635284526875.0) + (v_t * (((float)210822762150.0) + (v_t * (((float)4714049340.0) + (v_t * (((float)38798760.0) + (v_t * (((float)116025.0) + (v_t * ((float)90.0)))))))))));
     const float v_den = (((float)7905853580625.0) + (v_t * (((float)3794809718700.0) + (v_t * (((float)252070693875.0) + (v_t * (((float)5237832600.0) + (v_t * (((float)41351310.0) + (v_t * (((float)120120.0) + (v_t * ((float)91.0)))))))))))));
     const float v_near = (v_x * ((v_t * v_num) / v_den));
-    return (float)(((fabsf(v_x) < ((float)2.0)) ? v_near : (v_x - fa_tanh_f32(v_x))));
+    return (float)(((fabsf(v_x) < ((float)2.0)) ? v_near : (v_x - tanhf(v_x))));
 }
 
-FA_INLINE float fa_tanhshrink_derivative_f32(float v_x) {
-    const float v_th = fa_tanh_f32(v_x);
+static inline float fa_tanhshrink_derivative_f32(float v_x) {
+    const float v_th = tanhf(v_x);
     return (float)((v_th * v_th));
 }
 
-FA_INLINE float fa_half_sum_f32(float v_a, float v_b) {
+static inline float fa_half_sum_f32(float v_a, float v_b) {
     const float v_s = (v_a + v_b);
     return (float)(((isinf(v_s) && (!isinf(v_a)) && (!isinf(v_b))) ? ((((float)0.5) * v_a) + (((float)0.5) * v_b)) : (((float)0.5) * v_s)));
 }
 
-FA_INLINE float fa_squareplus_f32(float v_x, float v_b) {
-    const float v_h = fa_hypot_f32(v_x, sqrtf(v_b));
+static inline float fa_squareplus_f32(float v_x, float v_b) {
+    const float v_h = hypotf(v_x, sqrtf(v_b));
     const float v_w = fa_half_sum_f32(v_h, fabsf(v_x));
     const float v_s = (v_x + v_h);
     const float v_pos = ((isinf(v_s) && (!isinf(v_x))) ? v_w : (((float)0.5) * v_s));
@@ -341,37 +339,37 @@ FA_INLINE float fa_squareplus_f32(float v_x, float v_b) {
     return (float)(((v_x >= ((float)0.0)) ? v_pos : v_neg));
 }
 
-FA_INLINE float fa_squareplus_derivative_f32(float v_x, float v_b) {
+static inline float fa_squareplus_derivative_f32(float v_x, float v_b) {
     const float v_r = sqrtf(v_b);
-    const float v_h = fa_hypot_f32(v_x, v_r);
+    const float v_h = hypotf(v_x, v_r);
     const float v_w = fa_half_sum_f32(v_h, fabsf(v_x));
     const float v_pos = ((v_h == ((float)0.0)) ? ((float)0.5) : (isinf(v_x) ? ((float)1.0) : (((float)0.5) * (((float)1.0) + (v_x / v_h)))));
     const float v_neg = (((v_r / v_h) * (v_r / v_w)) * ((float)0.25));
     return (float)(((v_x >= ((float)0.0)) ? v_pos : v_neg));
 }
 
-FA_INLINE float fa_clipped_linear_f32(float v_x, float v_slope, float v_offset, float v_min_val, float v_max_val) {
+static inline float fa_clipped_linear_f32(float v_x, float v_slope, float v_offset, float v_min_val, float v_max_val) {
     const float v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset);
     return (float)(fa_keep_nan_f32(v_x, ((v_v < v_min_val) ? v_min_val : ((v_v > v_max_val) ? v_max_val : v_v))));
 }
 
-FA_INLINE float fa_clipped_linear_derivative_f32(float v_x, float v_slope, float v_offset, float v_min_val, float v_max_val) {
+static inline float fa_clipped_linear_derivative_f32(float v_x, float v_slope, float v_offset, float v_min_val, float v_max_val) {
     const float v_v = (fa_times_slope_f32(v_slope, v_x) + v_offset);
     return (float)(fa_keep_nan_f32(v_x, (((v_v > v_min_val) && (v_v < v_max_val)) ? v_slope : ((float)0.0))));
 }
 
-FA_INLINE float fa_thinc_hard_swish_f32(float v_x) {
+static inline float fa_thinc_hard_swish_f32(float v_x) {
     const float v_inner = ((v_x * (v_x + ((float)2.5))) / ((float)5.0));
     return (float)(((v_x >= ((float)2.5)) ? v_x : ((v_x <= ((float)-2.5)) ? ((float)0.0) : v_inner)));
 }
 
-FA_INLINE float fa_thinc_hard_swish_derivative_f32(float v_x) {
+static inline float fa_thinc_hard_swish_derivative_f32(float v_x) {
     const float v_inner = (((((float)2.0) * v_x) + ((float)2.5)) / ((float)5.0));
     return (float)(((v_x >= ((float)2.5)) ? ((float)1.0) : ((v_x <= ((float)-2.5)) ? ((float)0.0) : v_inner)));
 }
 
-FA_INLINE float fa_dish_f32(float v_x) {
-    const float v_s = fa_hypot_f32(v_x, ((float)1.0));
+static inline float fa_dish_f32(float v_x) {
+    const float v_s = hypotf(v_x, ((float)1.0));
     const float v_u = (v_x / v_s);
     const float v_w = fa_half_sum_f32(v_s, fabsf(v_x));
     const float v_pos = ((((float)0.5) * v_x) * (((float)1.0) + v_u));
@@ -380,8 +378,8 @@ FA_INLINE float fa_dish_f32(float v_x) {
     return (float)((isinf(v_x) ? ((v_x > ((float)0.0)) ? v_x : ((float)-0.0)) : v_r));
 }
 
-FA_INLINE float fa_dish_derivative_f32(float v_x) {
-    const float v_s = fa_hypot_f32(v_x, ((float)1.0));
+static inline float fa_dish_derivative_f32(float v_x) {
+    const float v_s = hypotf(v_x, ((float)1.0));
     const float v_u = (v_x / v_s);
     const float v_w = fa_half_sum_f32(v_s, fabsf(v_x));
     const float v_pos = (((float)0.5) + ((((float)0.5) * v_u) * (((float)1.0) + (((float)1.0) / (v_s * v_s)))));
@@ -390,239 +388,239 @@ FA_INLINE float fa_dish_derivative_f32(float v_x) {
     return (float)((isinf(v_x) ? ((v_x > ((float)0.0)) ? ((float)1.0) : ((float)-0.0)) : v_r));
 }
 
-FA_INLINE float fa_erf_activation_f32(float v_x) {
-    return (float)(fa_erf_f32(v_x));
+static inline float fa_erf_activation_f32(float v_x) {
+    return (float)(erff(v_x));
 }
 
-FA_INLINE float fa_erf_derivative_f32(float v_x) {
-    return (float)((((float)1.1283791670955126) * fa_exp_f32((-(v_x * v_x)))));
+static inline float fa_erf_derivative_f32(float v_x) {
+    return (float)((((float)1.1283791670955126) * expf((-(v_x * v_x)))));
 }
 
-FA_INLINE float fa_glu_value_f32(float v_a, float v_b) {
+static inline float fa_glu_value_f32(float v_a, float v_b) {
     return (float)(((isinf(v_a) && (!isinf(v_b)) && (!isnan(v_b))) ? v_a : (v_a * fa_sigmoid_f32(v_b))));
 }
 
-FA_INLINE float fa_glu_db_f32(float v_a, float v_b) {
+static inline float fa_glu_db_f32(float v_a, float v_b) {
     return (float)(((isinf(v_a) && (!isinf(v_b)) && (!isnan(v_b))) ? v_a : (v_a * fa_sigmoid_derivative_f32(v_b))));
 }
 
 /* ---- formulas, double ---- */
 
-FA_INLINE double fa_keep_nan_f64(double v_x, double v_r) {
+static inline double fa_keep_nan_f64(double v_x, double v_r) {
     return (double)((isnan(v_x) ? v_x : v_r));
 }
 
-FA_INLINE double fa_times_slope_f64(double v_slope, double v_x) {
+static inline double fa_times_slope_f64(double v_slope, double v_x) {
     const double v_p = (v_slope * v_x);
     return (double)((isnan(v_p) ? ((double)0.0) : v_p));
 }
 
-FA_INLINE double fa_step_f64(double v_cond, double v_x) {
+static inline double fa_step_f64(double v_cond, double v_x) {
     return (double)(fa_keep_nan_f64(v_x, (v_cond ? ((double)1.0) : ((double)0.0))));
 }
 
-FA_INLINE double fa_sigmoid_f64(double v_x) {
-    const double v_e = fa_exp_f64((-fabs(v_x)));
+static inline double fa_sigmoid_f64(double v_x) {
+    const double v_e = exp((-fabs(v_x)));
     const double v_r = (((double)1.0) / (((double)1.0) + v_e));
     return (double)(((v_x >= ((double)0.0)) ? v_r : (v_e * v_r)));
 }
 
-FA_INLINE double fa_sigmoid_derivative_f64(double v_x) {
-    const double v_e = fa_exp_f64((-fabs(v_x)));
+static inline double fa_sigmoid_derivative_f64(double v_x) {
+    const double v_e = exp((-fabs(v_x)));
     const double v_d = (((double)1.0) + v_e);
     return (double)((v_e / (v_d * v_d)));
 }
 
-FA_INLINE double fa_sigmoid_from_output_f64(double v_y) {
+static inline double fa_sigmoid_from_output_f64(double v_y) {
     return (double)((v_y * (((double)1.0) - v_y)));
 }
 
-FA_INLINE double fa_log_sigmoid_f64(double v_x) {
+static inline double fa_log_sigmoid_f64(double v_x) {
     const double v_m = ((v_x < ((double)0.0)) ? v_x : ((double)0.0));
-    return (double)((-(fa_log1p_f64(fa_exp_f64((-fabs(v_x)))) - v_m)));
+    return (double)((-(log1p(exp((-fabs(v_x)))) - v_m)));
 }
 
-FA_INLINE double fa_log_sigmoid_derivative_f64(double v_x) {
+static inline double fa_log_sigmoid_derivative_f64(double v_x) {
     return (double)(fa_sigmoid_f64((-v_x)));
 }
 
-FA_INLINE double fa_tanh_forward_f64(double v_x) {
-    return (double)(fa_tanh_f64(v_x));
+static inline double fa_tanh_forward_f64(double v_x) {
+    return (double)(tanh(v_x));
 }
 
-FA_INLINE double fa_tanh_derivative_f64(double v_x) {
-    const double v_e = fa_exp_f64((((double)-2.0) * fabs(v_x)));
+static inline double fa_tanh_derivative_f64(double v_x) {
+    const double v_e = exp((((double)-2.0) * fabs(v_x)));
     const double v_d = (((double)1.0) + v_e);
     return (double)(((((double)4.0) * v_e) / (v_d * v_d)));
 }
 
-FA_INLINE double fa_tanh_from_output_f64(double v_y) {
+static inline double fa_tanh_from_output_f64(double v_y) {
     return (double)(((((double)1.0) - v_y) * (((double)1.0) + v_y)));
 }
 
-FA_INLINE double fa_relu_f64(double v_x) {
+static inline double fa_relu_f64(double v_x) {
     return (double)(((v_x < ((double)0.0)) ? ((double)0.0) : v_x));
 }
 
-FA_INLINE double fa_relu_derivative_f64(double v_x) {
+static inline double fa_relu_derivative_f64(double v_x) {
     return (double)(fa_step_f64((v_x > ((double)0.0)), v_x));
 }
 
-FA_INLINE double fa_relu6_f64(double v_x) {
+static inline double fa_relu6_f64(double v_x) {
     return (double)(((v_x < ((double)0.0)) ? ((double)0.0) : ((v_x > ((double)6.0)) ? ((double)6.0) : v_x)));
 }
 
-FA_INLINE double fa_relu6_derivative_f64(double v_x) {
+static inline double fa_relu6_derivative_f64(double v_x) {
     return (double)(fa_step_f64(((v_x > ((double)0.0)) && (v_x < ((double)6.0))), v_x));
 }
 
-FA_INLINE double fa_leaky_f64(double v_x, double v_slope) {
+static inline double fa_leaky_f64(double v_x, double v_slope) {
     return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? v_x : fa_times_slope_f64(v_slope, v_x))));
 }
 
-FA_INLINE double fa_leaky_derivative_f64(double v_x, double v_slope) {
+static inline double fa_leaky_derivative_f64(double v_x, double v_slope) {
     return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? ((double)1.0) : v_slope)));
 }
 
-FA_INLINE double fa_leaky_relu_f64(double v_x, double v_negative_slope) {
+static inline double fa_leaky_relu_f64(double v_x, double v_negative_slope) {
     return (double)(fa_leaky_f64(v_x, v_negative_slope));
 }
 
-FA_INLINE double fa_leaky_relu_derivative_f64(double v_x, double v_negative_slope) {
+static inline double fa_leaky_relu_derivative_f64(double v_x, double v_negative_slope) {
     return (double)(fa_leaky_derivative_f64(v_x, v_negative_slope));
 }
 
-FA_INLINE double fa_prelu_f64(double v_x, double v_weight) {
+static inline double fa_prelu_f64(double v_x, double v_weight) {
     return (double)(fa_leaky_f64(v_x, v_weight));
 }
 
-FA_INLINE double fa_prelu_derivative_f64(double v_x, double v_weight) {
+static inline double fa_prelu_derivative_f64(double v_x, double v_weight) {
     return (double)(fa_leaky_derivative_f64(v_x, v_weight));
 }
 
-FA_INLINE double fa_prelu_weight_factor_f64(double v_x, double v_weight) {
+static inline double fa_prelu_weight_factor_f64(double v_x, double v_weight) {
     return (double)(((v_x > ((double)0.0)) ? ((double)0.0) : v_x));
 }
 
-FA_INLINE double fa_rrelu_f64(double v_x, double v_lower, double v_upper) {
+static inline double fa_rrelu_f64(double v_x, double v_lower, double v_upper) {
     return (double)(fa_leaky_f64(v_x, ((v_lower + v_upper) * ((double)0.5))));
 }
 
-FA_INLINE double fa_rrelu_derivative_f64(double v_x, double v_lower, double v_upper) {
+static inline double fa_rrelu_derivative_f64(double v_x, double v_lower, double v_upper) {
     return (double)(fa_leaky_derivative_f64(v_x, ((v_lower + v_upper) * ((double)0.5))));
 }
 
-FA_INLINE double fa_hardtanh_f64(double v_x, double v_min_val, double v_max_val) {
+static inline double fa_hardtanh_f64(double v_x, double v_min_val, double v_max_val) {
     return (double)(((v_x < v_min_val) ? v_min_val : ((v_x > v_max_val) ? v_max_val : v_x)));
 }
 
-FA_INLINE double fa_hardtanh_derivative_f64(double v_x, double v_min_val, double v_max_val) {
+static inline double fa_hardtanh_derivative_f64(double v_x, double v_min_val, double v_max_val) {
     return (double)(fa_step_f64(((v_x > v_min_val) && (v_x < v_max_val)), v_x));
 }
 
-FA_INLINE double fa_softshrink_f64(double v_x, double v_lambd) {
+static inline double fa_softshrink_f64(double v_x, double v_lambd) {
     const double v_r = ((v_x > v_lambd) ? (v_x - v_lambd) : ((v_x < (-v_lambd)) ? (v_x + v_lambd) : ((double)0.0)));
     return (double)(fa_keep_nan_f64(v_x, v_r));
 }
 
-FA_INLINE double fa_shrink_derivative_f64(double v_x, double v_lambd) {
+static inline double fa_shrink_derivative_f64(double v_x, double v_lambd) {
     return (double)(fa_step_f64((fabs(v_x) > v_lambd), v_x));
 }
 
-FA_INLINE double fa_hardshrink_f64(double v_x, double v_lambd) {
+static inline double fa_hardshrink_f64(double v_x, double v_lambd) {
     return (double)(fa_keep_nan_f64(v_x, ((fabs(v_x) > v_lambd) ? v_x : ((double)0.0))));
 }
 
-FA_INLINE double fa_threshold_f64(double v_x, double v_threshold, double v_value) {
+static inline double fa_threshold_f64(double v_x, double v_threshold, double v_value) {
     return (double)(((v_x <= v_threshold) ? v_value : v_x));
 }
 
-FA_INLINE double fa_threshold_derivative_f64(double v_x, double v_threshold, double v_value) {
+static inline double fa_threshold_derivative_f64(double v_x, double v_threshold, double v_value) {
     return (double)(fa_step_f64((v_x > v_threshold), v_x));
 }
 
-FA_INLINE double fa_linear_f64(double v_x) {
+static inline double fa_linear_f64(double v_x) {
     return (double)(v_x);
 }
 
-FA_INLINE double fa_ones_f64(double v_x) {
+static inline double fa_ones_f64(double v_x) {
     return (double)(fa_keep_nan_f64(v_x, ((double)1.0)));
 }
 
-FA_INLINE double fa_elu_f64(double v_x, double v_alpha) {
-    return (double)(((v_x > ((double)0.0)) ? v_x : (v_alpha * fa_expm1_f64(v_x))));
+static inline double fa_elu_f64(double v_x, double v_alpha) {
+    return (double)(((v_x > ((double)0.0)) ? v_x : (v_alpha * expm1(v_x))));
 }
 
-FA_INLINE double fa_elu_derivative_f64(double v_x, double v_alpha) {
-    return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? ((double)1.0) : (v_alpha * fa_exp_f64(v_x)))));
+static inline double fa_elu_derivative_f64(double v_x, double v_alpha) {
+    return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? ((double)1.0) : (v_alpha * exp(v_x)))));
 }
 
-FA_INLINE double fa_elu_from_output_f64(double v_y, double v_alpha) {
+static inline double fa_elu_from_output_f64(double v_y, double v_alpha) {
     return (double)(fa_keep_nan_f64(v_y, ((v_y > ((double)0.0)) ? ((double)1.0) : (v_y + v_alpha))));
 }
 
-FA_INLINE double fa_selu_f64(double v_x) {
+static inline double fa_selu_f64(double v_x) {
     const double v_sa = ((double)1.7580993408473768);
-    return (double)(((v_x > ((double)0.0)) ? (((double)1.0507009873554805) * v_x) : (v_sa * fa_expm1_f64(v_x))));
+    return (double)(((v_x > ((double)0.0)) ? (((double)1.0507009873554805) * v_x) : (v_sa * expm1(v_x))));
 }
 
-FA_INLINE double fa_selu_derivative_f64(double v_x) {
+static inline double fa_selu_derivative_f64(double v_x) {
     const double v_sa = ((double)1.7580993408473768);
-    return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? ((double)1.0507009873554805) : (v_sa * fa_exp_f64(v_x)))));
+    return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? ((double)1.0507009873554805) : (v_sa * exp(v_x)))));
 }
 
-FA_INLINE double fa_selu_from_output_f64(double v_y) {
+static inline double fa_selu_from_output_f64(double v_y) {
     const double v_sa = ((double)1.7580993408473768);
     const double v_sa_lo = ((double)1.41535193800845e-17);
     const double v_neg = ((v_y + v_sa) + v_sa_lo);
     return (double)(fa_keep_nan_f64(v_y, ((v_y > ((double)0.0)) ? ((double)1.0507009873554805) : v_neg)));
 }
 
-FA_INLINE double fa_celu_f64(double v_x, double v_alpha) {
+static inline double fa_celu_f64(double v_x, double v_alpha) {
     const double v_t = (v_x / v_alpha);
-    const double v_em = fa_expm1_f64(v_t);
+    const double v_em = expm1(v_t);
     const double v_r = (v_alpha * v_em);
     const double v_series = (v_x + (v_x * (((double)0.5) * v_t)));
     const double v_r2 = ((fabs(v_t) < ((double)9.313225746154785e-10)) ? v_series : v_r);
-    const double v_big = copysign(fa_exp_f64((v_t + fa_log_f64(fabs(v_alpha)))), v_alpha);
+    const double v_big = copysign(exp((v_t + log(fabs(v_alpha)))), v_alpha);
     const double v_r3 = ((isinf(v_em) && (!isinf(v_t))) ? v_big : v_r2);
     return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? v_x : v_r3)));
 }
 
-FA_INLINE double fa_celu_derivative_f64(double v_x, double v_alpha) {
-    return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? ((double)1.0) : fa_exp_f64((v_x / v_alpha)))));
+static inline double fa_celu_derivative_f64(double v_x, double v_alpha) {
+    return (double)(fa_keep_nan_f64(v_x, ((v_x > ((double)0.0)) ? ((double)1.0) : exp((v_x / v_alpha)))));
 }
 
-FA_INLINE double fa_celu_from_output_f64(double v_y, double v_alpha) {
+static inline double fa_celu_from_output_f64(double v_y, double v_alpha) {
     return (double)(fa_keep_nan_f64(v_y, ((v_y > ((double)0.0)) ? ((double)1.0) : ((v_y + v_alpha) / v_alpha))));
 }
 
-FA_INLINE double fa_exponential_f64(double v_x) {
-    return (double)(fa_exp_f64(v_x));
+static inline double fa_exponential_f64(double v_x) {
+    return (double)(exp(v_x));
 }
 
-FA_INLINE double fa_identity_of_output_f64(double v_y) {
+static inline double fa_identity_of_output_f64(double v_y) {
     return (double)(v_y);
 }
 
-FA_INLINE double fa_gelu_f64(double v_x) {
-    const double v_r = ((((double)0.5) * v_x) * fa_erfc_f64((v_x * ((double)-0.7071067811865476))));
+static inline double fa_gelu_f64(double v_x) {
+    const double v_r = ((((double)0.5) * v_x) * erfc((v_x * ((double)-0.7071067811865476))));
     return (double)((isinf(v_x) ? ((v_x > ((double)0.0)) ? v_x : ((double)-0.0)) : v_r));
 }
 
-FA_INLINE double fa_gelu_derivative_f64(double v_x) {
-    const double v_phi = (fa_exp_f64(((((double)-0.5) * v_x) * v_x)) * ((double)0.3989422804014327));
-    const double v_r = ((((double)0.5) * fa_erfc_f64((v_x * ((double)-0.7071067811865476)))) + (v_x * v_phi));
+static inline double fa_gelu_derivative_f64(double v_x) {
+    const double v_phi = (exp(((((double)-0.5) * v_x) * v_x)) * ((double)0.3989422804014327));
+    const double v_r = ((((double)0.5) * erfc((v_x * ((double)-0.7071067811865476)))) + (v_x * v_phi));
     return (double)((isinf(v_x) ? ((v_x > ((double)0.0)) ? ((double)1.0) : ((double)-0.0)) : v_r));
 }
 
-FA_INLINE double fa_gelu_tanh_f64(double v_x) {
+static inline double fa_gelu_tanh_f64(double v_x) {
     const double v_u2 = ((((double)1.5957691216057308) * v_x) * (((double)1.0) + ((((double)0.044715) * v_x) * v_x)));
     const double v_s = fa_sigmoid_f64(v_u2);
     return (double)(((v_s == ((double)0.0)) ? copysign(((double)0.0), v_x) : (v_x * v_s)));
 }
 
-FA_INLINE double fa_gelu_tanh_derivative_f64(double v_x) {
+static inline double fa_gelu_tanh_derivative_f64(double v_x) {
     const double v_u2 = ((((double)1.5957691216057308) * v_x) * (((double)1.0) + ((((double)0.044715) * v_x) * v_x)));
     const double v_s = fa_sigmoid_f64(v_u2);
     const double v_sm = fa_sigmoid_f64((-v_u2));
@@ -631,18 +629,18 @@ FA_INLINE double fa_gelu_tanh_derivative_f64(double v_x) {
     return (double)(((v_s == ((double)0.0)) ? ((double)-0.0) : (v_s * (((double)1.0) + v_term))));
 }
 
-FA_INLINE double fa_silu_f64(double v_x, double v_beta) {
+static inline double fa_silu_f64(double v_x, double v_beta) {
     const double v_z = (v_beta * v_x);
-    const double v_h = fa_exp_f64((((double)-0.5) * fabs(v_z)));
+    const double v_h = exp((((double)-0.5) * fabs(v_z)));
     const double v_e = (v_h * v_h);
     const double v_r = ((v_z >= ((double)0.0)) ? (v_x / (((double)1.0) + v_e)) : ((v_x * v_h) * (v_h / (((double)1.0) + v_e))));
     const double v_limit = ((v_z > ((double)0.0)) ? v_x : ((v_beta == ((double)0.0)) ? (((double)0.5) * v_x) : copysign(((double)0.0), v_x)));
     return (double)(fa_keep_nan_f64(v_x, (isinf(v_x) ? v_limit : v_r)));
 }
 
-FA_INLINE double fa_silu_derivative_f64(double v_x, double v_beta) {
+static inline double fa_silu_derivative_f64(double v_x, double v_beta) {
     const double v_z = (v_beta * v_x);
-    const double v_e = fa_exp_f64((-fabs(v_z)));
+    const double v_e = exp((-fabs(v_z)));
     const double v_r0 = (((double)1.0) / (((double)1.0) + v_e));
     const double v_s = ((v_z >= ((double)0.0)) ? v_r0 : (v_e * v_r0));
     const double v_sm = ((v_z >= ((double)0.0)) ? (v_e * v_r0) : v_r0);
@@ -651,16 +649,16 @@ FA_INLINE double fa_silu_derivative_f64(double v_x, double v_beta) {
     return (double)(fa_keep_nan_f64(v_x, ((isinf(v_x) && (v_beta == ((double)0.0))) ? ((double)0.5) : v_r2)));
 }
 
-FA_INLINE double fa_mish_f64(double v_x) {
-    const double v_e = fa_exp_f64(((v_x < ((double)40.0)) ? v_x : ((double)40.0)));
+static inline double fa_mish_f64(double v_x) {
+    const double v_e = exp(((v_x < ((double)40.0)) ? v_x : ((double)40.0)));
     const double v_n = (v_e * (v_e + ((double)2.0)));
     const double v_t = ((v_x <= ((double)0.0)) ? (v_n / (v_n + ((double)2.0))) : (((double)1.0) - (((double)2.0) / (v_n + ((double)2.0)))));
     return (double)(((isinf(v_x) && (v_x < ((double)0.0))) ? ((double)-0.0) : (v_x * v_t)));
 }
 
-FA_INLINE double fa_mish_derivative_f64(double v_x) {
+static inline double fa_mish_derivative_f64(double v_x) {
     const double v_cap = ((double)40.0);
-    const double v_e = fa_exp_f64(((v_x < v_cap) ? v_x : v_cap));
+    const double v_e = exp(((v_x < v_cap) ? v_x : v_cap));
     const double v_n = (v_e * (v_e + ((double)2.0)));
     const double v_d = (v_n + ((double)2.0));
     const double v_bracket = (((v_e + ((double)2.0)) * v_d) + ((((double)4.0) * v_x) * (((double)1.0) + v_e)));
@@ -668,69 +666,69 @@ FA_INLINE double fa_mish_derivative_f64(double v_x) {
     return (double)(((v_x > v_cap) ? ((double)1.0) : ((v_e == ((double)0.0)) ? ((double)-0.0) : v_r)));
 }
 
-FA_INLINE double fa_softplus_f64(double v_x, double v_beta, double v_threshold) {
+static inline double fa_softplus_f64(double v_x, double v_beta, double v_threshold) {
     const double v_z = (v_beta * v_x);
-    const double v_lp = fa_log1p_f64(fa_exp_f64((-fabs(v_z))));
+    const double v_lp = log1p(exp((-fabs(v_z))));
     const double v_r = ((v_z > ((double)0.0)) ? (v_x + (v_lp / v_beta)) : (v_lp / v_beta));
-    const double v_tail = copysign(fa_exp_f64((v_z - fa_log_f64(fabs(v_beta)))), v_beta);
+    const double v_tail = copysign(exp((v_z - log(fabs(v_beta)))), v_beta);
     const double v_r2 = (((v_z < ((double)-700.0)) && (fabs(v_beta) < ((double)1.0))) ? v_tail : v_r);
     return (double)(((v_z > v_threshold) ? v_x : v_r2));
 }
 
-FA_INLINE double fa_softplus_derivative_f64(double v_x, double v_beta, double v_threshold) {
+static inline double fa_softplus_derivative_f64(double v_x, double v_beta, double v_threshold) {
     const double v_z = (v_beta * v_x);
     return (double)(((v_z > v_threshold) ? ((double)1.0) : fa_sigmoid_f64(v_z)));
 }
 
-FA_INLINE double fa_softsign_f64(double v_x) {
+static inline double fa_softsign_f64(double v_x) {
     return (double)((isinf(v_x) ? copysign(((double)1.0), v_x) : (v_x / (((double)1.0) + fabs(v_x)))));
 }
 
-FA_INLINE double fa_softsign_derivative_f64(double v_x) {
+static inline double fa_softsign_derivative_f64(double v_x) {
     const double v_r = (((double)1.0) / (((double)1.0) + fabs(v_x)));
     return (double)((v_r * v_r));
 }
 
-FA_INLINE double fa_hardsigmoid_f64(double v_x, double v_slope, double v_offset) {
+static inline double fa_hardsigmoid_f64(double v_x, double v_slope, double v_offset) {
     const double v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset);
     return (double)(fa_keep_nan_f64(v_x, ((v_v < ((double)0.0)) ? ((double)0.0) : ((v_v > ((double)1.0)) ? ((double)1.0) : v_v))));
 }
 
-FA_INLINE double fa_hardsigmoid_derivative_f64(double v_x, double v_slope, double v_offset) {
+static inline double fa_hardsigmoid_derivative_f64(double v_x, double v_slope, double v_offset) {
     const double v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset);
     return (double)(fa_keep_nan_f64(v_x, (((v_v > ((double)0.0)) && (v_v < ((double)1.0))) ? v_slope : ((double)0.0))));
 }
 
-FA_INLINE double fa_hardswish_f64(double v_x) {
+static inline double fa_hardswish_f64(double v_x) {
     const double v_inner = ((v_x * (v_x + ((double)3.0))) / ((double)6.0));
     return (double)(((v_x >= ((double)3.0)) ? v_x : ((v_x <= ((double)-3.0)) ? ((double)0.0) : v_inner)));
 }
 
-FA_INLINE double fa_hardswish_derivative_f64(double v_x) {
+static inline double fa_hardswish_derivative_f64(double v_x) {
     const double v_inner = (((((double)2.0) * v_x) + ((double)3.0)) / ((double)6.0));
     return (double)(((v_x >= ((double)3.0)) ? ((double)1.0) : ((v_x <= ((double)-3.0)) ? ((double)0.0) : v_inner)));
 }
 
-FA_INLINE double fa_tanhshrink_f64(double v_x) {
+static inline double fa_tanhshrink_f64(double v_x) {
     const double v_t = (v_x * v_x);
     const double v_num = (((double)2635284526875.0) + (v_t * (((double)210822762150.0) + (v_t * (((double)4714049340.0) + (v_t * (((double)38798760.0) + (v_t * (((double)116025.0) + (v_t * ((double)90.0)))))))))));
     const double v_den = (((double)7905853580625.0) + (v_t * (((double)3794809718700.0) + (v_t * (((double)252070693875.0) + (v_t * (((double)5237832600.0) + (v_t * (((double)41351310.0) + (v_t * (((double)120120.0) + (v_t * ((double)91.0)))))))))))));
     const double v_near = (v_x * ((v_t * v_num) / v_den));
-    return (double)(((fabs(v_x) < ((double)2.0)) ? v_near : (v_x - fa_tanh_f64(v_x))));
+    return (double)(((fabs(v_x) < ((double)2.0)) ? v_near : (v_x - tanh(v_x))));
 }
 
-FA_INLINE double fa_tanhshrink_derivative_f64(double v_x) {
-    const double v_th = fa_tanh_f64(v_x);
+static inline double fa_tanhshrink_derivative_f64(double v_x) {
+    const double v_th = tanh(v_x);
     return (double)((v_th * v_th));
 }
 
-FA_INLINE double fa_half_sum_f64(double v_a, double v_b) {
+static inline double fa_half_sum_f64(double v_a, double v_b) {
     const double v_s = (v_a + v_b);
     return (double)(((isinf(v_s) && (!isinf(v_a)) && (!isinf(v_b))) ? ((((double)0.5) * v_a) + (((double)0.5) * v_b)) : (((double)0.5) * v_s)));
 }
 
-FA_INLINE double fa_squareplus_f64(double v_x, double v_b) {
-    const double v_h = fa_hypot_f64(v_x, sqrt(v_b));
+static inline double fa_squareplus_f64(double v_x, double v_b) {
+    const double v_h = hypot(v_x, sqrt(v_b));
     const double v_w = fa_half_sum_f64(v_h, fabs(v_x));
     const double v_s = (v_x + v_h);
     const double v_pos = ((isinf(v_s) && (!isinf(v_x))) ? v_w : (((double)0.5) * v_s));
@@ -738,37 +736,37 @@ FA_INLINE double fa_squareplus_f64(double v_x, double v_b) {
     return (double)(((v_x >= ((double)0.0)) ? v_pos : v_neg));
 }
 
-FA_INLINE double fa_squareplus_derivative_f64(double v_x, double v_b) {
+static inline double fa_squareplus_derivative_f64(double v_x, double v_b) {
     const double v_r = sqrt(v_b);
-    const double v_h = fa_hypot_f64(v_x, v_r);
+    const double v_h = hypot(v_x, v_r);
     const double v_w = fa_half_sum_f64(v_h, fabs(v_x));
     const double v_pos = ((v_h == ((double)0.0)) ? ((double)0.5) : (isinf(v_x) ? ((double)1.0) : (((double)0.5) * (((double)1.0) + (v_x / v_h)))));
     const double v_neg = (((v_r / v_h) * (v_r / v_w)) * ((double)0.25));
     return (double)(((v_x >= ((double)0.0)) ? v_pos : v_neg));
 }
 
-FA_INLINE double fa_clipped_linear_f64(double v_x, double v_slope, double v_offset, double v_min_val, double v_max_val) {
+static inline double fa_clipped_linear_f64(double v_x, double v_slope, double v_offset, double v_min_val, double v_max_val) {
     const double v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset);
     return (double)(fa_keep_nan_f64(v_x, ((v_v < v_min_val) ? v_min_val : ((v_v > v_max_val) ? v_max_val : v_v))));
 }
 
-FA_INLINE double fa_clipped_linear_derivative_f64(double v_x, double v_slope, double v_offset, double v_min_val, double v_max_val) {
+static inline double fa_clipped_linear_derivative_f64(double v_x, double v_slope, double v_offset, double v_min_val, double v_max_val) {
     const double v_v = (fa_times_slope_f64(v_slope, v_x) + v_offset);
     return (double)(fa_keep_nan_f64(v_x, (((v_v > v_min_val) && (v_v < v_max_val)) ? v_slope : ((double)0.0))));
 }
 
-FA_INLINE double fa_thinc_hard_swish_f64(double v_x) {
+static inline double fa_thinc_hard_swish_f64(double v_x) {
     const double v_inner = ((v_x * (v_x + ((double)2.5))) / ((double)5.0));
     return (double)(((v_x >= ((double)2.5)) ? v_x : ((v_x <= ((double)-2.5)) ? ((double)0.0) : v_inner)));
 }
 
-FA_INLINE double fa_thinc_hard_swish_derivative_f64(double v_x) {
+static inline double fa_thinc_hard_swish_derivative_f64(double v_x) {
     const double v_inner = (((((double)2.0) * v_x) + ((double)2.5)) / ((double)5.0));
     return (double)(((v_x >= ((double)2.5)) ? ((double)1.0) : ((v_x <= ((double)-2.5)) ? ((double)0.0) : v_inner)));
 }
 
-FA_INLINE double fa_dish_f64(double v_x) {
-    const double v_s = fa_hypot_f64(v_x, ((double)1.0));
+static inline double fa_dish_f64(double v_x) {
+    const double v_s = hypot(v_x, ((double)1.0));
     const double v_u = (v_x / v_s);
     const double v_w = fa_half_sum_f64(v_s, fabs(v_x));
     const double v_pos = ((((double)0.5) * v_x) * (((double)1.0) + v_u));
@@ -777,8 +775,8 @@ FA_INLINE double fa_dish_f64(double v_x) {
     return (double)((isinf(v_x) ? ((v_x > ((double)0.0)) ? v_x : ((double)-0.0)) : v_r));
 }
 
-FA_INLINE double fa_dish_derivative_f64(double v_x) {
-    const double v_s = fa_hypot_f64(v_x, ((double)1.0));
+static inline double fa_dish_derivative_f64(double v_x) {
+    const double v_s = hypot(v_x, ((double)1.0));
     const double v_u = (v_x / v_s);
     const double v_w = fa_half_sum_f64(v_s, fabs(v_x));
     const double v_pos = (((double)0.5) + ((((double)0.5) * v_u) * (((double)1.0) + (((double)1.0) / (v_s * v_s)))));
@@ -787,19 +785,19 @@ FA_INLINE double fa_dish_derivative_f64(double v_x) {
     return (double)((isinf(v_x) ? ((v_x > ((double)0.0)) ? ((double)1.0) : ((double)-0.0)) : v_r));
 }
 
-FA_INLINE double fa_erf_activation_f64(double v_x) {
-    return (double)(fa_erf_f64(v_x));
+static inline double fa_erf_activation_f64(double v_x) {
+    return (double)(erf(v_x));
 }
 
-FA_INLINE double fa_erf_derivative_f64(double v_x) {
-    return (double)((((double)1.1283791670955126) * fa_exp_f64((-(v_x * v_x)))));
+static inline double fa_erf_derivative_f64(double v_x) {
+    return (double)((((double)1.1283791670955126) * exp((-(v_x * v_x)))));
 }
 
-FA_INLINE double fa_glu_value_f64(double v_a, double v_b) {
+static inline double fa_glu_value_f64(double v_a, double v_b) {
     return (double)(((isinf(v_a) && (!isinf(v_b)) && (!isnan(v_b))) ? v_a : (v_a * fa_sigmoid_f64(v_b))));
 }
 
-FA_INLINE double fa_glu_db_f64(double v_a, double v_b) {
+static inline double fa_glu_db_f64(double v_a, double v_b) {
     return (double)(((isinf(v_a) && (!isinf(v_b)) && (!isnan(v_b))) ? v_a : (v_a * fa_sigmoid_derivative_f64(v_b))));
 }
 
@@ -1077,6 +1075,17 @@ FA_KERNEL void fa_blk_s_relu6_backward_y_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_leaky_relu_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_negative_slope = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_leaky_relu_f32(in0, P_negative_slope);
+    }
+}
+
 FA_KERNEL void fa_blk_a_leaky_relu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_negative_slope = (const float *)a[1];
@@ -1089,14 +1098,14 @@ FA_KERNEL void fa_blk_a_leaky_relu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_leaky_relu_f32(in0, P_negative_slope);
+        out0[j] = fa_leaky_relu_derivative_f32(in0, P_negative_slope);
     }
 }
 
@@ -1112,26 +1121,6 @@ FA_KERNEL void fa_blk_a_leaky_relu_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_negative_slope = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_leaky_relu_derivative_f32(in0, P_negative_slope);
-    }
-}
-
-FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], a[1], (char *)d};
-    char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_leaky_relu_derivative_f32(for_derivative, pv);
-    fa_blk_a_leaky_relu_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
-}
-
 FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
@@ -1141,18 +1130,13 @@ FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f32(char *const *a, cons
     memcpy(a[2], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float *A_negative_slope = (const float *)a[2];
-    float *out0 = (float *)a[3];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        const float P_negative_slope = A_negative_slope[j];
-        out0[j] = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope);
-    }
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_a_leaky_relu_derivative_f32(for_derivative, pv);
+    fa_blk_a_leaky_relu_forward_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
@@ -1168,7 +1152,7 @@ FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_negative_slope = (const float *)a[2];
@@ -1195,6 +1179,31 @@ FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f32(char *const *a, const void *pv
     }
 }
 
+FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_negative_slope = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_negative_slope = A_negative_slope[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_weight = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_prelu_f32(in0, P_weight);
+    }
+}
+
 FA_KERNEL void fa_blk_a_prelu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_weight = (const float *)a[1];
@@ -1207,14 +1216,14 @@ FA_KERNEL void fa_blk_a_prelu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_prelu_f32(in0, P_weight);
+        out0[j] = fa_prelu_derivative_f32(in0, P_weight);
     }
 }
 
@@ -1230,15 +1239,13 @@ FA_KERNEL void fa_blk_a_prelu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_weight = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_prelu_derivative_f32(in0, P_weight);
-    }
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_prelu_derivative_f32(for_derivative, pv);
+    fa_blk_s_prelu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1250,13 +1257,17 @@ FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f32(char *const *a, const voi
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_prelu_derivative_f32(for_derivative, pv);
-    fa_blk_s_prelu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_prelu_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_weight = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_prelu_derivative_f32(in1, P_weight);
+    }
 }
 
 FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv) {
@@ -1273,7 +1284,7 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_weight = ((const float *)pv)[0];
@@ -1282,7 +1293,7 @@ FA_KERNEL void fa_blk_s_prelu_backward_x_f32(char *const *a, const void *pv) {
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
-        out0[j] = in0 * fa_prelu_derivative_f32(in1, P_weight);
+        out0[j] = in0 * fa_prelu_weight_factor_f32(in1, P_weight);
     }
 }
 
@@ -1300,16 +1311,15 @@ FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_weight = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
+    const float P_lower = ((const float *)pv)[0];
+    const float P_upper = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_prelu_weight_factor_f32(in1, P_weight);
+        out0[j] = fa_rrelu_f32(in0, P_lower, P_upper);
     }
 }
 
@@ -1327,7 +1337,7 @@ FA_KERNEL void fa_blk_a_rrelu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_lower = ((const float *)pv)[0];
     const float P_upper = ((const float *)pv)[1];
@@ -1335,7 +1345,7 @@ FA_KERNEL void fa_blk_s_rrelu_forward_f32(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_rrelu_f32(in0, P_lower, P_upper);
+        out0[j] = fa_rrelu_derivative_f32(in0, P_lower, P_upper);
     }
 }
 
@@ -1353,16 +1363,13 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_lower = ((const float *)pv)[0];
-    const float P_upper = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_rrelu_derivative_f32(in0, P_lower, P_upper);
-    }
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_rrelu_derivative_f32(for_derivative, pv);
+    fa_blk_s_rrelu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1374,13 +1381,18 @@ FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f32(char *const *a, const voi
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_rrelu_derivative_f32(for_derivative, pv);
-    fa_blk_s_rrelu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_rrelu_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lower = ((const float *)pv)[0];
+    const float P_upper = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_rrelu_derivative_f32(in1, P_lower, P_upper);
+    }
 }
 
 FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv) {
@@ -1399,17 +1411,14 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_lower = ((const float *)pv)[0];
-    const float P_upper = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_rrelu_derivative_f32(in1, P_lower, P_upper);
+        out0[j] = fa_elu_f32(in0, P_alpha);
     }
 }
 
@@ -1425,14 +1434,14 @@ FA_KERNEL void fa_blk_a_elu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_elu_f32(in0, P_alpha);
+        out0[j] = fa_elu_derivative_f32(in0, P_alpha);
     }
 }
 
@@ -1448,15 +1457,13 @@ FA_KERNEL void fa_blk_a_elu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_elu_derivative_f32(in0, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_elu_derivative_f32(for_derivative, pv);
+    fa_blk_s_elu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_elu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1468,13 +1475,17 @@ FA_KERNEL void fa_blk_a_elu_value_and_derivative_f32(char *const *a, const void 
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_elu_derivative_f32(for_derivative, pv);
-    fa_blk_s_elu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_elu_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_elu_derivative_f32(in1, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv) {
@@ -1491,7 +1502,7 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
@@ -1500,7 +1511,7 @@ FA_KERNEL void fa_blk_s_elu_backward_x_f32(char *const *a, const void *pv) {
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
-        out0[j] = in0 * fa_elu_derivative_f32(in1, P_alpha);
+        out0[j] = in0 * fa_elu_from_output_f32(in1, P_alpha);
     }
 }
 
@@ -1514,19 +1525,6 @@ FA_KERNEL void fa_blk_a_elu_backward_y_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
-        out0[j] = in0 * fa_elu_from_output_f32(in1, P_alpha);
-    }
-}
-
-FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_alpha = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
         out0[j] = in0 * fa_elu_from_output_f32(in1, P_alpha);
     }
 }
@@ -1588,6 +1586,17 @@ FA_KERNEL void fa_blk_s_selu_backward_y_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_celu_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_celu_f32(in0, P_alpha);
+    }
+}
+
 FA_KERNEL void fa_blk_a_celu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_alpha = (const float *)a[1];
@@ -1600,13 +1609,15 @@ FA_KERNEL void fa_blk_a_celu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_f32(char *const *a, const void *pv) {
-    _Alignas(64) float copies[1][FA_BLOCK];
-    const float *values = (const float *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], a[1]};
-    fa_blk_a_celu_forward_f32(args, pv);
+FA_KERNEL void fa_blk_s_celu_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_celu_derivative_f32(in0, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_celu_derivative_f32(char *const *a, const void *pv) {
@@ -1621,13 +1632,13 @@ FA_KERNEL void fa_blk_a_celu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float copies[1][FA_BLOCK];
-    const float *values = (const float *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], a[1]};
-    fa_blk_a_celu_derivative_f32(args, pv);
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_celu_derivative_f32(for_derivative, pv);
+    fa_blk_s_celu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_celu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1639,13 +1650,17 @@ FA_KERNEL void fa_blk_a_celu_value_and_derivative_f32(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_celu_derivative_f32(for_derivative, pv);
-    fa_blk_s_celu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_celu_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_celu_derivative_f32(in1, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv) {
@@ -1662,13 +1677,17 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_f32(char *const *a, const void *pv) {
-    _Alignas(64) float copies[1][FA_BLOCK];
-    const float *values = (const float *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
-    fa_blk_a_celu_backward_x_f32(args, pv);
+FA_KERNEL void fa_blk_s_celu_backward_y_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_celu_from_output_f32(in1, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_y_f32(char *const *a, const void *pv) {
@@ -1683,15 +1702,6 @@ FA_KERNEL void fa_blk_a_celu_backward_y_f32(char *const *a, const void *pv) {
         const float P_alpha = A_alpha[j];
         out0[j] = in0 * fa_celu_from_output_f32(in1, P_alpha);
     }
-}
-
-FA_KERNEL void fa_blk_s_celu_backward_y_f32(char *const *a, const void *pv) {
-    _Alignas(64) float copies[1][FA_BLOCK];
-    const float *values = (const float *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
-    fa_blk_a_celu_backward_y_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_gelu_none_forward_f32(char *const *a, const void *pv) {
@@ -1782,6 +1792,17 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_silu_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_beta = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_silu_f32(in0, P_beta);
+    }
+}
+
 FA_KERNEL void fa_blk_a_silu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
@@ -1794,14 +1815,14 @@ FA_KERNEL void fa_blk_a_silu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_silu_f32(in0, P_beta);
+        out0[j] = fa_silu_derivative_f32(in0, P_beta);
     }
 }
 
@@ -1817,15 +1838,13 @@ FA_KERNEL void fa_blk_a_silu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_beta = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_silu_derivative_f32(in0, P_beta);
-    }
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_silu_derivative_f32(for_derivative, pv);
+    fa_blk_s_silu_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_silu_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1837,13 +1856,17 @@ FA_KERNEL void fa_blk_a_silu_value_and_derivative_f32(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_silu_derivative_f32(for_derivative, pv);
-    fa_blk_s_silu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_silu_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_beta = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_silu_derivative_f32(in1, P_beta);
+    }
 }
 
 FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv) {
@@ -1856,19 +1879,6 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
-        out0[j] = in0 * fa_silu_derivative_f32(in1, P_beta);
-    }
-}
-
-FA_KERNEL void fa_blk_s_silu_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_beta = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
         out0[j] = in0 * fa_silu_derivative_f32(in1, P_beta);
     }
 }
@@ -1917,6 +1927,18 @@ FA_KERNEL void fa_blk_s_mish_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_softplus_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_beta = ((const float *)pv)[0];
+    const float P_threshold = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_softplus_f32(in0, P_beta, P_threshold);
+    }
+}
+
 FA_KERNEL void fa_blk_a_softplus_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
@@ -1931,13 +1953,16 @@ FA_KERNEL void fa_blk_a_softplus_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_f32(char *const *a, const void *pv) {
-    _Alignas(64) float copies[2][FA_BLOCK];
-    const float *values = (const float *)pv;
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
-    fa_blk_a_softplus_forward_f32(args, pv);
+FA_KERNEL void fa_blk_s_softplus_derivative_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_beta = ((const float *)pv)[0];
+    const float P_threshold = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_softplus_derivative_f32(in0, P_beta, P_threshold);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softplus_derivative_f32(char *const *a, const void *pv) {
@@ -1954,13 +1979,13 @@ FA_KERNEL void fa_blk_a_softplus_derivative_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float copies[2][FA_BLOCK];
-    const float *values = (const float *)pv;
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
-    fa_blk_a_softplus_derivative_f32(args, pv);
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softplus_derivative_f32(for_derivative, pv);
+    fa_blk_s_softplus_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -1972,13 +1997,18 @@ FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f32(char *const *a, const 
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softplus_derivative_f32(for_derivative, pv);
-    fa_blk_s_softplus_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softplus_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_beta = ((const float *)pv)[0];
+    const float P_threshold = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_softplus_derivative_f32(in1, P_beta, P_threshold);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv) {
@@ -1995,15 +2025,6 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv) 
         const float P_threshold = A_threshold[j];
         out0[j] = in0 * fa_softplus_derivative_f32(in1, P_beta, P_threshold);
     }
-}
-
-FA_KERNEL void fa_blk_s_softplus_backward_x_f32(char *const *a, const void *pv) {
-    _Alignas(64) float copies[2][FA_BLOCK];
-    const float *values = (const float *)pv;
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], a[1], (char *)copies[0], (char *)copies[1], a[2]};
-    fa_blk_a_softplus_backward_x_f32(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_softsign_forward_f32(char *const *a, const void *pv) {
@@ -2050,6 +2071,18 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_hardsigmoid_f32(in0, P_slope, P_offset);
+    }
+}
+
 FA_KERNEL void fa_blk_a_hardsigmoid_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_slope = (const float *)a[1];
@@ -2064,7 +2097,7 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
@@ -2072,7 +2105,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_forward_f32(char *const *a, const void *pv) 
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_hardsigmoid_f32(in0, P_slope, P_offset);
+        out0[j] = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset);
     }
 }
 
@@ -2090,16 +2123,13 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_slope = ((const float *)pv)[0];
-    const float P_offset = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset);
-    }
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardsigmoid_derivative_f32(for_derivative, pv);
+    fa_blk_s_hardsigmoid_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2111,13 +2141,18 @@ FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f32(char *const *a, con
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardsigmoid_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
@@ -2132,20 +2167,6 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *p
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
         const float P_offset = A_offset[j];
-        out0[j] = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset);
-    }
-}
-
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_slope = ((const float *)pv)[0];
-    const float P_offset = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
         out0[j] = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset);
     }
 }
@@ -2194,6 +2215,18 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_hardtanh_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_min_val = ((const float *)pv)[0];
+    const float P_max_val = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_hardtanh_f32(in0, P_min_val, P_max_val);
+    }
+}
+
 FA_KERNEL void fa_blk_a_hardtanh_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_min_val = (const float *)a[1];
@@ -2208,7 +2241,7 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
@@ -2216,7 +2249,7 @@ FA_KERNEL void fa_blk_s_hardtanh_forward_f32(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_hardtanh_f32(in0, P_min_val, P_max_val);
+        out0[j] = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val);
     }
 }
 
@@ -2234,27 +2267,6 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_min_val = ((const float *)pv)[0];
-    const float P_max_val = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val);
-    }
-}
-
-FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
-    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardtanh_derivative_f32(for_derivative, pv);
-    fa_blk_a_hardtanh_forward_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
-}
-
 FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
@@ -2264,20 +2276,13 @@ FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f32(char *const *a, const 
     memcpy(a[2], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float *A_min_val = (const float *)a[2];
-    const float *A_max_val = (const float *)a[3];
-    float *out0 = (float *)a[4];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
-        const float P_min_val = A_min_val[j];
-        const float P_max_val = A_max_val[j];
-        out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
-    }
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_hardtanh_derivative_f32(for_derivative, pv);
+    fa_blk_a_hardtanh_forward_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_s_hardtanh_backward_x_f32(char *const *a, const void *pv) {
@@ -2294,7 +2299,7 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_min_val = (const float *)a[2];
@@ -2320,6 +2325,22 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_y_f32(char *const *a, const void *pv) 
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_backward_y_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_min_val = (const float *)a[2];
+    const float *A_max_val = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
         out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
     }
 }
@@ -2368,6 +2389,17 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
+FA_KERNEL void fa_blk_s_softshrink_forward_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        out0[j] = fa_softshrink_f32(in0, P_lambd);
+    }
+}
+
 FA_KERNEL void fa_blk_a_softshrink_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *A_lambd = (const float *)a[1];
@@ -2380,14 +2412,14 @@ FA_KERNEL void fa_blk_a_softshrink_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_softshrink_f32(in0, P_lambd);
+        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
     }
 }
 
@@ -2403,15 +2435,13 @@ FA_KERNEL void fa_blk_a_softshrink_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softshrink_derivative_f32(for_derivative, pv);
+    fa_blk_s_softshrink_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2423,13 +2453,17 @@ FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f32(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softshrink_derivative_f32(for_derivative, pv);
-    fa_blk_s_softshrink_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softshrink_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv) {
@@ -2446,16 +2480,14 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
+    float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
+        out0[j] = fa_hardshrink_f32(in0, P_lambd);
     }
 }
 
@@ -2471,14 +2503,14 @@ FA_KERNEL void fa_blk_a_hardshrink_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_hardshrink_f32(in0, P_lambd);
+        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
     }
 }
 
@@ -2494,15 +2526,13 @@ FA_KERNEL void fa_blk_a_hardshrink_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardshrink_derivative_f32(for_derivative, pv);
+    fa_blk_s_hardshrink_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2514,13 +2544,17 @@ FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f32(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardshrink_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv) {
@@ -2537,16 +2571,15 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_lambd = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
+    const float P_threshold = ((const float *)pv)[0];
+    const float P_value = ((const float *)pv)[1];
+    float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
+        out0[j] = fa_threshold_f32(in0, P_threshold, P_value);
     }
 }
 
@@ -2564,7 +2597,7 @@ FA_KERNEL void fa_blk_a_threshold_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_threshold = ((const float *)pv)[0];
     const float P_value = ((const float *)pv)[1];
@@ -2572,7 +2605,7 @@ FA_KERNEL void fa_blk_s_threshold_forward_f32(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_threshold_f32(in0, P_threshold, P_value);
+        out0[j] = fa_threshold_derivative_f32(in0, P_threshold, P_value);
     }
 }
 
@@ -2590,16 +2623,13 @@ FA_KERNEL void fa_blk_a_threshold_derivative_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_threshold = ((const float *)pv)[0];
-    const float P_value = ((const float *)pv)[1];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_threshold_derivative_f32(in0, P_threshold, P_value);
-    }
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_threshold_derivative_f32(for_derivative, pv);
+    fa_blk_s_threshold_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2611,13 +2641,18 @@ FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f32(char *const *a, const
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_threshold_derivative_f32(for_derivative, pv);
-    fa_blk_s_threshold_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_threshold_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_threshold = ((const float *)pv)[0];
+    const float P_value = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_threshold_derivative_f32(in1, P_threshold, P_value);
+    }
 }
 
 FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv) {
@@ -2636,17 +2671,14 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_threshold = ((const float *)pv)[0];
-    const float P_value = ((const float *)pv)[1];
-    float *out0 = (float *)a[2];
+    const float P_b = ((const float *)pv)[0];
+    float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_threshold_derivative_f32(in1, P_threshold, P_value);
+        out0[j] = fa_squareplus_f32(in0, P_b);
     }
 }
 
@@ -2662,14 +2694,14 @@ FA_KERNEL void fa_blk_a_squareplus_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_squareplus_f32(in0, P_b);
+        out0[j] = fa_squareplus_derivative_f32(in0, P_b);
     }
 }
 
@@ -2685,15 +2717,13 @@ FA_KERNEL void fa_blk_a_squareplus_derivative_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_b = ((const float *)pv)[0];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_squareplus_derivative_f32(in0, P_b);
-    }
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_squareplus_derivative_f32(for_derivative, pv);
+    fa_blk_s_squareplus_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2705,13 +2735,17 @@ FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f32(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_squareplus_derivative_f32(for_derivative, pv);
-    fa_blk_s_squareplus_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_squareplus_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_b = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
+    }
 }
 
 FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv) {
@@ -2728,16 +2762,17 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_b = ((const float *)pv)[0];
-    float *out0 = (float *)a[2];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        const float in1 = src1[j];
-        out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
+        out0[j] = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
@@ -2759,7 +2794,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
@@ -2769,7 +2804,7 @@ FA_KERNEL void fa_blk_s_clipped_linear_forward_f32(char *const *a, const void *p
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const float in0 = src0[j];
-        out0[j] = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
+        out0[j] = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
@@ -2791,18 +2826,13 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_derivative_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float P_slope = ((const float *)pv)[0];
-    const float P_offset = ((const float *)pv)[1];
-    const float P_min_val = ((const float *)pv)[2];
-    const float P_max_val = ((const float *)pv)[3];
-    float *out0 = (float *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        out0[j] = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
-    }
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_clipped_linear_derivative_f32(for_derivative, pv);
+    fa_blk_s_clipped_linear_forward_f32(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv) {
@@ -2814,13 +2844,20 @@ FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f32(char *const *a, 
     memcpy(a[6], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv) {
-    _Alignas(64) float d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_clipped_linear_derivative_f32(for_derivative, pv);
-    fa_blk_s_clipped_linear_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val);
+    }
 }
 
 FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void *pv) {
@@ -2839,22 +2876,6 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void
         const float P_offset = A_offset[j];
         const float P_min_val = A_min_val[j];
         const float P_max_val = A_max_val[j];
-        out0[j] = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val);
-    }
-}
-
-FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f32(char *const *a, const void *pv) {
-    const float *src0 = (const float *)a[0];
-    const float *src1 = (const float *)a[1];
-    const float P_slope = ((const float *)pv)[0];
-    const float P_offset = ((const float *)pv)[1];
-    const float P_min_val = ((const float *)pv)[2];
-    const float P_max_val = ((const float *)pv)[3];
-    float *out0 = (float *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const float in0 = src0[j];
-        const float in1 = src1[j];
         out0[j] = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
@@ -3379,6 +3400,17 @@ FA_KERNEL void fa_blk_s_relu6_backward_y_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_leaky_relu_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_negative_slope = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_leaky_relu_f64(in0, P_negative_slope);
+    }
+}
+
 FA_KERNEL void fa_blk_a_leaky_relu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_negative_slope = (const double *)a[1];
@@ -3391,14 +3423,14 @@ FA_KERNEL void fa_blk_a_leaky_relu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_leaky_relu_f64(in0, P_negative_slope);
+        out0[j] = fa_leaky_relu_derivative_f64(in0, P_negative_slope);
     }
 }
 
@@ -3414,26 +3446,6 @@ FA_KERNEL void fa_blk_a_leaky_relu_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_negative_slope = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_leaky_relu_derivative_f64(in0, P_negative_slope);
-    }
-}
-
-FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], a[1], (char *)d};
-    char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_leaky_relu_derivative_f64(for_derivative, pv);
-    fa_blk_a_leaky_relu_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
-}
-
 FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
@@ -3443,18 +3455,13 @@ FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f64(char *const *a, cons
     memcpy(a[2], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double *A_negative_slope = (const double *)a[2];
-    double *out0 = (double *)a[3];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        const double P_negative_slope = A_negative_slope[j];
-        out0[j] = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope);
-    }
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_a_leaky_relu_derivative_f64(for_derivative, pv);
+    fa_blk_a_leaky_relu_forward_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
@@ -3470,7 +3477,7 @@ FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_negative_slope = (const double *)a[2];
@@ -3497,6 +3504,31 @@ FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f64(char *const *a, const void *pv
     }
 }
 
+FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_negative_slope = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_negative_slope = A_negative_slope[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_weight = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_prelu_f64(in0, P_weight);
+    }
+}
+
 FA_KERNEL void fa_blk_a_prelu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_weight = (const double *)a[1];
@@ -3509,14 +3541,14 @@ FA_KERNEL void fa_blk_a_prelu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_prelu_f64(in0, P_weight);
+        out0[j] = fa_prelu_derivative_f64(in0, P_weight);
     }
 }
 
@@ -3532,15 +3564,13 @@ FA_KERNEL void fa_blk_a_prelu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_weight = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_prelu_derivative_f64(in0, P_weight);
-    }
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_prelu_derivative_f64(for_derivative, pv);
+    fa_blk_s_prelu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3552,13 +3582,17 @@ FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f64(char *const *a, const voi
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_prelu_derivative_f64(for_derivative, pv);
-    fa_blk_s_prelu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_prelu_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_weight = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_prelu_derivative_f64(in1, P_weight);
+    }
 }
 
 FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv) {
@@ -3575,7 +3609,7 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_weight = ((const double *)pv)[0];
@@ -3584,7 +3618,7 @@ FA_KERNEL void fa_blk_s_prelu_backward_x_f64(char *const *a, const void *pv) {
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
-        out0[j] = in0 * fa_prelu_derivative_f64(in1, P_weight);
+        out0[j] = in0 * fa_prelu_weight_factor_f64(in1, P_weight);
     }
 }
 
@@ -3602,16 +3636,15 @@ FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_weight = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
+    const double P_lower = ((const double *)pv)[0];
+    const double P_upper = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_prelu_weight_factor_f64(in1, P_weight);
+        out0[j] = fa_rrelu_f64(in0, P_lower, P_upper);
     }
 }
 
@@ -3629,7 +3662,7 @@ FA_KERNEL void fa_blk_a_rrelu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_lower = ((const double *)pv)[0];
     const double P_upper = ((const double *)pv)[1];
@@ -3637,7 +3670,7 @@ FA_KERNEL void fa_blk_s_rrelu_forward_f64(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_rrelu_f64(in0, P_lower, P_upper);
+        out0[j] = fa_rrelu_derivative_f64(in0, P_lower, P_upper);
     }
 }
 
@@ -3655,16 +3688,13 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_lower = ((const double *)pv)[0];
-    const double P_upper = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_rrelu_derivative_f64(in0, P_lower, P_upper);
-    }
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_rrelu_derivative_f64(for_derivative, pv);
+    fa_blk_s_rrelu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3676,13 +3706,18 @@ FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f64(char *const *a, const voi
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_rrelu_derivative_f64(for_derivative, pv);
-    fa_blk_s_rrelu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_rrelu_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lower = ((const double *)pv)[0];
+    const double P_upper = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_rrelu_derivative_f64(in1, P_lower, P_upper);
+    }
 }
 
 FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv) {
@@ -3701,17 +3736,14 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_lower = ((const double *)pv)[0];
-    const double P_upper = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_rrelu_derivative_f64(in1, P_lower, P_upper);
+        out0[j] = fa_elu_f64(in0, P_alpha);
     }
 }
 
@@ -3727,14 +3759,14 @@ FA_KERNEL void fa_blk_a_elu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_elu_f64(in0, P_alpha);
+        out0[j] = fa_elu_derivative_f64(in0, P_alpha);
     }
 }
 
@@ -3750,15 +3782,13 @@ FA_KERNEL void fa_blk_a_elu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_elu_derivative_f64(in0, P_alpha);
-    }
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_elu_derivative_f64(for_derivative, pv);
+    fa_blk_s_elu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_elu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3770,13 +3800,17 @@ FA_KERNEL void fa_blk_a_elu_value_and_derivative_f64(char *const *a, const void 
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_elu_derivative_f64(for_derivative, pv);
-    fa_blk_s_elu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_elu_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_elu_derivative_f64(in1, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv) {
@@ -3793,7 +3827,7 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
@@ -3802,7 +3836,7 @@ FA_KERNEL void fa_blk_s_elu_backward_x_f64(char *const *a, const void *pv) {
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
-        out0[j] = in0 * fa_elu_derivative_f64(in1, P_alpha);
+        out0[j] = in0 * fa_elu_from_output_f64(in1, P_alpha);
     }
 }
 
@@ -3816,19 +3850,6 @@ FA_KERNEL void fa_blk_a_elu_backward_y_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
-        out0[j] = in0 * fa_elu_from_output_f64(in1, P_alpha);
-    }
-}
-
-FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_alpha = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
         out0[j] = in0 * fa_elu_from_output_f64(in1, P_alpha);
     }
 }
@@ -3890,6 +3911,17 @@ FA_KERNEL void fa_blk_s_selu_backward_y_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_celu_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_celu_f64(in0, P_alpha);
+    }
+}
+
 FA_KERNEL void fa_blk_a_celu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_alpha = (const double *)a[1];
@@ -3902,13 +3934,15 @@ FA_KERNEL void fa_blk_a_celu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_f64(char *const *a, const void *pv) {
-    _Alignas(64) double copies[1][FA_BLOCK];
-    const double *values = (const double *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], a[1]};
-    fa_blk_a_celu_forward_f64(args, pv);
+FA_KERNEL void fa_blk_s_celu_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_celu_derivative_f64(in0, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_celu_derivative_f64(char *const *a, const void *pv) {
@@ -3923,13 +3957,13 @@ FA_KERNEL void fa_blk_a_celu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double copies[1][FA_BLOCK];
-    const double *values = (const double *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], a[1]};
-    fa_blk_a_celu_derivative_f64(args, pv);
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_celu_derivative_f64(for_derivative, pv);
+    fa_blk_s_celu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_celu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -3941,13 +3975,17 @@ FA_KERNEL void fa_blk_a_celu_value_and_derivative_f64(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_celu_derivative_f64(for_derivative, pv);
-    fa_blk_s_celu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_celu_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_celu_derivative_f64(in1, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv) {
@@ -3964,13 +4002,17 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_f64(char *const *a, const void *pv) {
-    _Alignas(64) double copies[1][FA_BLOCK];
-    const double *values = (const double *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
-    fa_blk_a_celu_backward_x_f64(args, pv);
+FA_KERNEL void fa_blk_s_celu_backward_y_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_celu_from_output_f64(in1, P_alpha);
+    }
 }
 
 FA_KERNEL void fa_blk_a_celu_backward_y_f64(char *const *a, const void *pv) {
@@ -3985,15 +4027,6 @@ FA_KERNEL void fa_blk_a_celu_backward_y_f64(char *const *a, const void *pv) {
         const double P_alpha = A_alpha[j];
         out0[j] = in0 * fa_celu_from_output_f64(in1, P_alpha);
     }
-}
-
-FA_KERNEL void fa_blk_s_celu_backward_y_f64(char *const *a, const void *pv) {
-    _Alignas(64) double copies[1][FA_BLOCK];
-    const double *values = (const double *)pv;
-    for (int k = 0; k < 1; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], a[1], (char *)copies[0], a[2]};
-    fa_blk_a_celu_backward_y_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_gelu_none_forward_f64(char *const *a, const void *pv) {
@@ -4084,6 +4117,17 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_silu_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_beta = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_silu_f64(in0, P_beta);
+    }
+}
+
 FA_KERNEL void fa_blk_a_silu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
@@ -4096,14 +4140,14 @@ FA_KERNEL void fa_blk_a_silu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_silu_f64(in0, P_beta);
+        out0[j] = fa_silu_derivative_f64(in0, P_beta);
     }
 }
 
@@ -4119,15 +4163,13 @@ FA_KERNEL void fa_blk_a_silu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_beta = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_silu_derivative_f64(in0, P_beta);
-    }
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_silu_derivative_f64(for_derivative, pv);
+    fa_blk_s_silu_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_silu_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4139,13 +4181,17 @@ FA_KERNEL void fa_blk_a_silu_value_and_derivative_f64(char *const *a, const void
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_silu_derivative_f64(for_derivative, pv);
-    fa_blk_s_silu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_silu_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_beta = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_silu_derivative_f64(in1, P_beta);
+    }
 }
 
 FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv) {
@@ -4158,19 +4204,6 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
-        out0[j] = in0 * fa_silu_derivative_f64(in1, P_beta);
-    }
-}
-
-FA_KERNEL void fa_blk_s_silu_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_beta = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
         out0[j] = in0 * fa_silu_derivative_f64(in1, P_beta);
     }
 }
@@ -4219,6 +4252,18 @@ FA_KERNEL void fa_blk_s_mish_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_softplus_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_beta = ((const double *)pv)[0];
+    const double P_threshold = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_softplus_f64(in0, P_beta, P_threshold);
+    }
+}
+
 FA_KERNEL void fa_blk_a_softplus_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
@@ -4233,13 +4278,16 @@ FA_KERNEL void fa_blk_a_softplus_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_f64(char *const *a, const void *pv) {
-    _Alignas(64) double copies[2][FA_BLOCK];
-    const double *values = (const double *)pv;
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
-    fa_blk_a_softplus_forward_f64(args, pv);
+FA_KERNEL void fa_blk_s_softplus_derivative_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_beta = ((const double *)pv)[0];
+    const double P_threshold = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_softplus_derivative_f64(in0, P_beta, P_threshold);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softplus_derivative_f64(char *const *a, const void *pv) {
@@ -4256,13 +4304,13 @@ FA_KERNEL void fa_blk_a_softplus_derivative_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double copies[2][FA_BLOCK];
-    const double *values = (const double *)pv;
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], (char *)copies[0], (char *)copies[1], a[1]};
-    fa_blk_a_softplus_derivative_f64(args, pv);
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softplus_derivative_f64(for_derivative, pv);
+    fa_blk_s_softplus_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4274,13 +4322,18 @@ FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f64(char *const *a, const 
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softplus_derivative_f64(for_derivative, pv);
-    fa_blk_s_softplus_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softplus_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_beta = ((const double *)pv)[0];
+    const double P_threshold = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_softplus_derivative_f64(in1, P_beta, P_threshold);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv) {
@@ -4297,15 +4350,6 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv) 
         const double P_threshold = A_threshold[j];
         out0[j] = in0 * fa_softplus_derivative_f64(in1, P_beta, P_threshold);
     }
-}
-
-FA_KERNEL void fa_blk_s_softplus_backward_x_f64(char *const *a, const void *pv) {
-    _Alignas(64) double copies[2][FA_BLOCK];
-    const double *values = (const double *)pv;
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < FA_BLOCK; j++) copies[k][j] = values[k];
-    char *const args[] = {a[0], a[1], (char *)copies[0], (char *)copies[1], a[2]};
-    fa_blk_a_softplus_backward_x_f64(args, pv);
 }
 
 FA_KERNEL void fa_blk_s_softsign_forward_f64(char *const *a, const void *pv) {
@@ -4352,6 +4396,18 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_hardsigmoid_f64(in0, P_slope, P_offset);
+    }
+}
+
 FA_KERNEL void fa_blk_a_hardsigmoid_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_slope = (const double *)a[1];
@@ -4366,7 +4422,7 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
@@ -4374,7 +4430,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_forward_f64(char *const *a, const void *pv) 
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_hardsigmoid_f64(in0, P_slope, P_offset);
+        out0[j] = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset);
     }
 }
 
@@ -4392,16 +4448,13 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_slope = ((const double *)pv)[0];
-    const double P_offset = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset);
-    }
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardsigmoid_derivative_f64(for_derivative, pv);
+    fa_blk_s_hardsigmoid_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4413,13 +4466,18 @@ FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f64(char *const *a, con
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardsigmoid_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
@@ -4434,20 +4492,6 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *p
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
         const double P_offset = A_offset[j];
-        out0[j] = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset);
-    }
-}
-
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_slope = ((const double *)pv)[0];
-    const double P_offset = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
         out0[j] = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset);
     }
 }
@@ -4496,6 +4540,18 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_hardtanh_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_min_val = ((const double *)pv)[0];
+    const double P_max_val = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_hardtanh_f64(in0, P_min_val, P_max_val);
+    }
+}
+
 FA_KERNEL void fa_blk_a_hardtanh_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_min_val = (const double *)a[1];
@@ -4510,7 +4566,7 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
@@ -4518,7 +4574,7 @@ FA_KERNEL void fa_blk_s_hardtanh_forward_f64(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_hardtanh_f64(in0, P_min_val, P_max_val);
+        out0[j] = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val);
     }
 }
 
@@ -4536,27 +4592,6 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_min_val = ((const double *)pv)[0];
-    const double P_max_val = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val);
-    }
-}
-
-FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
-    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardtanh_derivative_f64(for_derivative, pv);
-    fa_blk_a_hardtanh_forward_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
-}
-
 FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
@@ -4566,20 +4601,13 @@ FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f64(char *const *a, const 
     memcpy(a[2], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double *A_min_val = (const double *)a[2];
-    const double *A_max_val = (const double *)a[3];
-    double *out0 = (double *)a[4];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
-        const double P_min_val = A_min_val[j];
-        const double P_max_val = A_max_val[j];
-        out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
-    }
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_hardtanh_derivative_f64(for_derivative, pv);
+    fa_blk_a_hardtanh_forward_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_s_hardtanh_backward_x_f64(char *const *a, const void *pv) {
@@ -4596,7 +4624,7 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_min_val = (const double *)a[2];
@@ -4622,6 +4650,22 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_y_f64(char *const *a, const void *pv) 
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_backward_y_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_min_val = (const double *)a[2];
+    const double *A_max_val = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
         out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
     }
 }
@@ -4670,6 +4714,17 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
+FA_KERNEL void fa_blk_s_softshrink_forward_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        out0[j] = fa_softshrink_f64(in0, P_lambd);
+    }
+}
+
 FA_KERNEL void fa_blk_a_softshrink_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *A_lambd = (const double *)a[1];
@@ -4682,14 +4737,14 @@ FA_KERNEL void fa_blk_a_softshrink_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_softshrink_f64(in0, P_lambd);
+        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
     }
 }
 
@@ -4705,15 +4760,13 @@ FA_KERNEL void fa_blk_a_softshrink_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_softshrink_derivative_f64(for_derivative, pv);
+    fa_blk_s_softshrink_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4725,13 +4778,17 @@ FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f64(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softshrink_derivative_f64(for_derivative, pv);
-    fa_blk_s_softshrink_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_softshrink_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv) {
@@ -4748,16 +4805,14 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
+    double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
+        out0[j] = fa_hardshrink_f64(in0, P_lambd);
     }
 }
 
@@ -4773,14 +4828,14 @@ FA_KERNEL void fa_blk_a_hardshrink_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_hardshrink_f64(in0, P_lambd);
+        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
     }
 }
 
@@ -4796,15 +4851,13 @@ FA_KERNEL void fa_blk_a_hardshrink_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
-    }
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_hardshrink_derivative_f64(for_derivative, pv);
+    fa_blk_s_hardshrink_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4816,13 +4869,17 @@ FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f64(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardshrink_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
+    }
 }
 
 FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv) {
@@ -4839,16 +4896,15 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_lambd = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
+    const double P_threshold = ((const double *)pv)[0];
+    const double P_value = ((const double *)pv)[1];
+    double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
+        out0[j] = fa_threshold_f64(in0, P_threshold, P_value);
     }
 }
 
@@ -4866,7 +4922,7 @@ FA_KERNEL void fa_blk_a_threshold_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_threshold = ((const double *)pv)[0];
     const double P_value = ((const double *)pv)[1];
@@ -4874,7 +4930,7 @@ FA_KERNEL void fa_blk_s_threshold_forward_f64(char *const *a, const void *pv) {
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_threshold_f64(in0, P_threshold, P_value);
+        out0[j] = fa_threshold_derivative_f64(in0, P_threshold, P_value);
     }
 }
 
@@ -4892,16 +4948,13 @@ FA_KERNEL void fa_blk_a_threshold_derivative_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_threshold = ((const double *)pv)[0];
-    const double P_value = ((const double *)pv)[1];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_threshold_derivative_f64(in0, P_threshold, P_value);
-    }
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_threshold_derivative_f64(for_derivative, pv);
+    fa_blk_s_threshold_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -4913,13 +4966,18 @@ FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f64(char *const *a, const
     memcpy(a[4], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_threshold_derivative_f64(for_derivative, pv);
-    fa_blk_s_threshold_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_threshold_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_threshold = ((const double *)pv)[0];
+    const double P_value = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_threshold_derivative_f64(in1, P_threshold, P_value);
+    }
 }
 
 FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv) {
@@ -4938,17 +4996,14 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_threshold = ((const double *)pv)[0];
-    const double P_value = ((const double *)pv)[1];
-    double *out0 = (double *)a[2];
+    const double P_b = ((const double *)pv)[0];
+    double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_threshold_derivative_f64(in1, P_threshold, P_value);
+        out0[j] = fa_squareplus_f64(in0, P_b);
     }
 }
 
@@ -4964,14 +5019,14 @@ FA_KERNEL void fa_blk_a_squareplus_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_squareplus_f64(in0, P_b);
+        out0[j] = fa_squareplus_derivative_f64(in0, P_b);
     }
 }
 
@@ -4987,15 +5042,13 @@ FA_KERNEL void fa_blk_a_squareplus_derivative_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_b = ((const double *)pv)[0];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_squareplus_derivative_f64(in0, P_b);
-    }
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_squareplus_derivative_f64(for_derivative, pv);
+    fa_blk_s_squareplus_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -5007,13 +5060,17 @@ FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f64(char *const *a, cons
     memcpy(a[3], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_squareplus_derivative_f64(for_derivative, pv);
-    fa_blk_s_squareplus_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_squareplus_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_b = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_squareplus_derivative_f64(in1, P_b);
+    }
 }
 
 FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv) {
@@ -5030,16 +5087,17 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_b = ((const double *)pv)[0];
-    double *out0 = (double *)a[2];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[1];
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        const double in1 = src1[j];
-        out0[j] = in0 * fa_squareplus_derivative_f64(in1, P_b);
+        out0[j] = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
@@ -5061,7 +5119,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
@@ -5071,7 +5129,7 @@ FA_KERNEL void fa_blk_s_clipped_linear_forward_f64(char *const *a, const void *p
     FA_SIMD_LOOP
     for (int j = 0; j < FA_BLOCK; j++) {
         const double in0 = src0[j];
-        out0[j] = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
+        out0[j] = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
@@ -5093,18 +5151,13 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_derivative_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double P_slope = ((const double *)pv)[0];
-    const double P_offset = ((const double *)pv)[1];
-    const double P_min_val = ((const double *)pv)[2];
-    const double P_max_val = ((const double *)pv)[3];
-    double *out0 = (double *)a[1];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        out0[j] = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
-    }
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], (char *)d};
+    char *const for_forward[] = {a[0], a[1]};
+    fa_blk_s_clipped_linear_derivative_f64(for_derivative, pv);
+    fa_blk_s_clipped_linear_forward_f64(for_forward, pv);
+    memcpy(a[2], d, sizeof d);
 }
 
 FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv) {
@@ -5116,13 +5169,20 @@ FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f64(char *const *a, 
     memcpy(a[6], d, sizeof d);
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv) {
-    _Alignas(64) double d[FA_BLOCK];
-    char *const for_derivative[] = {a[0], (char *)d};
-    char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_clipped_linear_derivative_f64(for_derivative, pv);
-    fa_blk_s_clipped_linear_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val);
+    }
 }
 
 FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void *pv) {
@@ -5141,22 +5201,6 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void
         const double P_offset = A_offset[j];
         const double P_min_val = A_min_val[j];
         const double P_max_val = A_max_val[j];
-        out0[j] = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val);
-    }
-}
-
-FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f64(char *const *a, const void *pv) {
-    const double *src0 = (const double *)a[0];
-    const double *src1 = (const double *)a[1];
-    const double P_slope = ((const double *)pv)[0];
-    const double P_offset = ((const double *)pv)[1];
-    const double P_min_val = ((const double *)pv)[2];
-    const double P_max_val = ((const double *)pv)[3];
-    double *out0 = (double *)a[2];
-    FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
-        const double in0 = src0[j];
-        const double in1 = src1[j];
         out0[j] = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
