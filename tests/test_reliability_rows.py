@@ -210,15 +210,11 @@ def _exact_vjp(name: str, g, v, from_x: bool) -> list:
 @pytest.mark.parametrize("from_x", [True, False], ids=["from_x", "from_y"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
-def test_backward_when_one_entry_dominates(name, dtype, from_x, backend, request) -> None:
+def test_backward_when_one_entry_dominates(name, dtype, from_x, backend) -> None:
     """Issue 15 item 15: y * (g - sum(g y)) cancels at the dominant entry (y_k near 1):
     2,908 ulp off in float64 at element 3 of this row (condition number 12.4). The
     rows are held to the bar (8 ulp + 8 eps * the row's largest magnitude), from x and
     from the given y."""
-    if backend == "numpy" and name != "log_softmax" and dtype == np.float64:
-        # The reference backend (fastact/_reference.py, not owned by the rows issue)
-        # still forms y first and cancels: strict, so that its fix turns this red.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="_reference cancels"))
     x = np.array([0.218, 1.666, -5.920, 9.574, -2.408], dtype=dtype)
     if name == "softmin":
         x = -x
