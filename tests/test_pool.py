@@ -40,9 +40,12 @@ def restore_threads():
 
 
 def _run_script(source: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    # From outside the repository: `python -c` puts the working directory first on
+    # sys.path, and the source tree's fastact (without its compiled modules) would
+    # shadow the installed one.
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(source)], capture_output=True, text=True,
-        timeout=TIMEOUT, env={**os.environ, **(env or {})},
+        timeout=TIMEOUT, env={**os.environ, **(env or {})}, cwd=os.path.dirname(sys.executable),
     )
 
 
