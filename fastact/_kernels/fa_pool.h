@@ -17,7 +17,15 @@
  *     (OpenMP's parallel region ends in a barrier that waits for every team thread,
  *     scheduled or not: one scheduler slice, 4-8 ms, per call on a busy machine.)
  *   - Workers sleep on a condition variable between calls: no spinning that would
- *     take a core from the user's other work (libgomp spins ~300k iterations).
+ *     take a core from the user's other work (libgomp spins ~300k iterations).  They
+ *     run as SCHED_BATCH, so that waking one never preempts the caller (see
+ *     fa_pool_worker), and the caller spins at most ~2 chunk times (<= 100 us) for
+ *     a chunk a worker still runs before it sleeps.
+ *   - On a machine whose cores are taken by other work, calls that waited long for
+ *     a worker send the next calls below a size to the caller alone, for a while
+ *     that backs off exponentially (see fa_pool_adapt_*): such machines converge to
+ *     one-thread behaviour, machines with a free core keep every call threaded.
+ *     Which thread runs a chunk never changes a result.
  *   - Floating-point mode: the caller's MXCSR (flush-to-zero, denormals-are-zero,
  *     rounding, exception masks; its exception flags are not copied) is loaded in
  *     every worker for the duration of the call.  The rule is "the caller's mode
@@ -113,7 +121,8 @@ static struct {
     /* The adaptive policy (see fa_pool_adapt_*; read and written by the pool's owner
      * only, so ordered by `busy`). */
     int64_t adapt_thr_ns; /* calls estimated below this run on the caller alone... */
-    int64_t adapt_bad_at; /* ...halving every FA_POOL_HOLD_NS since this bad call */
+    int64_t adapt_bad_at; /* ...halving every adapt_hold_ns since this bad call */
+    int64_t adapt_hold_ns;
     /* Counters for tests and benchmarks (relaxed). */
     _Atomic long stat_calls, stat_serial_busy, stat_worker_chunks, stat_wakeups, stat_caller_sleeps;
     _Atomic long stat_bad_calls, stat_adaptive_serial, stat_wait_us;
@@ -237,6 +246,7 @@ static void fa_pool_atfork_child(void) {
     atomic_store(&fa_pool_state.stat_adaptive_serial, 0);
     atomic_store(&fa_pool_state.stat_wait_us, 0);
     fa_pool_state.adapt_thr_ns = 0; /* the child measures its own machine share */
+    fa_pool_state.adapt_hold_ns = 0; /* 0: FA_POOL_HOLD_NS */
     fa_pool_fail_target = NULL;
 }
 
@@ -295,21 +305,29 @@ static inline int64_t fa_pool_now(void) {
  * longer than that estimate and waited more than FA_POOL_BAD_WAIT_NS is "bad": calls
  * whose estimated serial time is below max(2 x the current threshold, 2 x the bad
  * call's estimate, 4 x its wait) then run on the caller alone (a wait like that would
- * cost them >= 25 %), the threshold halving every FA_POOL_HOLD_NS so that calls are
- * probed on threads again, smaller ones later (exponential back-off: a threshold of
- * 12 ms after a 3 ms wait lets 0.1 ms calls back on threads after ~7 halvings,
- * 0.7 s; each bad probe doubles the threshold again).  A machine whose cores are free
+ * cost them >= 25 %), the threshold halving every hold period (0.1 s at first) so
+ * that calls are probed on threads again, smaller ones later: a threshold of 12 ms
+ * after a 3 ms wait lets 0.1 ms calls back on threads after ~7 halvings, 0.7 s.  A
+ * probe (a threaded call that the threshold in force before would have kept on the
+ * caller) that is bad again doubles the threshold and the hold period (up to 3.2 s:
+ * exponential back-off), a good one resets the hold period.  Also bad: a call in
+ * which the workers ran most chunks (the caller was off its core for most of it).
+ * With one busy loop per core the first version (0.1 s fixed, before SCHED_BATCH)
+ * still had 10 bad calls in the ~700 threaded calls of `fastact bench --pool busy`,
+ * most of its 1e5 p90 figure.  A machine whose cores are free
  * never has a bad call, so it keeps every call on threads.  The estimate needs a
  * chunk's time before the workers are woken: while a threshold is in force the caller
  * runs chunk 0 alone and timed, then decides (idle machines never pay this). */
 #define FA_POOL_BAD_WAIT_NS 20000
 #define FA_POOL_HOLD_NS 100000000
+#define FA_POOL_HOLD_MAX_NS 3200000000
 #define FA_POOL_THR_MAX_NS 1000000000
 
 static int64_t fa_pool_adapt_threshold(int64_t now) {
     int64_t thr = fa_pool_state.adapt_thr_ns;
     if (thr <= 0) return 0;
-    const int64_t halvings = (now - fa_pool_state.adapt_bad_at) / FA_POOL_HOLD_NS;
+    const int64_t hold = fa_pool_state.adapt_hold_ns > 0 ? fa_pool_state.adapt_hold_ns : FA_POOL_HOLD_NS;
+    const int64_t halvings = (now - fa_pool_state.adapt_bad_at) / hold;
     if (halvings >= 62) return 0;
     thr >>= halvings;
     return thr < FA_POOL_BAD_WAIT_NS ? 0 : thr;
@@ -407,6 +425,8 @@ static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, 
     const int64_t per_chunk = mine > 0 ? (t_own - t_start) / mine : 0;
     /* Only chunks that workers claimed and are running remain. */
     intptr_t done = atomic_fetch_add(&fa_pool_state.done, mine) + mine;
+    int64_t t_end = t_own, loss = 0;
+    const int64_t estimate = per_chunk * (int64_t)n_chunks;
     if (done != n_chunks) {
         /* Spin while a running worker would still be finishing its chunk (2 chunk
          * times, within [5, 100] us): the caller keeps its core, where a caller that
@@ -431,19 +451,27 @@ static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, 
             fa_pool_state.caller_waiting = 0;
             pthread_mutex_unlock(&fa_pool_state.lock);
         }
-        const int64_t t_end = fa_pool_now();
+        t_end = fa_pool_now();
         const int64_t wait = t_end - t_own;
         atomic_fetch_add_explicit(&fa_pool_state.stat_wait_us, (long)(wait / 1000),
                                   memory_order_relaxed);
-        const int64_t estimate = per_chunk * (int64_t)n_chunks;
-        if (wait > FA_POOL_BAD_WAIT_NS && (mine == 0 || t_end - t_start > estimate))
-            fa_pool_adapt_bad(t_end, mine > 0 ? estimate : wait, wait);
+        if (wait > FA_POOL_BAD_WAIT_NS && (mine == 0 || t_end - t_start > estimate)) loss = wait;
     } else if (2 * (intptr_t)threads * mine < n_chunks && n_chunks >= 4 * (intptr_t)threads &&
                t_own - t_start > FA_POOL_BAD_WAIT_NS) {
         /* The workers ran most chunks: the caller was off its core for most of the call
          * (preempted, by a woken worker or other work), and returns late. */
-        fa_pool_adapt_bad(t_own, t_own - t_start, t_own - t_start);
+        loss = t_own - t_start;
     }
+    /* A probe: a call that the policy's threshold, undecayed, keeps on the caller. */
+    const int probe = estimate < fa_pool_state.adapt_thr_ns;
+    int64_t hold = fa_pool_state.adapt_hold_ns > 0 ? fa_pool_state.adapt_hold_ns : FA_POOL_HOLD_NS;
+    if (loss > 0) {
+        fa_pool_adapt_bad(t_end, mine > 0 && estimate > 0 ? estimate : loss, loss);
+        if (probe) hold = 2 * hold < FA_POOL_HOLD_MAX_NS ? 2 * hold : FA_POOL_HOLD_MAX_NS;
+    } else if (probe) {
+        hold = FA_POOL_HOLD_NS;
+    }
+    fa_pool_state.adapt_hold_ns = hold;
     const int failed = atomic_load(&fa_pool_state.failed);
     atomic_store(&fa_pool_state.busy, 0);
     return failed ? -1 : 0;
