@@ -176,6 +176,59 @@ def test_run_chunks_raises_after_every_chunk_is_done(restore_threads) -> None:
     assert len(ran) == n  # nothing ran after the raise
 
 
+def test_long_waits_send_small_calls_to_the_caller_alone_for_a_while() -> None:
+    """A threaded call that waited long for a worker (a chunk that sleeps 50 ms on the
+    worker: a worker preempted on a busy machine) sends the next small calls to the
+    caller alone, with the same results, until the back-off expires and calls go to
+    the threads again (fa_pool.h, the adaptive policy). In a subprocess: a fresh pool."""
+    result = _run_script(
+        """
+        import threading, time
+        import numpy as np
+        import fastact as fa
+        from fastact._kernels import _runtime
+
+        main = threading.main_thread()
+        ran_on = []
+
+        def slow_on_worker(k):
+            time.sleep(0.001 if threading.current_thread() is main else 0.05)
+
+        def fast(k):
+            ran_on.append(threading.current_thread() is main)
+
+        _runtime.run_chunks(4, 2, lambda k: None)  # the worker exists
+        if _runtime.pool_info()["bad_calls"]:  # a busy machine: let that one expire
+            time.sleep(2.0)
+        info = _runtime.pool_info()
+        # 40 chunks of 1 ms on the caller: time for the worker to wake up on a busy
+        # machine and claim one.
+        _runtime.run_chunks(40, 2, slow_on_worker)
+        bad = _runtime.pool_info()
+        assert bad["worker_chunks"] > info["worker_chunks"], (info, bad)
+        assert bad["bad_calls"] == info["bad_calls"] + 1, (info, bad)
+        assert bad["wait_us"] > info["wait_us"], (info, bad)
+        _runtime.run_chunks(8, 2, fast)
+        after = _runtime.pool_info()
+        assert after["adaptive_serial"] == bad["adaptive_serial"] + 1, (bad, after)
+        assert after["worker_chunks"] == bad["worker_chunks"] and all(ran_on), after
+        x = np.linspace(-6, 6, (1 << 19) + 37).astype(np.float32)
+        fa.set_num_threads(1)
+        want = fa.sigmoid(x, backend="cython")
+        fa.set_num_threads(2)
+        assert np.array_equal(fa.sigmoid(x, backend="cython"), want)
+        # The threshold (2 x the slow call's ~50 ms estimate, or 4 x its wait, <= 50
+        # ms) halves every 0.1 s: below the 20 us floor after ~13 halvings.
+        time.sleep(2.5)
+        before = _runtime.pool_info()
+        _runtime.run_chunks(8, 2, fast)
+        assert _runtime.pool_info()["adaptive_serial"] == before["adaptive_serial"]
+        print("OK")
+        """
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "OK", result.stderr
+
+
 def test_concurrent_callers_share_one_pool(restore_threads) -> None:
     """Several Python threads at once: one call owns the pool, the others run on their
     own thread; results are the single-thread ones, and the pool has one worker per

@@ -32,6 +32,9 @@ class PoolInfo(TypedDict):
     worker_chunks: int
     wakeups: int
     caller_sleeps: int
+    bad_calls: int
+    adaptive_serial: int
+    wait_us: int
 
 MAX_THREADS: int
 

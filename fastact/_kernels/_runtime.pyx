@@ -80,6 +80,9 @@ cdef extern from *:
         case 2: return atomic_load(&fa_pool_state.stat_worker_chunks);
         case 3: return atomic_load(&fa_pool_state.stat_wakeups);
         case 5: return atomic_load(&fa_pool_state.stat_caller_sleeps);
+        case 6: return atomic_load(&fa_pool_state.stat_bad_calls);
+        case 7: return atomic_load(&fa_pool_state.stat_adaptive_serial);
+        case 8: return atomic_load(&fa_pool_state.stat_wait_us);
         default: {
             pthread_mutex_lock(&fa_pool_state.lock);
             long n = fa_pool_state.nworkers;
@@ -127,7 +130,11 @@ def pool_info():
     served), ``serial_busy`` (calls run on their caller alone because another call
     held the pool), ``worker_chunks`` (chunks run by workers rather than callers),
     ``wakeups`` (times a worker woke up and took part in a call), ``caller_sleeps``
-    (times a caller slept waiting for a chunk a worker was still running).
+    (times a caller slept waiting for a chunk a worker was still running),
+    ``bad_calls`` (threaded calls that waited for a worker long enough to be slower
+    than one thread: each one sends the calls below a size to the caller alone for a
+    while, see fa_pool.h), ``adaptive_serial`` (calls that ran on their caller alone
+    for that reason), ``wait_us`` (microseconds callers spent waiting for workers).
     """
     return {
         "workers": int(fastact_pool_stat(4)),
@@ -136,6 +143,9 @@ def pool_info():
         "worker_chunks": int(fastact_pool_stat(2)),
         "wakeups": int(fastact_pool_stat(3)),
         "caller_sleeps": int(fastact_pool_stat(5)),
+        "bad_calls": int(fastact_pool_stat(6)),
+        "adaptive_serial": int(fastact_pool_stat(7)),
+        "wait_us": int(fastact_pool_stat(8)),
     }
 
 

@@ -17,7 +17,15 @@
  *     (OpenMP's parallel region ends in a barrier that waits for every team thread,
  *     scheduled or not: one scheduler slice, 4-8 ms, per call on a busy machine.)
  *   - Workers sleep on a condition variable between calls: no spinning that would
- *     take a core from the user's other work (libgomp spins ~300k iterations).
+ *     take a core from the user's other work (libgomp spins ~300k iterations).  They
+ *     run as SCHED_BATCH, so that waking one never preempts the caller (see
+ *     fa_pool_worker), and the caller spins at most ~2 chunk times (<= 100 us) for
+ *     a chunk a worker still runs before it sleeps.
+ *   - On a machine whose cores are taken by other work, calls that waited long for
+ *     a worker send the next calls below a size to the caller alone, for a while
+ *     that backs off exponentially (see fa_pool_adapt_*): such machines converge to
+ *     one-thread behaviour, machines with a free core keep every call threaded.
+ *     Which thread runs a chunk never changes a result.
  *   - Floating-point mode: the caller's MXCSR (flush-to-zero, denormals-are-zero,
  *     rounding, exception masks; its exception flags are not copied) is loaded in
  *     every worker for the duration of the call.  The rule is "the caller's mode
@@ -69,6 +77,7 @@ typedef struct {
 #include <errno.h>
 #include <fenv.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -109,8 +118,14 @@ static struct {
     _Atomic intptr_t done;  /* chunks finished */
     atomic_int failed;
     atomic_int busy; /* a call owns the pool */
+    /* The adaptive policy (see fa_pool_adapt_*; read and written by the pool's owner
+     * only, so ordered by `busy`). */
+    int64_t adapt_thr_ns; /* calls estimated below this run on the caller alone... */
+    int64_t adapt_bad_at; /* ...halving every adapt_hold_ns since this bad call */
+    int64_t adapt_hold_ns;
     /* Counters for tests and benchmarks (relaxed). */
     _Atomic long stat_calls, stat_serial_busy, stat_worker_chunks, stat_wakeups, stat_caller_sleeps;
+    _Atomic long stat_bad_calls, stat_adaptive_serial, stat_wait_us;
     atomic_int debug_delay_us; /* tests: workers sleep this long before claiming */
     int atfork_registered;
 } fa_pool_state = {
@@ -158,6 +173,21 @@ static inline intptr_t fa_pool_claim(uint64_t gen, intptr_t n_chunks) {
 static void *fa_pool_worker(void *arg) {
     /* The generation when this worker was started: it serves the next call. */
     uint64_t seen = (uint64_t)(uintptr_t)arg;
+#if defined(__linux__) && defined(SCHED_BATCH)
+    /* SCHED_BATCH: same CPU share as a normal thread, but its wake-up never preempts
+     * the running task.  Measured on the 2-core machine with one busy loop per core
+     * (load average 6-8 with other sessions), cython sigmoid 1e6, 2 threads: in most
+     * calls the woken worker preempted the caller on its own core and ran all 17
+     * chunks while the caller waited to be scheduled again (pool_info: worker_chunks
+     * +17, caller wait 0): median 7.4 ms against 1.67 ms on one thread.  A batch
+     * worker waits for a free core (or the tick) instead; the caller, still running,
+     * takes the chunks meanwhile.  On an idle core the wake-up is as fast as before. */
+    {
+        struct sched_param sp;
+        sp.sched_priority = 0;
+        (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    }
+#endif
     pthread_mutex_lock(&fa_pool_state.lock);
     for (;;) {
         while (fa_pool_state.gen == seen) pthread_cond_wait(&fa_pool_state.wake, &fa_pool_state.lock);
@@ -212,6 +242,11 @@ static void fa_pool_atfork_child(void) {
     atomic_store(&fa_pool_state.stat_worker_chunks, 0);
     atomic_store(&fa_pool_state.stat_wakeups, 0);
     atomic_store(&fa_pool_state.stat_caller_sleeps, 0);
+    atomic_store(&fa_pool_state.stat_bad_calls, 0);
+    atomic_store(&fa_pool_state.stat_adaptive_serial, 0);
+    atomic_store(&fa_pool_state.stat_wait_us, 0);
+    fa_pool_state.adapt_thr_ns = 0; /* the child measures its own machine share */
+    fa_pool_state.adapt_hold_ns = 0; /* 0: FA_POOL_HOLD_NS */
     fa_pool_fail_target = NULL;
 }
 
@@ -251,6 +286,63 @@ static int fa_pool_serial(intptr_t n_chunks, fa_chunk_fn fn, void *ctx) {
     return atomic_load(&failed) ? -1 : 0;
 }
 
+static inline int64_t fa_pool_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The adaptive policy: on a machine whose cores are taken by other work, a worker can
+ * be preempted while it holds a chunk (or the caller, once asleep, be woken late), and
+ * the caller then waits a scheduler slice (ms) for a call that takes 0.05-0.3 ms on
+ * one thread.  Measured before this policy with `fastact bench --pool busy` (one
+ * busy-loop per core, load average 3.4 from other sessions besides): cython sigmoid
+ * 1e5 p90 0.29 ms on 1 thread, 3.40 ms on 2; 1e6 median 1.65 ms against 8.20 ms.
+ * No chunking avoids it (a chunk at 1e5 is ~6 us of work: the wait is the scheduler's,
+ * not the chunk's), so the caller measures every threaded call: the time it waited
+ * for workers after it had run out of chunks, and the serial time the call would
+ * have taken (its own time per chunk x the number of chunks).  A call that took
+ * longer than that estimate and waited more than FA_POOL_BAD_WAIT_NS is "bad": calls
+ * whose estimated serial time is below max(2 x the current threshold, 2 x the bad
+ * call's estimate, 4 x its wait) then run on the caller alone (a wait like that would
+ * cost them >= 25 %), the threshold halving every hold period (0.1 s at first) so
+ * that calls are probed on threads again, smaller ones later: a threshold of 12 ms
+ * after a 3 ms wait lets 0.1 ms calls back on threads after ~7 halvings, 0.7 s.  A
+ * probe (a threaded call that the threshold in force before would have kept on the
+ * caller) that is bad again doubles the threshold and the hold period (up to 3.2 s:
+ * exponential back-off), a good one resets the hold period.  Also bad: a call in
+ * which the workers ran most chunks (the caller was off its core for most of it).
+ * With one busy loop per core the first version (0.1 s fixed, before SCHED_BATCH)
+ * still had 10 bad calls in the ~700 threaded calls of `fastact bench --pool busy`,
+ * most of its 1e5 p90 figure.  A machine whose cores are free
+ * never has a bad call, so it keeps every call on threads.  The estimate needs a
+ * chunk's time before the workers are woken: while a threshold is in force the caller
+ * runs chunk 0 alone and timed, then decides (idle machines never pay this). */
+#define FA_POOL_BAD_WAIT_NS 20000
+#define FA_POOL_HOLD_NS 100000000
+#define FA_POOL_HOLD_MAX_NS 3200000000
+#define FA_POOL_THR_MAX_NS 1000000000
+
+static int64_t fa_pool_adapt_threshold(int64_t now) {
+    int64_t thr = fa_pool_state.adapt_thr_ns;
+    if (thr <= 0) return 0;
+    const int64_t hold = fa_pool_state.adapt_hold_ns > 0 ? fa_pool_state.adapt_hold_ns : FA_POOL_HOLD_NS;
+    const int64_t halvings = (now - fa_pool_state.adapt_bad_at) / hold;
+    if (halvings >= 62) return 0;
+    thr >>= halvings;
+    return thr < FA_POOL_BAD_WAIT_NS ? 0 : thr;
+}
+
+static void fa_pool_adapt_bad(int64_t now, int64_t estimate, int64_t wait) {
+    int64_t thr = 2 * fa_pool_adapt_threshold(now);
+    if (thr < 2 * estimate) thr = 2 * estimate;
+    if (thr < 4 * wait) thr = 4 * wait;
+    if (thr > FA_POOL_THR_MAX_NS) thr = FA_POOL_THR_MAX_NS;
+    fa_pool_state.adapt_thr_ns = thr;
+    fa_pool_state.adapt_bad_at = now;
+    atomic_fetch_add_explicit(&fa_pool_state.stat_bad_calls, 1, memory_order_relaxed);
+}
+
 static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, void *ctx) {
     if (n_chunks <= 0) return 0;
     if (threads > FA_POOL_MAX_THREADS) threads = FA_POOL_MAX_THREADS;
@@ -264,13 +356,45 @@ static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, 
     }
     atomic_fetch_add_explicit(&fa_pool_state.stat_calls, 1, memory_order_relaxed);
 
+    atomic_int *saved = fa_pool_fail_target;
+    const int64_t t_start = fa_pool_now();
+    intptr_t first = 0; /* chunks the caller ran before publishing the call */
+    atomic_store(&fa_pool_state.failed, 0);
+    const int64_t thr = fa_pool_adapt_threshold(t_start);
+    if (thr > 0) {
+        /* Recent calls waited long for workers: time chunk 0 alone, then decide. */
+        fa_pool_fail_target = &fa_pool_state.failed;
+        fn(ctx, 0);
+        first = 1;
+        const int64_t estimate = (fa_pool_now() - t_start) * (int64_t)n_chunks;
+        if (estimate < thr) {
+            for (intptr_t c = 1; c < n_chunks; c++) fn(ctx, c);
+            fa_pool_fail_target = saved;
+            atomic_fetch_add_explicit(&fa_pool_state.stat_adaptive_serial, 1, memory_order_relaxed);
+            const int failed = atomic_load(&fa_pool_state.failed);
+            atomic_store(&fa_pool_state.busy, 0);
+            return failed ? -1 : 0;
+        }
+        fa_pool_fail_target = saved;
+        if (n_chunks - first < 2) { /* nothing worth a hand-off is left */
+            for (intptr_t c = first; c < n_chunks; c++) fn(ctx, c);
+            const int failed = atomic_load(&fa_pool_state.failed);
+            atomic_store(&fa_pool_state.busy, 0);
+            return failed ? -1 : 0;
+        }
+    }
+
     pthread_mutex_lock(&fa_pool_state.lock);
     int helpers = fa_pool_grow(threads - 1);
     if (helpers > threads - 1) helpers = threads - 1;
     if (helpers <= 0) {
         pthread_mutex_unlock(&fa_pool_state.lock);
+        fa_pool_fail_target = &fa_pool_state.failed;
+        for (intptr_t c = first; c < n_chunks; c++) fn(ctx, c);
+        fa_pool_fail_target = saved;
+        const int failed = atomic_load(&fa_pool_state.failed);
         atomic_store(&fa_pool_state.busy, 0);
-        return fa_pool_serial(n_chunks, fn, ctx);
+        return failed ? -1 : 0;
     }
     const uint64_t gen = ++fa_pool_state.gen;
     fa_pool_state.fn = fn;
@@ -280,8 +404,7 @@ static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, 
     fa_pool_state.helpers = 0;
     fa_fpmode_get(&fa_pool_state.mode);
     atomic_store(&fa_pool_state.done, 0);
-    atomic_store(&fa_pool_state.failed, 0);
-    atomic_store(&fa_pool_state.claim, gen << FA_POOL_INDEX_BITS);
+    atomic_store(&fa_pool_state.claim, (gen << FA_POOL_INDEX_BITS) | (uint64_t)first);
     if (helpers >= fa_pool_state.nworkers) {
         pthread_cond_broadcast(&fa_pool_state.wake);
     } else {
@@ -289,23 +412,35 @@ static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, 
     }
     pthread_mutex_unlock(&fa_pool_state.lock);
 
-    atomic_int *saved = fa_pool_fail_target;
     fa_pool_fail_target = &fa_pool_state.failed;
-    intptr_t chunk, mine = 0;
+    intptr_t chunk, mine = first;
     while ((chunk = fa_pool_claim(gen, n_chunks)) >= 0) {
         fn(ctx, chunk);
         mine++;
     }
     fa_pool_fail_target = saved;
+    const int64_t t_own = fa_pool_now();
+    /* The caller's time per chunk: the serial estimate, and how long a chunk that a
+     * running worker holds can still take. */
+    const int64_t per_chunk = mine > 0 ? (t_own - t_start) / mine : 0;
     /* Only chunks that workers claimed and are running remain. */
     intptr_t done = atomic_fetch_add(&fa_pool_state.done, mine) + mine;
+    int64_t t_end = t_own, loss = 0;
+    const int64_t estimate = per_chunk * (int64_t)n_chunks;
     if (done != n_chunks) {
-        /* ~20 us of pause: a running chunk usually ends within it; then sleep. */
-        for (int spin = 0; spin < 1000 && done != n_chunks; spin++) {
+        /* Spin while a running worker would still be finishing its chunk (2 chunk
+         * times, within [5, 100] us): the caller keeps its core, where a caller that
+         * sleeps is woken a scheduler slice late on a busy machine.  Longer than that
+         * the worker is likely preempted: sleep and leave the core to it. */
+        int64_t spin_ns = 2 * per_chunk;
+        if (spin_ns < 5000) spin_ns = 5000;
+        if (spin_ns > 100000) spin_ns = 100000;
+        for (int spin = 0; done != n_chunks; spin++) {
 #if defined(__x86_64__) || defined(__i386__)
             _mm_pause();
 #endif
             done = atomic_load(&fa_pool_state.done);
+            if ((spin & 63) == 63 && fa_pool_now() - t_own > spin_ns) break;
         }
         if (done != n_chunks) {
             atomic_fetch_add_explicit(&fa_pool_state.stat_caller_sleeps, 1, memory_order_relaxed);
@@ -316,7 +451,27 @@ static int fa_parallel_for_impl(intptr_t n_chunks, int threads, fa_chunk_fn fn, 
             fa_pool_state.caller_waiting = 0;
             pthread_mutex_unlock(&fa_pool_state.lock);
         }
+        t_end = fa_pool_now();
+        const int64_t wait = t_end - t_own;
+        atomic_fetch_add_explicit(&fa_pool_state.stat_wait_us, (long)(wait / 1000),
+                                  memory_order_relaxed);
+        if (wait > FA_POOL_BAD_WAIT_NS && (mine == 0 || t_end - t_start > estimate)) loss = wait;
+    } else if (2 * (intptr_t)threads * mine < n_chunks && n_chunks >= 4 * (intptr_t)threads &&
+               t_own - t_start > FA_POOL_BAD_WAIT_NS) {
+        /* The workers ran most chunks: the caller was off its core for most of the call
+         * (preempted, by a woken worker or other work), and returns late. */
+        loss = t_own - t_start;
     }
+    /* A probe: a call that the policy's threshold, undecayed, keeps on the caller. */
+    const int probe = estimate < fa_pool_state.adapt_thr_ns;
+    int64_t hold = fa_pool_state.adapt_hold_ns > 0 ? fa_pool_state.adapt_hold_ns : FA_POOL_HOLD_NS;
+    if (loss > 0) {
+        fa_pool_adapt_bad(t_end, mine > 0 && estimate > 0 ? estimate : loss, loss);
+        if (probe) hold = 2 * hold < FA_POOL_HOLD_MAX_NS ? 2 * hold : FA_POOL_HOLD_MAX_NS;
+    } else if (probe) {
+        hold = FA_POOL_HOLD_NS;
+    }
+    fa_pool_state.adapt_hold_ns = hold;
     const int failed = atomic_load(&fa_pool_state.failed);
     atomic_store(&fa_pool_state.busy, 0);
     return failed ? -1 : 0;

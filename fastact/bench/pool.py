@@ -4,7 +4,7 @@ Studies (each one command; ratios are measured in one run, calls interleaved):
 
 - ``busy``: one ``python -c "while True: pass"`` process per core, started here and
   stopped at the end; median and 90th percentile of 1-thread and 2-thread calls of
-  float32 sigmoid and gelu (``out=`` preallocated) at 1e5, 1e6 and 1e7 elements, for
+  float32 sigmoid, gelu and relu (``out=`` preallocated) at 1e5, 1e6 and 1e7 elements, for
   the cython and numba backends, torch's sigmoid beside (timed after fastact's
   calls, not interleaved with them: its OpenMP threads spin after each call).
   Goal: 2-thread median and
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -72,12 +73,19 @@ def _busy_loops(count: int) -> Iterator[None]:
 
 
 def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Seconds per call of each entry, the entries alternating within each repeat."""
+    """Seconds per call of each entry, the entries alternating within each repeat in a
+    new random order each time: on a machine shared with other work the process loses
+    its core for 10-20 ms about once per round of calls, and in a fixed order that
+    lands on the same entry again and again (seen here at load 6-8: whichever call came
+    first in the round had a median of 11 ms, the same call later in it 1.4 ms)."""
     times: dict[str, list[float]] = {k: [] for k in calls}
     for fn in calls.values():
         fn()  # warm up (compile, start workers)
+    order = list(calls.items())
+    rng = random.Random(13)
     for _ in range(repeats):
-        for key, fn in calls.items():
+        rng.shuffle(order)
+        for key, fn in order:
             t0 = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - t0)
@@ -92,7 +100,7 @@ def _with_threads(n: int, fn: Callable[[], object]) -> Callable[[], object]:
     return call
 
 
-def threads_study(busy: bool, repeats: int = 40) -> None:
+def threads_study(busy: bool, repeats: int = 60) -> None:
     cores = os.cpu_count() or 1
     print(f"# {'busy' if busy else 'idle'} machine: {cores if busy else 0} busy-loop "
           f"processes; load average before {_load()}")
@@ -113,7 +121,7 @@ def threads_study(busy: bool, repeats: int = 40) -> None:
             for backend in ("cython", "numba"):
                 if backend not in fa.available_backends():
                     continue
-                for act in ("sigmoid", "gelu"):
+                for act in ("sigmoid", "gelu", "relu"):
                     f = getattr(fa, act)
                     for n in (1, 2):
                         calls[f"{backend} {act} {n}"] = _with_threads(
@@ -141,6 +149,12 @@ def threads_study(busy: bool, repeats: int = 40) -> None:
                                  statistics.median(two), _p90(two)))
     fa.set_num_threads(before)
     print(f"# load average after {_load()}")
+    try:
+        from fastact._kernels import _runtime
+
+        print(f"# pool: {_runtime.pool_info()}")
+    except (ImportError, AttributeError):
+        pass
     print(f"{'size':>9} {'call':<16} {'1t med':>9} {'1t p90':>9} {'2t med':>9} {'2t p90':>9}"
           f" {'med 2t/1t':>9} {'p90 2t/1t':>9}   (ms)")
     for size, name, m1, p1, m2, p2 in rows:
