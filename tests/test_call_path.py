@@ -472,7 +472,7 @@ def _strided_outs(method: str, n: int, dtype: Any) -> list[tuple[str, Any, Any]]
     element offset (not aligned to a vector)."""
     made = []
     for label in ("strided", "offset"):
-        def one() -> np.ndarray:
+        def one(label: str = label) -> np.ndarray:
             if label == "strided":
                 return np.full(2 * n + 1, 7.0, dtype)[1::2]
             return np.full(n + 1, 7.0, dtype)[1:]
@@ -504,7 +504,7 @@ def test_partial_tails_fast_general_and_strided_agree(n: int, dtype: Any, backen
         activation = fa.activations()[name]
         label = f"{name}.{method}({kwargs}) n={n} {np.dtype(dtype)} {backend}"
 
-        def fresh_out() -> Any:
+        def fresh_out(method: str = method) -> Any:
             if method == "value_and_derivative":
                 return (np.full(n, 7.0, dtype), np.full(n, 7.0, dtype))
             return np.full(n, 7.0, dtype)

@@ -537,7 +537,7 @@ def direct_loop(
     nin = 2 if method in ("backward_x", "backward_y") else 1
     nout = 2 if method == "value_and_derivative" else 1
     signature = (array,) * nin + (types.float64,) * len(values) + (array,) * nout
-    entry = loop.compile(signature)  # compiled already by the general path's first call
+    entry = loop.compile(signature)  # type: ignore[attr-defined]  # a numba dispatcher; compiled by the general path
     return loop, entry, values
 
 
