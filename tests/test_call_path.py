@@ -417,3 +417,171 @@ def test_float16_result_is_rounded_before_a_wider_out(name: str, dtype: Any, bac
     np.tanh(x, out=o)
     numpys_own = np.tanh(x)
     assert np.array_equal(o, numpys_own.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- partial tails
+
+#: Sizes around the driver's 64-element blocks (fa_driver.h FA_BLOCK): a lone partial
+#: block, one short of a block, one past, the benchmark's 100 and two blocks plus one.
+TAIL_SIZES = [1, 63, 64, 65, 100, 129]
+
+#: Elementwise calls of every kind the fast path serves: no parameters, scalar
+#: parameters, backward from x and from y, derivative, value and derivative.
+_TAIL_CALLS: list[tuple[str, str, dict]] = [
+    ("relu", "forward", {}),
+    ("gelu", "forward", {}),
+    ("leaky_relu", "forward", {"negative_slope": 0.2}),
+    ("elu", "forward", {"alpha": 0.5}),
+    ("hardtanh", "forward", {"min_val": -2, "max_val": 2}),
+    ("gelu", "backward_x", {}),
+    ("sigmoid", "backward_y", {}),
+    ("tanh", "derivative", {}),
+    ("softplus", "value_and_derivative", {"beta": 2.0}),
+]
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _tail_arrays(n: int, dtype: Any) -> dict:
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal(n) * 3).astype(dtype)
+    x[:: 7] = 0.0  # exact zeros and signed zeros where the formulas branch
+    x[3:: 11] = -0.0
+    return {"x": x, "grad": rng.standard_normal(n).astype(dtype), "y": np.tanh(x) * 0.5 + 0.5}
+
+
+def _tail_call(name: str, method: str, kwargs: dict, arrays: dict, out: Any,
+               backend: str) -> Any:
+    activation = fa.activations()[name]
+    kw = {**kwargs, "backend": backend, "out": out}
+    if method == "forward":
+        return activation(arrays["x"], **kw)
+    if method == "backward_x":
+        return activation.backward(arrays["grad"], arrays["x"], **kw)
+    if method == "backward_y":
+        return activation.backward(arrays["grad"], y=arrays["y"], **kw)
+    return getattr(activation, method)(arrays["x"], **kw)
+
+
+def _strided_outs(method: str, n: int, dtype: Any) -> list[tuple[str, Any, Any]]:
+    """(label, out to pass, the arrays it writes) of the layouts the fast path does not
+    take: every other element of a larger array, and a contiguous view at an odd
+    element offset (not aligned to a vector)."""
+    made = []
+    for label in ("strided", "offset"):
+        def one(label: str = label) -> np.ndarray:
+            if label == "strided":
+                return np.full(2 * n + 1, 7.0, dtype)[1::2]
+            return np.full(n + 1, 7.0, dtype)[1:]
+        if method == "value_and_derivative":
+            o = (one(), one())
+            made.append((label, o, o))
+        else:
+            o1 = one()
+            made.append((label, o1, (o1,)))
+    return made
+
+
+#: cython at every size and dtype; numba (whose first call of each kernel compiles it,
+#: 0.3-2 s) at two sizes in float32.
+_TAIL_CASES = [("cython", n, d) for n in TAIL_SIZES for d in (np.float32, np.float64)]
+if "numba" in BACKENDS:
+    _TAIL_CASES += [("numba", n, np.float32) for n in (65, 100)]
+
+
+@pytest.mark.parametrize(("backend", "n", "dtype"), _TAIL_CASES)
+def test_partial_tails_fast_general_and_strided_agree(n: int, dtype: Any, backend: str) -> None:
+    """At sizes with a partial last block the fast path (contiguous, its tail through
+    the driver's contiguous copy), the general path and strided or offset ``out``
+    (the element-by-element gather and scatter) write the same bits, and each element
+    is the one the same input gives at the head of a longer array (results do not
+    depend on the element's position in its block)."""
+    for name, method, kwargs in _TAIL_CALLS:
+        arrays = _tail_arrays(n, dtype)
+        activation = fa.activations()[name]
+        label = f"{name}.{method}({kwargs}) n={n} {np.dtype(dtype)} {backend}"
+
+        def fresh_out(method: str = method) -> Any:
+            if method == "value_and_derivative":
+                return (np.full(n, 7.0, dtype), np.full(n, 7.0, dtype))
+            return np.full(n, 7.0, dtype)
+
+        _fresh()
+        general = fresh_out()
+        used = {"backward_x": ("grad", "x"), "backward_y": ("grad", "y")}.get(method, ("x",))
+        _general(activation, method, {k: arrays[k] for k in used},
+                 {**kwargs, "backend": backend}, general)
+        general_t = general if isinstance(general, tuple) else (general,)
+        for attempt in range(2):  # the first call makes the plan, the second is fast
+            fast = fresh_out()
+            result = _tail_call(name, method, kwargs, arrays, fast, backend)
+            fast_t = fast if isinstance(fast, tuple) else (fast,)
+            if isinstance(result, tuple):
+                assert all(r is f for r, f in zip(result, fast_t, strict=True)), label
+            else:
+                assert result is fast, label
+            for a, b in zip(fast_t, general_t, strict=True):
+                assert a.tobytes() == b.tobytes(), (label, attempt)
+        for kind, out, written in _strided_outs(method, n, dtype):
+            _tail_call(name, method, kwargs, arrays, out, backend)
+            for a, b in zip(written, general_t, strict=True):
+                assert np.ascontiguousarray(a).tobytes() == b.tobytes(), (label, kind)
+        # The same inputs at the head of a longer array (whole blocks there).
+        longer = {k: np.concatenate([v, v[::-1], v]) for k, v in arrays.items()}
+        m = 3 * n
+        long_out: Any = ((np.empty(m, dtype), np.empty(m, dtype))
+                         if method == "value_and_derivative" else np.empty(m, dtype))
+        _tail_call(name, method, kwargs, longer, long_out, backend)
+        long_t = long_out if isinstance(long_out, tuple) else (long_out,)
+        for a, b in zip(long_t, general_t, strict=True):
+            assert a[:n].tobytes() == b.tobytes(), (label, "head of a longer array")
+            assert a[2 * n:].tobytes() == b.tobytes(), (label, "tail of a longer array")
+
+
+@pytest.mark.parametrize("backend", [b for b in ("cython", "numba") if b in BACKENDS])
+@pytest.mark.parametrize("n", TAIL_SIZES)
+def test_partial_tails_errors_agree(n: int, backend: str) -> None:
+    """The same errors from the fast and the general path at these sizes, and nothing
+    written into ``out``: a wrong-shape, wrong-dtype, read-only or overlapping out, a
+    bad parameter value, a grad of another shape."""
+    x = np.linspace(-3, 3, n, dtype=np.float32)
+    # Each call gets o, n + 1 elements of 7.0, and passes a view of it as out.
+    bad_calls: list[tuple[str, Any]] = [
+        ("shape", lambda o: fa.relu(x, out=o, backend=backend)),
+        ("dtype", lambda o: fa.relu(x, out=o[:n].view(np.int32), backend=backend)),
+        ("param", lambda o: fa.leaky_relu(x, negative_slope="0.2", out=o[:n],
+                                          backend=backend)),
+        ("param-bool", lambda o: fa.leaky_relu(x, negative_slope=True, out=o[:n],
+                                               backend=backend)),
+        ("readonly", lambda o: fa.relu(x, out=_readonly(o[:n]), backend=backend)),
+        ("keyword", lambda o: fa.relu(x, out=o[:n], backend=backend, bogus=1)),
+        ("keyword-np-scalar", lambda o: fa.elu(x, alpha=np.float32(0.5), out=o[:n], backend=backend,
+                                       inplace=True)),
+        ("grad", lambda o: fa.gelu.backward(np.ones(n + 1, np.float32), x, out=o[:n],
+                                            backend=backend)),
+        ("grad-y", lambda o: fa.sigmoid.backward(np.ones(n + 1, np.float32), y=x, out=o[:n],
+                                                 backend=backend)),
+    ]
+    for label, call in bad_calls:
+        outcomes = []
+        for warm in (False, True):
+            _fresh()
+            if warm:  # a cached plan for the good version of the same call
+                o_good = np.empty_like(x)
+                fa.relu(x, out=o_good, backend=backend)
+                fa.leaky_relu(x, negative_slope=0.2, out=o_good, backend=backend)
+                fa.gelu.backward(x, x, out=o_good, backend=backend)
+                fa.sigmoid.backward(x, y=x, out=o_good, backend=backend)
+            o = np.full(n + 1, 7.0, np.float32)
+            try:
+                call(o)
+            except Exception as error:
+                outcomes.append((type(error), str(error)))
+            else:
+                outcomes.append(None)
+            assert np.all(o == 7.0), (label, n, warm, "out written by a call that raised")
+        assert outcomes[0] is not None, (label, n, "no error")
+        assert outcomes[0] == outcomes[1], (label, n, outcomes)

@@ -39,7 +39,7 @@ from fastact._backends.base import Kernel
 from fastact._kernels import _runtime
 from fastact._registry import lookup
 
-__all__ = ["BACKEND", "NumbaBackend"]
+__all__ = ["BACKEND", "NumbaBackend", "direct_loop"]
 
 _SERVED = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
 
@@ -610,6 +610,44 @@ def _two_rows(gufunc: Any, kind: int) -> Kernel:
             _row_split([grad, v, out], axis, call)
 
     return run
+
+
+def direct_loop(
+    activation: str, method: str, dtype: np.dtype, params: Mapping[str, Any]
+) -> tuple[Callable[..., None], Callable[..., None], tuple[float, ...]] | None:
+    """The compiled fast path's entry (fastact._kernels._fastcall) for one plan: the
+    generated scalar-parameter loop (its dispatcher), the compiled overload for
+    writeable 1-D C-contiguous arrays (its entry point: the call without the
+    dispatcher's typing of every argument) and the parameter values. The fast path calls
+    them itself on 1-D views when the call stays on one thread (fewer than PARALLEL_MIN
+    elements) -- what :func:`_elementwise`'s small-call branch does, without the kernel
+    closure, the loop lookup and the parameter list of every call. None when the call
+    needs the kernel (rrelu's training slopes, array parameters, param_grad, axis
+    functions)."""
+    sfx = _SERVED.get(np.dtype(dtype))
+    if sfx is None or method.startswith("param_grad:") or lookup(activation).kind != "elementwise":
+        return None
+    if activation == "rrelu" and method != "backward_y" and params.get("training"):
+        return None
+    name_of = _kernel_name(activation, method)
+    if name_of is None:
+        return None
+    values = tuple(param_values(real_params(activation), params))
+    if not all(type(v) is float for v in values):
+        return None
+    found = _loops(name_of(params), sfx)
+    if found is None:
+        return None
+    loop = found[0]
+    from numba import types
+
+    array = types.Array(types.float32 if sfx == "f32" else types.float64, 1, "C")
+    nin = 2 if method in ("backward_x", "backward_y") else 1
+    nout = 2 if method == "value_and_derivative" else 1
+    signature = (array,) * nin + (types.float64,) * len(values) + (array,) * nout
+    compile_ = getattr(loop, "compile", None)  # not a dispatcher (a test's spy): call it
+    entry = loop if compile_ is None else compile_(signature)  # compiled by the general path
+    return loop, entry, values
 
 
 # ----------------------------------------------------------------------------- backend

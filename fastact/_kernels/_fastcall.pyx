@@ -81,6 +81,12 @@ cdef class Direct:
     cdef object kernel
     cdef dict params
     cdef int axis
+    # numba: the generated loop, its parameter values and the module whose
+    # PARALLEL_MIN bounds the calls it takes (numba_backend.direct_loop).
+    cdef object loop
+    cdef object loop_entry
+    cdef tuple loop_values
+    cdef object loop_module
 
     def __repr__(self):
         return f"<fastact fast path {self.keep!r} {self.kernel!r}>"
@@ -108,6 +114,15 @@ cdef object _make_direct(object plan, int typenum):
         d.kernel = plan.kernels[0]
         d.keep = plan.kernels
         d.params = params
+        d.loop = None
+        if plan.backend == "numba":
+            from fastact._backends import numba_backend
+            found = numba_backend.direct_loop(
+                spec.name, method, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
+                                            else np.float64), params)
+            if found is not None:
+                d.loop, d.loop_entry, d.loop_values = found
+                d.loop_module = numba_backend
         return d
     from fastact._backends._shared import kernel_name, param_values, real_params
     from fastact._kernels import _rows, _ufuncs
@@ -161,6 +176,11 @@ cdef inline bint _exact(object a, int typenum):
         and cnp.PyArray_ISALIGNED(arr)
         and cnp.PyArray_ISNOTSWAPPED(arr)
     )
+
+
+cdef inline object _flat(object a):
+    """The 1-D view of a C-contiguous array."""
+    return cnp.PyArray_Ravel(<cnp.ndarray>a, cnp.NPY_CORDER)
 
 
 cdef inline bint _disjoint(cnp.ndarray a, cnp.ndarray b):
@@ -381,7 +401,31 @@ cdef class Base:
     cdef object _other(self, Direct d, int method, object grad, object x, object out,
                        object out2):
         """Another backend's kernel on the validated arrays (the general path's call,
-        without its conversions: the arrays need none)."""
+        without its conversions: the arrays need none); for numba on one thread, its
+        generated loop on flat views (what the kernel would call)."""
+        cdef cnp.ndarray first = <cnp.ndarray>x
+        if d.loop is not None and cnp.PyArray_SIZE(first) < d.loop_module.PARALLEL_MIN:
+            fx, fg, fo, fo2 = x, grad, out, out2
+            if cnp.PyArray_NDIM(first) != 1:  # C-contiguous: flat views, no copy
+                fx = _flat(x)
+                fo = _flat(out)
+                if grad is not None:
+                    fg = _flat(grad)
+                if out2 is not None:
+                    fo2 = _flat(out2)
+            ins = (fx,) if grad is None else (fg, fx)
+            outs = (fo,) if out2 is None else (fo, fo2)
+            if cnp.PyArray_ISWRITEABLE(first) and (
+                grad is None or cnp.PyArray_ISWRITEABLE(<cnp.ndarray>grad)
+            ):
+                # The overload the dispatcher would pick for these (writeable 1-D
+                # C-contiguous) arrays, called without its typing of each argument.
+                d.loop_entry(*ins, *d.loop_values, *outs)
+            else:
+                d.loop(*ins, *d.loop_values, *outs)  # read-only inputs: another overload
+            if out2 is not None:
+                return (out, out2)
+            return out
         plan_params = d.params
         if method == VALUE_AND_DERIVATIVE:
             d.kernel(x, out, out2, **plan_params)

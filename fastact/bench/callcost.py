@@ -104,6 +104,8 @@ def cases(n: int, backend: str) -> list[Case]:
          tc(lambda: tt.threshold_backward(t["g"], t["y"], 0))),
         ("gelu.derivative(x, out=o)", "backward", lambda: fa.gelu.derivative(x, out=o, backend=b),
          None),
+        ("tanh.derivative(x, out=o)", "backward", lambda: fa.tanh.derivative(x, out=o, backend=b),
+         None),
         ("softmax(x (10,10), out=o)", "rows",
          lambda: fa.softmax(xr, axis=-1, out=orr, backend=b),
          tc(lambda: torch.softmax(t["xr"], -1))),
