@@ -102,7 +102,13 @@ def test_no_array_sized_temporaries(spec, dtype, backend) -> None:
     x, grad = base.copy(), base[::-1].copy()
     over = {}
     for label, call, results in _calls(spec, x, grad, backend):
-        call()  # first call: caches, compilation
+        # Two first calls: caches, compilation.  numba compiles a kernel twice on a cold
+        # cache: the first call of a method reaches its loop with a read-only grad (the
+        # general path's broadcast view), the later ones with the caller's writable one
+        # (the cached plan), and the second compile (~2.5 MB of Python objects, once)
+        # is not a temporary of the call.
+        call()
+        call()
         np.copyto(x, base)
         peak = _peak(call)
         if peak > results + SCRATCH:
