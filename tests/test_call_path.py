@@ -455,15 +455,7 @@ def _tail_arrays(n: int, dtype: Any) -> dict:
 
 def _tail_call(name: str, method: str, kwargs: dict, arrays: dict, out: Any,
                backend: str) -> Any:
-    activation = fa.activations()[name]
-    kw = {**kwargs, "backend": backend, "out": out}
-    if method == "forward":
-        return activation(arrays["x"], **kw)
-    if method == "backward_x":
-        return activation.backward(arrays["grad"], arrays["x"], **kw)
-    if method == "backward_y":
-        return activation.backward(arrays["grad"], y=arrays["y"], **kw)
-    return getattr(activation, method)(arrays["x"], **kw)
+    return _public(fa.activations()[name], method, arrays, {**kwargs, "backend": backend}, out)
 
 
 def _strided_outs(method: str, n: int, dtype: Any) -> list[tuple[str, Any, Any]]:
