@@ -26,6 +26,7 @@ when it returns or raises; the count is read once per call.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -466,13 +467,109 @@ def _overlaps(out: np.ndarray, inputs: Sequence[np.ndarray]) -> bool:
     return any(np.may_share_memory(out, a) for a in inputs)
 
 
+def _merge(shape: Sequence[int], strides: Sequence[int]) -> tuple[int, int] | None:
+    """(size, stride) of the dimensions ``shape`` as one dimension of a view, or None
+    when their strides do not allow it without a copy."""
+    dims = [(n, st) for n, st in zip(shape, strides, strict=True) if n != 1]
+    size = 1
+    for n, _ in dims:
+        size *= n
+    if not dims:
+        return size, 0
+    for (_, outer), (n, inner) in itertools.pairwise(dims):
+        if outer != inner * n:
+            return None
+    return size, dims[-1][1]
+
+
+def _batch_view(a: np.ndarray, axis: int, mode: str) -> np.ndarray | None:
+    """a as a view (None if its strides do not allow one): "rows", (rows, n) with the
+    axis last; "columns", (outer, n, inner) with the axis in the middle; "short",
+    (1, n, rows): the rows as the columns of one block, for short rows."""
+    shape, strides = a.shape, a.strides
+    n, step = shape[axis], strides[axis]
+    view = np.lib.stride_tricks.as_strided
+    if mode == "columns":
+        outer = _merge(shape[:axis], strides[:axis])
+        inner = _merge(shape[axis + 1 :], strides[axis + 1 :])
+        if outer is None or inner is None:
+            return None
+        return view(a, (outer[0], n, inner[0]), (outer[1], step, inner[1]), writeable=True)
+    rows = _merge(shape[:axis] + shape[axis + 1 :], strides[:axis] + strides[axis + 1 :])
+    if rows is None:
+        return None
+    if mode == "short":
+        return view(a, (1, n, rows[0]), (0, step, rows[1]), writeable=True)
+    return view(a, (rows[0], n), (rows[1], step), writeable=True)
+
+
+def _same_view(out: np.ndarray, inputs: Sequence[np.ndarray]) -> bool:
+    """out overlaps no input, or only as the very same elements (out is x, say)."""
+    for a in inputs:
+        if np.may_share_memory(out, a) and (
+            a.__array_interface__["data"][0] != out.__array_interface__["data"][0]
+            or a.strides != out.strides
+            or a.shape != out.shape
+        ):
+            return False
+    return True
+
+
+#: Rows up to this length go to the columns kernel: its (n, tile) scratch stays
+#: ~128 KiB (numba_rows._tile); longer rows are long enough to vectorise on their own.
+_COLUMNS_MAX_N = 1 << 14
+#: Rows up to this length, along the last axis, are batched as columns: a 10-element
+#: row is 2.5 AVX2 vectors of float64, so a loop along it is mostly remainder.
+_SHORT_ROW = 64
+
+
+def _batched(arrays: Sequence[np.ndarray], axis: int, family: str, kind: int) -> bool:
+    """Run the batched row kernel (one compiled call for many rows) on ``arrays``
+    (inputs then out, all of out's shape) if their layouts allow views; False if not.
+
+    Rows longer than _COLUMNS_MAX_N take the rows kernel (one scratch row, SIMD along
+    the row); shorter ones with axes after the axis the columns kernel (SIMD across
+    the rows; its scratch is bounded by numba_rows._tile); short rows along the last
+    axis the columns kernel too, on a transposed view."""
+    from fastact._kernels import numba_rows
+
+    out = arrays[-1]
+    if not all(a.flags.writeable for a in arrays[:-1]):
+        return False  # the one compiled signature takes writable arrays (read-only: gufunc)
+    axis %= out.ndim
+    n = out.shape[axis]
+    inner = 1
+    for d in out.shape[axis + 1 :]:
+        inner *= d
+    if n > _COLUMNS_MAX_N:
+        mode = "rows"
+    elif inner > 1:
+        mode = "columns"
+    else:
+        mode = "short" if n <= _SHORT_ROW and out.size > n else "rows"
+    views = [_batch_view(a, axis, mode) for a in arrays]
+    if any(v is None for v in views):
+        return False
+    with np.errstate(all="ignore"):  # flags of discarded lanes (inf - inf)
+        dtype = out.dtype.name
+        if mode == "rows":
+            numba_rows.batched(f"rows_{family}", dtype)(*views[:-1], kind, views[-1])
+        else:
+            numba_rows.batched(f"cols_{family}", dtype)(
+                *views[:-1], kind, views[-1], numba_rows._tile(n)
+            )
+    return True
+
+
 def _one_row(gufunc: Any, kind: int) -> Kernel:
     def run(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
         def call(xs: np.ndarray, outs: np.ndarray) -> None:
+            if xs.size and _same_view(outs, [xs]) and _batched([xs, outs], axis, "forward", kind):
+                return
             with np.errstate(all="ignore"):  # flags of discarded lanes (inf - inf)
                 gufunc(xs, kind, out=outs, axes=[(axis,), (), (axis,)])
 
-        if _overlaps(out, [x]):
+        if _overlaps(out, [x]) and not _same_view(out, [x]):
             _pieces([x, out], axis, call)
         else:
             _row_split([x, out], axis, call)
@@ -490,13 +587,24 @@ def _jacobian_rows(gufunc: Any, kind: int) -> Kernel:
 
 def _two_rows(gufunc: Any, kind: int) -> Kernel:
     def run(grad: np.ndarray, v: np.ndarray, out: np.ndarray, *, axis: int) -> None:
-        grad = np.broadcast_to(grad, out.shape)
+        if grad.shape != out.shape:
+            # A broadcast view that keeps grad's own writable flag (the kernels only
+            # read it), so that the batched kernels' one signature takes it.
+            grad = np.lib.stride_tricks.as_strided(
+                grad, out.shape, np.broadcast_to(grad, out.shape).strides, writeable=True
+            )
 
         def call(gs: np.ndarray, vs: np.ndarray, outs: np.ndarray) -> None:
+            if (
+                vs.size
+                and _same_view(outs, [gs, vs])
+                and _batched([gs, vs, outs], axis, "vjp", kind)
+            ):
+                return
             with np.errstate(all="ignore"):
                 gufunc(gs, vs, kind, out=outs, axes=[(axis,), (axis,), (), (axis,)])
 
-        if _overlaps(out, [grad, v]):
+        if _overlaps(out, [grad, v]) and not _same_view(out, [grad, v]):
             _pieces([grad, v, out], axis, call)
         else:
             _row_split([grad, v, out], axis, call)

@@ -32,84 +32,193 @@ from numba import float64, guvectorize, njit
 
 from fastact._kernels import numba_kernels as _k
 
-__all__ = ["SIGNATURES", "glu_backward_x", "glu_forward", "glu_partials", "gufunc"]
+__all__ = [
+    "SIGNATURES",
+    "batched",
+    "glu_backward_x",
+    "glu_forward",
+    "glu_partials",
+    "gufunc",
+]
 
 _EXP = _k.exp_f64
 _LOG1P = _k.log1p_f64
 _ROW = dict(error_model="numpy", inline="always")
+_LOOP = dict(error_model="numpy", nogil=True, cache=True, boundscheck=False)
+
+
+#: Lanes of the row reductions (max, compensated sums): partial results per index
+#: mod _LANES, in fixed-width loops without branches that LLVM vectorises (two AVX2
+#: vectors of float64), combined in lane order, as fa_rows_body.h does with 16.
+_LANES = 8
+#: The lane workspace of one row call: maxima, their indices, sums, compensations.
+WORKSPACE = 4 * _LANES
 
 
 @njit(**_ROW)
-def _parts(x, e, sgn):
+def _sum2(s, c, t):
+    """Neumaier's step: s + t with its rounding error added to c."""
+    u = s + t
+    c += ((s - u) + t) if abs(s) >= abs(t) else ((t - u) + s)
+    return u, c
+
+
+@njit(**_ROW)
+def _lanes_total(s, c):
+    """The total of the lanes' compensated sums, in lane order; an infinite or NaN
+    sum is that sum."""
+    total = 0.0
+    comp = 0.0
+    for j in range(_LANES):
+        total, comp = _sum2(total, comp, s[j])
+        total, comp = _sum2(total, comp, c[j])
+    return total + comp if total - total == 0.0 else total
+
+
+@njit(**_ROW)
+def _parts(x, e, sgn, ws):
     """The row's maximum m (of sgn * x), its first index, the shifted exponentials
     e_i written to e (float64), and rest: the sum of e without the first maximum's,
-    plus (e_first - 1), 0 for a finite maximum and NaN for +inf or NaN."""
+    plus (e_first - 1), 0 for a finite maximum and NaN for +inf or NaN.  ws: the
+    lane workspace (WORKSPACE float64)."""
     n = x.shape[0]
     # The row, signed, into the contiguous float64 scratch first: x may be strided
     # (any axis), and numba vectorises only loops over contiguous arrays.
+    nan = False
     for i in range(n):
-        e[i] = sgn * float64(x[i])
-    m = e[0]
-    first = 0
-    for i in range(1, n):
+        v = sgn * float64(x[i])
+        e[i] = v
+        nan |= v != v
+    lm = ws[:_LANES]
+    li = ws[_LANES : 2 * _LANES]  # indices, exact in float64
+    for j in range(_LANES):
+        lm[j] = -math.inf
+        li[j] = n
+    whole = n - n % _LANES
+    for i0 in range(0, whole, _LANES):
+        for j in range(_LANES):
+            v = e[i0 + j]
+            take = v > lm[j]
+            lm[j] = v if take else lm[j]
+            li[j] = float64(i0 + j) if take else li[j]
+    for i in range(whole, n):
+        j = i - whole
         v = e[i]
-        if v > m or (v != v and m == m):
-            m = v
-            first = i
+        take = v > lm[j]
+        lm[j] = v if take else lm[j]
+        li[j] = float64(i) if take else li[j]
+    m = lm[0]
+    for j in range(1, _LANES):
+        m = lm[j] if lm[j] > m else m
+    best = float64(n)
+    for j in range(_LANES):
+        best = li[j] if lm[j] == m and li[j] < best else best
+    # No value above -inf (a row of -inf, or of NaN): index 0, as the C rows.
+    first = 0 if best == n else int(best)
     # No reduction and no branch in this loop, so that it vectorises (the exp is
-    # most of the work); the sum follows in a plain loop of additions.
+    # most of the work; fused with the lane sums below it stayed scalar: 2x slower).
     for i in range(n):
-        v = e[i]
-        d = v - m
-        bb = d - v
-        lo = (v - (d - bb)) + (-m - bb)
-        ed = _EXP(d)
-        e[i] = ed + ed * (lo if lo - lo == 0.0 else 0.0)
-    rest = _neumaier(e, first)
-    return rest + (e[first] - 1.0), first, m
+        e[i] = _exp_shifted(e[i], m)
+    rest = _neumaier(e, first, ws)
+    return (math.nan if nan else rest + (e[first] - 1.0)), first, m
 
 
 @njit(**_ROW)
-def _neumaier(v, skip):
-    """sum(v) without v[skip], compensated (Neumaier): within about an ulp for rows
-    of any length (a plain running sum was 2458 ulp off for 65536 float64 terms)."""
-    s = 0.0
-    c = 0.0
-    for i in range(v.shape[0]):
-        t = 0.0 if i == skip else v[i]
-        u = s + t
-        c += ((s - u) + t) if abs(s) >= abs(t) else ((t - u) + s)
-        s = u
-    return s + c if s - s == 0.0 else s  # an infinite or NaN sum is that sum
+def _exp_shifted(v, m):
+    """exp(v - m) with the rounding error of v - m (TwoSum) put back: a spread of 487
+    in a float64 row cost 250 ulp without it."""
+    d = v - m
+    bb = d - v
+    lo = (v - (d - bb)) + (-m - bb)
+    ed = _EXP(d)
+    return ed + ed * (lo if lo - lo == 0.0 else 0.0)
 
 
 @njit(**_ROW)
-def _softmax_into(x, y, sgn):
-    rest, _, _ = _parts(x, y, sgn)
+def _neumaier(v, skip, ws):
+    """sum(v) without v[skip], compensated (Neumaier) in _LANES lanes: within about
+    an ulp for rows of any length (a plain running sum was 2458 ulp off for 65536
+    float64 terms).  ws: the lane workspace."""
+    n = v.shape[0]
+    s = ws[:_LANES]
+    c = ws[_LANES : 2 * _LANES]
+    for j in range(_LANES):
+        s[j] = 0.0
+        c[j] = 0.0
+    whole = n - n % _LANES
+    for i0 in range(0, whole, _LANES):
+        for j in range(_LANES):
+            s[j], c[j] = _sum2(s[j], c[j], 0.0 if i0 + j == skip else v[i0 + j])
+    for i in range(whole, n):
+        j = i - whole
+        s[j], c[j] = _sum2(s[j], c[j], 0.0 if i == skip else v[i])
+    return _lanes_total(s, c)
+
+
+@njit(**_ROW)
+def _softmax_into(x, y, sgn, ws):
+    rest, _, _ = _parts(x, y, sgn, ws)
     total = 1.0 + rest
     for i in range(y.shape[0]):
         y[i] = y[i] / total
 
 
-def _softmax_forward(x, kind, out):
-    """kind 0 softmax, 1 log_softmax, 2 softmin; (n),()->(n)."""
-    t = np.empty(x.shape[0], np.float64)
+@njit(**_ROW)
+def _forward_row(x, kind, out, t, ws):
+    """One row of softmax (kind 0), log_softmax (1) or softmin (2) into out, with the
+    float64 scratch row t.  out may be x itself: out[i] is written after x[i] is read
+    (and, for log_softmax, x[i] is read again only at its own store)."""
     if kind == 1:
-        rest, _, m = _parts(x, t, 1.0)
+        rest, _, m = _parts(x, t, 1.0, ws)
         lse = _LOG1P(rest)
         for i in range(x.shape[0]):
             out[i] = (float64(x[i]) - m) - lse
         return
-    _softmax_into(x, t, -1.0 if kind == 2 else 1.0)
+    _softmax_into(x, t, -1.0 if kind == 2 else 1.0, ws)
     for i in range(x.shape[0]):
         out[i] = t[i]
+
+
+def _softmax_forward(x, kind, out):
+    """kind 0 softmax, 1 log_softmax, 2 softmin; (n),()->(n)."""
+    _forward_row(x, kind, out, np.empty(x.shape[0], np.float64), np.empty(WORKSPACE))
+
+
+@njit(**_ROW)
+def _argmax_first(y, ws):
+    """The first index of the largest y (0 if none is above -inf), in lanes."""
+    n = y.shape[0]
+    lm = ws[:_LANES]
+    li = ws[_LANES : 2 * _LANES]
+    for j in range(_LANES):
+        lm[j] = -math.inf
+        li[j] = n
+    whole = n - n % _LANES
+    for i0 in range(0, whole, _LANES):
+        for j in range(_LANES):
+            v = y[i0 + j]
+            take = v > lm[j]
+            lm[j] = v if take else lm[j]
+            li[j] = float64(i0 + j) if take else li[j]
+    for i in range(whole, n):
+        j = i - whole
+        take = y[i] > lm[j]
+        lm[j] = y[i] if take else lm[j]
+        li[j] = float64(i) if take else li[j]
+    m = lm[0]
+    for j in range(1, _LANES):
+        m = lm[j] if lm[j] > m else m
+    best = float64(n)
+    for j in range(_LANES):
+        best = li[j] if lm[j] == m and li[j] < best else best
+    return 0 if best == n else int(best)
 
 
 def _softmax_jacobian(x, kind, out):
     """(n),()->(n,n): J[i, j] = d y_i / d x_j."""
     n = x.shape[0]
     e = np.empty(n, np.float64)
-    rest, first, _ = _parts(x, e, -1.0 if kind == 2 else 1.0)
+    rest, first, _ = _parts(x, e, -1.0 if kind == 2 else 1.0, np.empty(WORKSPACE))
     total = 1.0 + rest
     for i in range(n):
         yi = e[i] / total
@@ -125,7 +234,17 @@ def _softmax_jacobian(x, kind, out):
 
 def _softmax_vjp(g, v, kind, out):
     """(n),(n),()->(n); kind 0/1/2 from y, 3/4/5 from x (softmax, log_softmax,
-    softmin). From x, y = softmax(+-x) goes to a scratch row (out may be g or v).
+    softmin)."""
+    n = v.shape[0]
+    y = np.empty(n, np.float64)
+    _vjp_row(g, v, kind, out, y, np.empty(n, np.float64), np.empty(WORKSPACE))
+
+
+@njit(**_ROW)
+def _vjp_row(g, v, kind, out, y, t, ws):
+    """One row of the vector-Jacobian product, with the float64 scratch rows y and t.
+    From x, y = softmax(+-x) goes to the scratch row (out may be g or v: out[i] is
+    written after g[i] and v[i] were last read).
 
     The dominant entry k (the first maximum of y) does not cancel (issue 15 item 15):
     its sum is formed without it, and 1 - p_k comes from the forward's sums
@@ -134,9 +253,8 @@ def _softmax_vjp(g, v, kind, out):
     n = v.shape[0]
     base = kind % 3
     from_x = kind >= 3
-    y = np.empty(n, np.float64)
     if from_x:
-        rest, k, _ = _parts(v, y, -1.0 if base == 2 else 1.0)
+        rest, k, _ = _parts(v, y, -1.0 if base == 2 else 1.0, ws)
         total = 1.0 + rest
         for i in range(n):
             y[i] = y[i] / total
@@ -144,16 +262,12 @@ def _softmax_vjp(g, v, kind, out):
     else:
         for i in range(n):
             y[i] = v[i]
-        k = 0
-        for i in range(1, n):
-            if y[i] > y[k]:
-                k = i
+        k = _argmax_first(y, ws)
         comp = -math.expm1(y[k]) if base == 1 else 1.0 - y[k]
     # The sums as compensated sums over a scratch row (products first), like rest.
-    t = np.empty(n, np.float64)
     for i in range(n):
         t[i] = float64(g[i]) if base == 1 else float64(g[i]) * y[i]
-    sp = _neumaier(t, k)
+    sp = _neumaier(t, k, ws)
     gk = float64(g[k])
     yk = y[k]
     s = sp + t[k]
@@ -171,10 +285,190 @@ def _softmax_vjp(g, v, kind, out):
         out[i] = -r if base == 2 else r
 
 
+# ---------------------------------------------------------------- batched rows
+# One compiled call for a whole batch of rows (the gufuncs above cost a dispatch and
+# two scratch allocations per row: a (100000, 10) float32 softmax took 65-77 ns per
+# element that way, against 12 for the Cython backend, at load ~2-4).  The rows are
+# 2-D views (rows, n) with the axis last (any strides), the columns 3-D views
+# (outer, n, inner) with the axis in the middle; both take in-place calls whose out
+# is the very same view as an input, since every output element is written after
+# the last read of the inputs it depends on.
+
+
+def _rows_forward(X, kind, O):
+    """_forward_row over the rows of X (rows, n); one scratch row for the batch."""
+    t = np.empty(X.shape[1], np.float64)
+    ws = np.empty(WORKSPACE)
+    for r in range(X.shape[0]):
+        _forward_row(X[r], kind, O[r], t, ws)
+
+
+def _rows_vjp(G, V, kind, O):
+    """_vjp_row over the rows of V (rows, n); two scratch rows for the batch."""
+    n = V.shape[1]
+    y = np.empty(n, np.float64)
+    t = np.empty(n, np.float64)
+    ws = np.empty(WORKSPACE)
+    for r in range(V.shape[0]):
+        _vjp_row(G[r], V[r], kind, O[r], y, t, ws)
+
+
+@njit(**_ROW)
+def _cols_parts(X, o, j0, w, sgn, e, m, first, s, c):
+    """_parts for the w columns j0.. of X[o] (n, inner), SIMD across the columns:
+    e[:, :w] the shifted exponentials (TwoSum-corrected), m the maxima, first their
+    first rows, s the rest sums (without the first maximum, plus e_first - 1)."""
+    n = X.shape[1]
+    for i in range(n):
+        for j in range(w):
+            e[i, j] = sgn * float64(X[o, i, j0 + j])
+    for j in range(w):
+        m[j] = e[0, j]
+        first[j] = 0
+    for i in range(1, n):
+        for j in range(w):  # selects, no branch: the loop vectorises
+            v = e[i, j]
+            mj = m[j]
+            take = v > mj or (v != v and mj == mj)
+            m[j] = v if take else mj
+            first[j] = i if take else first[j]
+    for i in range(n):
+        for j in range(w):
+            v = e[i, j]
+            mj = m[j]
+            d = v - mj
+            bb = d - v
+            lo = (v - (d - bb)) + (-mj - bb)
+            ed = _EXP(d)
+            e[i, j] = ed + ed * (lo if lo - lo == 0.0 else 0.0)
+    for j in range(w):
+        s[j] = 0.0
+        c[j] = 0.0
+    for i in range(n):  # Neumaier, per column, in row order (as _neumaier)
+        for j in range(w):
+            tv = 0.0 if i == first[j] else e[i, j]
+            sj = s[j]
+            u = sj + tv
+            c[j] += ((sj - u) + tv) if abs(sj) >= abs(tv) else ((tv - u) + sj)
+            s[j] = u
+    for j in range(w):
+        sj = s[j]
+        total = sj + c[j] if sj - sj == 0.0 else sj
+        s[j] = total + (e[first[j], j] - 1.0)
+
+
+def _tile(n):
+    """Columns per tile: the scratch (n, tile) float64 arrays stay near 128 KiB."""
+    return max(1, min(256, (1 << 14) // max(n, 1)))
+
+
+def _cols_forward(X, kind, O, tile):
+    """softmax / log_softmax / softmin along axis 1 of X (outer, n, inner)."""
+    outer, n, inner = X.shape
+    e = np.empty((n, tile), np.float64)
+    m = np.empty(tile, np.float64)
+    first = np.empty(tile, np.int64)
+    s = np.empty(tile, np.float64)
+    c = np.empty(tile, np.float64)
+    sgn = -1.0 if kind == 2 else 1.0
+    for o in range(outer):
+        for j0 in range(0, inner, tile):
+            w = min(tile, inner - j0)
+            _cols_parts(X, o, j0, w, sgn, e, m, first, s, c)
+            if kind == 1:
+                for j in range(w):
+                    c[j] = _LOG1P(s[j])
+                for i in range(n):
+                    for j in range(w):
+                        O[o, i, j0 + j] = (float64(X[o, i, j0 + j]) - m[j]) - c[j]
+            else:
+                for i in range(n):
+                    for j in range(w):
+                        # e / total as _softmax_into does (a division, not e * (1/total)).
+                        O[o, i, j0 + j] = e[i, j] / (1.0 + s[j])
+
+
+def _cols_vjp(G, V, kind, O, tile):
+    """_vjp_row along axis 1 of V (outer, n, inner), SIMD across the columns."""
+    outer, n, inner = V.shape
+    base = kind % 3
+    from_x = kind >= 3
+    y = np.empty((n, tile), np.float64)
+    t = np.empty((n, tile), np.float64)
+    m = np.empty(tile, np.float64)
+    k = np.empty(tile, np.int64)
+    comp = np.empty(tile, np.float64)
+    sp = np.empty(tile, np.float64)
+    c = np.empty(tile, np.float64)
+    at_k = np.empty(tile, np.float64)
+    for o in range(outer):
+        for j0 in range(0, inner, tile):
+            w = min(tile, inner - j0)
+            if from_x:
+                _cols_parts(V, o, j0, w, -1.0 if base == 2 else 1.0, y, m, k, comp, c)
+                for j in range(w):
+                    total = 1.0 + comp[j]
+                    comp[j] = comp[j] / total
+                    m[j] = total
+                for i in range(n):
+                    for j in range(w):
+                        y[i, j] = y[i, j] / m[j]
+            else:
+                for i in range(n):
+                    for j in range(w):
+                        y[i, j] = float64(V[o, i, j0 + j])
+                for j in range(w):
+                    k[j] = 0
+                for i in range(1, n):
+                    for j in range(w):
+                        k[j] = i if y[i, j] > y[k[j], j] else k[j]
+                for j in range(w):
+                    yk = y[k[j], j]
+                    comp[j] = -math.expm1(yk) if base == 1 else 1.0 - yk
+            for i in range(n):
+                for j in range(w):
+                    gv = float64(G[o, i, j0 + j])
+                    t[i, j] = gv if base == 1 else gv * y[i, j]
+            for j in range(w):
+                sp[j] = 0.0
+                c[j] = 0.0
+            for i in range(n):  # Neumaier without the dominant entry k
+                for j in range(w):
+                    tv = 0.0 if i == k[j] else t[i, j]
+                    sj = sp[j]
+                    u = sj + tv
+                    c[j] += ((sj - u) + tv) if abs(sj) >= abs(tv) else ((tv - u) + sj)
+                    sp[j] = u
+            for j in range(w):
+                sj = sp[j]
+                sp[j] = sj + c[j] if sj - sj == 0.0 else sj
+                kj = k[j]
+                gk = float64(G[o, kj, j0 + j])
+                yk = y[kj, j]
+                s_all = sp[j] + t[kj, j]
+                if base == 1:
+                    pk = yk if from_x else _EXP(yk)
+                    at_k[j] = gk * comp[j] - pk * sp[j]
+                else:
+                    at_k[j] = yk * (gk * comp[j] - sp[j])
+                c[j] = s_all
+            for i in range(n):
+                for j in range(w):
+                    gv = float64(G[o, i, j0 + j])
+                    if base == 1:
+                        p = y[i, j] if from_x else _EXP(y[i, j])
+                        r = gv - p * c[j]
+                    else:
+                        r = y[i, j] * (gv - c[j])
+                        r = -r if base == 2 else r
+                    if i == k[j]:
+                        r = at_k[j] if base != 2 else -at_k[j]
+                    O[o, i, j0 + j] = r
+
+
 # glu is elementwise over the two halves a, b (views of x along the axis); numba's
 # gufunc signatures cannot declare its half-length output, so these are loops over
 # 1-D contiguous chunks, fed like the elementwise kernels.
-_LOOP = dict(error_model="numpy", nogil=True, cache=True, boundscheck=False)
 
 
 @njit(**_LOOP)
@@ -234,8 +528,36 @@ def gufunc(name: str, dtype: str) -> tuple[Any, int]:
                 "int64" if not core else f"{dtype}[{', '.join(':' * (core.count(',') + 1))}]"
                 for core in cores
             ]
-            found = guvectorize(
-                [f"void({', '.join(types)})"], layout, nopython=True, cache=True
-            )(row)
+            found = guvectorize([f"void({', '.join(types)})"], layout, nopython=True, cache=True)(
+                row
+            )
             _BUILT[key] = found
     return found, kind
+
+
+#: batched kernel -> (its Python body, the dimensions of its arrays, array count)
+_BATCHED: dict[str, tuple[Callable[..., Any], int, int, bool]] = {
+    "rows_forward": (_rows_forward, 2, 2, False),
+    "rows_vjp": (_rows_vjp, 2, 3, False),
+    "cols_forward": (_cols_forward, 3, 2, True),
+    "cols_vjp": (_cols_vjp, 3, 3, True),
+}
+
+
+def batched(name: str, dtype: str) -> Any:
+    """The batched row kernel ``name`` for ``dtype``, compiled on first use (cached on
+    disk) for one signature: every array of layout "A" (any strides), writable.  With
+    numba's default of one specialisation per layout and read-only flag, the C, F
+    and strided views of one test run compiled some 60 versions (10 minutes under
+    load); C-contiguous arrays are accepted by the "A" version as they are.  The
+    loads go through the contiguous scratch rows anyway, where the math vectorises."""
+    body, ndim, arrays, tiled = _BATCHED[name]
+    key = (body, dtype, "batched")
+    with _lock:
+        found = _BUILT.get(key)
+        if found is None:
+            arr = f"{dtype}[{', '.join(':' * ndim)}]"
+            args = [arr] * (arrays - 1) + ["int64", arr] + (["int64"] if tiled else [])
+            found = njit([f"void({', '.join(args)})"], **_LOOP)(body)
+            _BUILT[key] = found
+    return found
