@@ -534,8 +534,6 @@ def _batched(arrays: Sequence[np.ndarray], axis: int, family: str, kind: int) ->
     from fastact._kernels import numba_rows
 
     out = arrays[-1]
-    if not all(a.flags.writeable for a in arrays[:-1]):
-        return False  # the one compiled signature takes writable arrays (read-only: gufunc)
     axis %= out.ndim
     n = out.shape[axis]
     inner = 1
@@ -588,11 +586,7 @@ def _jacobian_rows(gufunc: Any, kind: int) -> Kernel:
 def _two_rows(gufunc: Any, kind: int) -> Kernel:
     def run(grad: np.ndarray, v: np.ndarray, out: np.ndarray, *, axis: int) -> None:
         if grad.shape != out.shape:
-            # A broadcast view that keeps grad's own writable flag (the kernels only
-            # read it), so that the batched kernels' one signature takes it.
-            grad = np.lib.stride_tricks.as_strided(
-                grad, out.shape, np.broadcast_to(grad, out.shape).strides, writeable=True
-            )
+            grad = np.broadcast_to(grad, out.shape)  # read-only: the kernels only read it
 
         def call(gs: np.ndarray, vs: np.ndarray, outs: np.ndarray) -> None:
             if (

@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 from numba import float64, guvectorize, njit
 
@@ -546,7 +547,11 @@ _BATCHED: dict[str, tuple[Callable[..., Any], int, int, bool]] = {
 
 def batched(name: str, dtype: str) -> Any:
     """The batched row kernel ``name`` for ``dtype``, compiled on first use (cached on
-    disk) for one signature: every array of layout "A" (any strides), writable.  With
+    disk) for one signature: every array of layout "A" (any strides), the inputs typed
+    read-only (numba passes a writable array to a read-only parameter as it is, so
+    the general path's read-only broadcast views and the caller's arrays share it;
+    a writable-only signature sent read-only grads to the gufunc, whose copy of an
+    input that out overlaps was 0.53x the input, test_memory).  With
     numba's default of one specialisation per layout and read-only flag, the C, F
     and strided views of one test run compiled some 60 versions (10 minutes under
     load); C-contiguous arrays are accepted by the "A" version as they are.  The
@@ -556,8 +561,11 @@ def batched(name: str, dtype: str) -> Any:
     with _lock:
         found = _BUILT.get(key)
         if found is None:
-            arr = f"{dtype}[{', '.join(':' * ndim)}]"
-            args = [arr] * (arrays - 1) + ["int64", arr] + (["int64"] if tiled else [])
-            found = njit([f"void({', '.join(args)})"], **_LOOP)(body)
+            element = getattr(numba.types, dtype)
+            read = numba.types.Array(element, ndim, "A", readonly=True)
+            write = numba.types.Array(element, ndim, "A")
+            args = [read] * (arrays - 1) + [numba.types.int64, write]
+            args += [numba.types.int64] if tiled else []
+            found = njit([numba.types.void(*args)], **_LOOP)(body)
             _BUILT[key] = found
     return found
