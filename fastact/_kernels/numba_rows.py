@@ -90,32 +90,7 @@ def _parts(x, e, sgn, ws):
         v = sgn * float64(x[i])
         e[i] = v
         nan |= v != v
-    lm = ws[:_LANES]
-    li = ws[_LANES : 2 * _LANES]  # indices, exact in float64
-    for j in range(_LANES):
-        lm[j] = -math.inf
-        li[j] = n
-    whole = n - n % _LANES
-    for i0 in range(0, whole, _LANES):
-        for j in range(_LANES):
-            v = e[i0 + j]
-            take = v > lm[j]
-            lm[j] = v if take else lm[j]
-            li[j] = float64(i0 + j) if take else li[j]
-    for i in range(whole, n):
-        j = i - whole
-        v = e[i]
-        take = v > lm[j]
-        lm[j] = v if take else lm[j]
-        li[j] = float64(i) if take else li[j]
-    m = lm[0]
-    for j in range(1, _LANES):
-        m = lm[j] if lm[j] > m else m
-    best = float64(n)
-    for j in range(_LANES):
-        best = li[j] if lm[j] == m and li[j] < best else best
-    # No value above -inf (a row of -inf, or of NaN): index 0, as the C rows.
-    first = 0 if best == n else int(best)
+    m, first = _lane_max(e, ws)
     # No reduction and no branch in this loop, so that it vectorises (the exp is
     # most of the work; fused with the lane sums below it stayed scalar: 2x slower).
     for i in range(n):
@@ -186,11 +161,13 @@ def _softmax_forward(x, kind, out):
 
 
 @njit(**_ROW)
-def _argmax_first(y, ws):
-    """The first index of the largest y (0 if none is above -inf), in lanes."""
+def _lane_max(y, ws):
+    """The largest y (-inf if none is above -inf) and its first index (0 if none is
+    above -inf: a row of -inf, or of NaN, as the C rows), in _LANES lanes.  ws: the
+    lane workspace."""
     n = y.shape[0]
     lm = ws[:_LANES]
-    li = ws[_LANES : 2 * _LANES]
+    li = ws[_LANES : 2 * _LANES]  # indices, exact in float64
     for j in range(_LANES):
         lm[j] = -math.inf
         li[j] = n
@@ -203,8 +180,9 @@ def _argmax_first(y, ws):
             li[j] = float64(i0 + j) if take else li[j]
     for i in range(whole, n):
         j = i - whole
-        take = y[i] > lm[j]
-        lm[j] = y[i] if take else lm[j]
+        v = y[i]
+        take = v > lm[j]
+        lm[j] = v if take else lm[j]
         li[j] = float64(i) if take else li[j]
     m = lm[0]
     for j in range(1, _LANES):
@@ -212,7 +190,7 @@ def _argmax_first(y, ws):
     best = float64(n)
     for j in range(_LANES):
         best = li[j] if lm[j] == m and li[j] < best else best
-    return 0 if best == n else int(best)
+    return m, (0 if best == n else int(best))
 
 
 def _softmax_jacobian(x, kind, out):
@@ -263,7 +241,7 @@ def _vjp_row(g, v, kind, out, y, t, ws):
     else:
         for i in range(n):
             y[i] = v[i]
-        k = _argmax_first(y, ws)
+        _, k = _lane_max(y, ws)
         comp = -math.expm1(y[k]) if base == 1 else 1.0 - y[k]
     # The sums as compensated sums over a scratch row (products first), like rest.
     for i in range(n):
@@ -536,7 +514,8 @@ def gufunc(name: str, dtype: str) -> tuple[Any, int]:
     return found, kind
 
 
-#: batched kernel -> (its Python body, the dimensions of its arrays, array count)
+#: batched kernel -> (its Python body, the dimensions of its arrays, array count,
+#: whether it takes a tile width)
 _BATCHED: dict[str, tuple[Callable[..., Any], int, int, bool]] = {
     "rows_forward": (_rows_forward, 2, 2, False),
     "rows_vjp": (_rows_vjp, 2, 3, False),
