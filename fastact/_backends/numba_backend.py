@@ -644,6 +644,38 @@ def direct_loop(
     return loop, entry, values
 
 
+def direct_rows(
+    activation: str, method: str, dtype: np.dtype
+) -> tuple[Callable[..., None], Callable[..., None], int, int, int] | None:
+    """The compiled fast path's entry (fastact._kernels._fastcall) for the axis
+    functions: the entry points of the batched rows and columns kernels (the compiled
+    overloads: the call without the dispatcher's typing of every argument), the
+    kind of row, and the bounds _COLUMNS_MAX_N and _SHORT_ROW that choose between
+    them as :func:`_batched` does. The fast path takes C-contiguous calls that stay on
+    one thread (fewer than PARALLEL_MIN elements) with ``out`` either x itself or
+    disjoint from the inputs, and makes the views itself: the general path's view
+    making and layout checks cost ~15 us of a (10, 10) softmax (cProfile, 18 us a
+    call). None for glu and the Jacobians (results of another shape)."""
+    from fastact._kernels import numba_rows
+
+    sfx = _SERVED.get(np.dtype(dtype))
+    if sfx is None or activation == "glu":
+        return None
+    if method not in ("forward", "backward_x", "backward_y"):
+        return None
+    name = f"{activation}_{method}"
+    if name not in numba_rows.SIGNATURES:
+        return None
+    kind = numba_rows.SIGNATURES[name][1]
+    family = "forward" if method == "forward" else "vjp"
+    entries = []
+    for shape in ("rows", "cols"):
+        dispatcher = numba_rows.batched(f"{shape}_{family}", np.dtype(dtype).name)
+        (signature,) = dispatcher.signatures  # one "A"-layout signature (batched)
+        entries.append(dispatcher.overloads[signature].entry_point)
+    return entries[0], entries[1], kind, _COLUMNS_MAX_N, _SHORT_ROW
+
+
 # ----------------------------------------------------------------------------- backend
 
 

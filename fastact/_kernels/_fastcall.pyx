@@ -104,6 +104,12 @@ cdef class Direct:
     cdef object loop_entry
     cdef tuple loop_values
     cdef object loop_module
+    # numba's axis functions: the batched kernels' entry points (direct_rows).
+    cdef object rows_entry
+    cdef object cols_entry
+    cdef object tile_of
+    cdef long long row_kind
+    cdef intptr_t columns_max, short_row
 
     def __repr__(self):
         return f"<fastact fast path {self.keep!r} {self.kernel!r}>"
@@ -124,15 +130,30 @@ cdef object _make_direct(object plan, int typenum):
     d.kernel = None
     d.rows = 0
     if plan.backend != "cython":
-        if spec.kind != "elementwise" or any(
-            isinstance(v, np.ndarray) for v in params.values()
-        ):
+        if any(isinstance(v, np.ndarray) for v in params.values()):
             return False
+        if spec.kind != "elementwise" and (
+            spec.halves_axis or method not in ("forward", "backward_x", "backward_y")
+        ):
+            return False  # glu and the Jacobian: results of another shape than x's
         d.kernel = plan.kernels[0]
         d.keep = plan.kernels
         d.params = params
         d.loop = None
-        if plan.backend == "numba":
+        d.rows_entry = None
+        if plan.backend == "numba" and spec.kind != "elementwise":
+            from fastact._backends import numba_backend
+            from fastact._kernels import numba_rows
+            found = numba_backend.direct_rows(
+                spec.name, method, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
+                                            else np.float64))
+            if found is not None:
+                (d.rows_entry, d.cols_entry, d.row_kind, d.columns_max,
+                 d.short_row) = found
+                d.tile_of = numba_rows._tile
+                d.loop_module = numba_backend
+                d.axis = params["axis"]
+        elif plan.backend == "numba":
             from fastact._backends import numba_backend
             found = numba_backend.direct_loop(
                 spec.name, method, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
@@ -651,6 +672,10 @@ cdef class Base:
         without its conversions: the arrays need none); for numba on one thread, its
         generated loop on flat views (what the kernel would call)."""
         cdef cnp.ndarray first = <cnp.ndarray>x
+        if d.rows_entry is not None and 0 < cnp.PyArray_SIZE(first) < d.loop_module.PARALLEL_MIN:
+            done = self._numba_rows(d, grad, x, out)
+            if done is not None:
+                return done
         if d.loop is not None and cnp.PyArray_SIZE(first) < d.loop_module.PARALLEL_MIN:
             fx, fg, fo, fo2 = x, grad, out, out2
             if cnp.PyArray_NDIM(first) != 1:  # C-contiguous: flat views, no copy
@@ -683,6 +708,40 @@ cdef class Base:
             d.kernel(grad, x, out, **plan_params)
         return out
 
+
+    cdef object _numba_rows(self, Direct d, object grad, object x, object out):
+        """numba's batched row kernels on views of C-contiguous arrays, chosen as
+        numba_backend._batched chooses (rows kernel for long rows, columns kernel for
+        axes with elements after them and for short last-axis rows), or None when
+        the general kernel must run (long rows along an axis that is not the last)."""
+        cdef cnp.ndarray first = <cnp.ndarray>x
+        cdef int ndim = cnp.PyArray_NDIM(first), i
+        cdef int axis = d.axis
+        cdef intptr_t n, outer = 1, inner = 1, size = cnp.PyArray_SIZE(first)
+        if axis < 0:
+            axis += ndim
+        n = cnp.PyArray_DIMS(first)[axis]
+        for i in range(axis):
+            outer *= cnp.PyArray_DIMS(first)[i]
+        for i in range(axis + 1, ndim):
+            inner *= cnp.PyArray_DIMS(first)[i]
+        # (wraparound is off: no negative indices here)
+        arrays = (x, out) if grad is None else (grad, x, out)
+        if inner > 1:
+            if n > d.columns_max:
+                return None
+            shape = (outer, n, inner)
+            views = [a.reshape(shape) for a in arrays]
+            d.cols_entry(*views[:-1], d.row_kind, views[len(views) - 1], d.tile_of(n))
+        elif n > d.short_row or size == n:
+            shape = (outer, n)
+            views = [a.reshape(shape) for a in arrays]
+            d.rows_entry(*views[:-1], d.row_kind, views[len(views) - 1])
+        else:  # short rows: the columns of one (1, n, rows) block
+            shape = (outer, n)
+            views = [a.reshape(shape).T[None] for a in arrays]
+            d.cols_entry(*views[:-1], d.row_kind, views[len(views) - 1], d.tile_of(n))
+        return out
 
     def __call__(self, x, /, *args, out=None, backend=None, **params):
         if not args:
