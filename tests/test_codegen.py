@@ -164,6 +164,7 @@ _OWN_POINTS = np.array(
         ("tanh_f32", np.tanh, 1e-8),
         ("tanh_f64", np.tanh, 1e-15),
         ("log1p", np.log1p, 1e-15),
+        ("expm1_f32", np.expm1, 1e-8),
     ],
 )
 def test_own_primitives_agree_with_numpy(name: str, want, rtol: float) -> None:

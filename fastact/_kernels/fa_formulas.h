@@ -24,6 +24,19 @@ static inline float fa_own_tanh_f32(float v_x) {
     return (float)(copysignf(((v_a < ((float)0.5493061443340549)) ? v_small : v_big), v_x));
 }
 
+static inline float fa_own_expm1_f32(float v_x) {
+    const float v_q = ((float)2.468178172421176e-05);
+    const float v_q1 = ((v_q * v_x) + ((float)0.0002009604504564777));
+    const float v_q2 = ((v_q1 * v_x) + ((float)0.0013891318812966347));
+    const float v_q3 = ((v_q2 * v_x) + ((float)0.008332625962793827));
+    const float v_q4 = ((v_q3 * v_x) + ((float)0.04166659712791443));
+    const float v_q5 = ((v_q4 * v_x) + ((float)0.16666671633720398));
+    const float v_q6 = ((v_q5 * v_x) + ((float)0.5));
+    const float v_small = (v_x + (v_x * (v_x * v_q6)));
+    const float v_r = ((fabsf(v_x) < ((float)0.6931471805599453)) ? v_small : (expf(v_x) - ((float)1.0)));
+    return (float)(((v_x == ((float)0.0)) ? v_x : v_r));
+}
+
 /* ---- fastact's own primitives (_own_math.py), double ---- */
 
 static inline double fa_own_tanh_f64(double v_x) {
@@ -197,7 +210,7 @@ static inline float fa_ones_f32(float v_x) {
 }
 
 static inline float fa_elu_f32(float v_x, float v_alpha) {
-    return (float)(((v_x > ((float)0.0)) ? v_x : (v_alpha * expm1f(v_x))));
+    return (float)(((v_x > ((float)0.0)) ? v_x : (v_alpha * fa_own_expm1_f32(v_x))));
 }
 
 static inline float fa_elu_derivative_f32(float v_x, float v_alpha) {
@@ -210,7 +223,7 @@ static inline float fa_elu_from_output_f32(float v_y, float v_alpha) {
 
 static inline float fa_selu_f32(float v_x) {
     const float v_sa = ((float)1.7580993175506592);
-    return (float)(((v_x > ((float)0.0)) ? (((float)1.0507009873554805) * v_x) : (v_sa * expm1f(v_x))));
+    return (float)(((v_x > ((float)0.0)) ? (((float)1.0507009873554805) * v_x) : (v_sa * fa_own_expm1_f32(v_x))));
 }
 
 static inline float fa_selu_derivative_f32(float v_x) {
@@ -227,7 +240,7 @@ static inline float fa_selu_from_output_f32(float v_y) {
 
 static inline float fa_celu_f32(float v_x, float v_alpha) {
     const float v_t = (v_x / v_alpha);
-    const float v_em = expm1f(v_t);
+    const float v_em = fa_own_expm1_f32(v_t);
     const float v_r = (v_alpha * v_em);
     const float v_series = (v_x + (v_x * (((float)0.5) * v_t)));
     const float v_r2 = ((fabsf(v_t) < ((float)0.0001220703125)) ? v_series : v_r);
