@@ -21,6 +21,7 @@ from fastact import _validate as V
 # The compiled half of the API (built with the kernels it calls).
 from fastact._kernels._fastcall import Base as _Base
 from fastact._kernels._fastcall import Method as _Method
+from fastact._kernels._fastcall import enable_vectorcall as _enable_vectorcall
 from fastact._registry import SPECS, ActivationSpec, Param, lookup
 
 __all__ = ["Activation", "activations", "resolve_backend"]
@@ -398,7 +399,9 @@ def _make(spec: ActivationSpec) -> Activation:
         "value_and_derivative": _method_with_signature(Activation.value_and_derivative, forward),
         "backward": _method_with_signature(Activation.backward, backward),
     }
-    return type(spec.name, (Activation,), namespace)(spec)
+    cls = type(spec.name, (Activation,), namespace)
+    _enable_vectorcall(cls)  # CPython 3.11: a heap subclass does not inherit it
+    return cls(spec)
 
 
 _OBJECTS: dict[str, Activation] = {spec.name: _make(spec) for spec in SPECS}

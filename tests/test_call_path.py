@@ -138,6 +138,85 @@ def test_issue_15_item_2_cases(backend: str) -> None:
             activation(X, out=o, backend=backend, **bad)
 
 
+# Call sites with literal keywords: the interpreter passes one tuple of keyword names
+# per site, which is what the activation objects' memo of plans is keyed on.
+def _slope_forward(x: np.ndarray, o: np.ndarray, value: Any) -> Any:
+    return fa.leaky_relu(x, negative_slope=value, out=o)
+
+
+def _slope_backward(x: np.ndarray, o: np.ndarray, value: Any) -> Any:
+    return fa.leaky_relu.backward(np.ones_like(x), x, negative_slope=value, out=o)
+
+
+def _min_val_forward(x: np.ndarray, o: np.ndarray, value: Any) -> Any:
+    return fa.hardtanh(x, min_val=value, max_val=2.0, out=o)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("site", [_slope_forward, _slope_backward, _min_val_forward])
+def test_remembered_plans_tell_equal_values_apart(site: Any, backend: str) -> None:
+    """The same call site with values Python calls equal, in turn, many times: each
+    call gives what it gives on a fresh cache (the memo of plans compares types and
+    bits, not ==)."""
+    values = [1, 1.0, True, np.float32(1.0), np.int64(1), 0.0, -0.0, 0, False,
+              np.float64(-0.0), np.float32(-0.0), 0.25, -0.5]
+    x = np.array([-1.0, -0.25, 0.5, 3.0], dtype=np.float32)
+
+    def call(value: Any) -> Any:
+        with fa.use_backend(backend):
+            return _outcome(lambda: site(x, np.empty_like(x), value))
+
+    alone = {}
+    for i, value in enumerate(values):
+        _fresh()
+        alone[i] = call(value)
+    for order in (list(range(len(values))), list(range(len(values)))[::-1]):
+        _fresh()
+        for _ in range(3):
+            for i in order:
+                assert call(values[i]) == alone[i], (site.__name__, values[i], backend)
+
+
+def test_remembered_plans_follow_the_plan_cache_and_the_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A remembered plan is used only while the plan cache is the one it came from,
+    unchanged, and for the backend the call would choose now."""
+    o = np.empty_like(X)
+
+    def site() -> Any:
+        return fa.relu(X, out=o)
+
+    def grad_site() -> Any:
+        return fa.sigmoid.backward(np.ones_like(X), y=X, out=o)
+
+    for call in (site, grad_site):
+        _fresh()
+        call()
+        call()
+        assert len(_dispatch._selected) == 1
+        _dispatch._selected.clear()  # what registering a backend does
+        call()
+        assert len(_dispatch._selected) == 1, "a cleared cache must be refilled"
+        replaced: dict = {}
+        monkeypatch.setattr(_dispatch, "_selected", replaced)
+        call()
+        assert len(replaced) == 1, "a replaced cache must be used"
+        for backend in BACKENDS:
+            with fa.use_backend(backend):
+                call()
+                call()
+            assert any(key[5] == backend for key in replaced), backend
+        monkeypatch.undo()
+
+
+def test_methods_are_made_once() -> None:
+    assert fa.gelu.backward is fa.gelu.backward
+    assert fa.gelu.derivative is not fa.gelu.backward
+    assert fa.gelu.backward.__self__ is fa.gelu
+    assert fa.silu.backward.__self__ is fa.silu
+
+
 def test_plan_cache_is_bounded() -> None:
     from fastact import _validate
 
