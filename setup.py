@@ -22,7 +22,7 @@ Flags (gcc/clang):
   but only if a test program that uses every one of them links here (glibc >=
   2.35 has them all); otherwise the calls stay scalar and results stay right.
   Where fastact's own version of a primitive measured faster (tanh, float32
-  expm1, float64 log1p: ``_IMPL`` in tools/codegen.py), the generated kernels
+  expm1: ``_IMPL`` in tools/codegen.py), the generated kernels
   inline that instead.
 * OpenMP (``-fopenmp`` at compile and link time) when the configured compiler
   can build and link a tiny OpenMP program; otherwise the extensions are built

@@ -5,7 +5,7 @@
  * FA_BLOCK-element arrays, in a fixed-length `omp simd` loop that gcc turns into
  * whole SIMD vectors (AVX-512, AVX2 or SSE2 through target_clones, the libm
  * calls through glibc's libmvec; the primitives fastact computes itself, tanh,
- * float32 expm1 and float64 log1p, are inline code in fa_formulas.h).  This driver
+ * float32 expm1, are inline code in fa_formulas.h).  This driver
  * feeds it:
  *
  *   - contiguous operands are passed in place; strided ones, and the partial last

@@ -59,13 +59,6 @@ static inline double fa_own_tanh_f64(double v_x) {
     return (double)(copysign(((v_a < ((double)0.5493061443340549)) ? v_small : v_big), v_x));
 }
 
-static inline double fa_own_log1p_f64(double v_x) {
-    const double v_u = (((double)1.0) + v_x);
-    const double v_c = ((v_u - ((double)1.0)) - v_x);
-    const double v_corr = (((v_u == ((double)0.0)) || isinf(v_u)) ? ((double)0.0) : (v_c / v_u));
-    return (double)(((v_x == ((double)0.0)) ? v_x : (log(v_u) - v_corr)));
-}
-
 /* ---- formulas, float ---- */
 
 static inline float fa_keep_nan_f32(float v_x, float v_r) {
@@ -496,7 +489,7 @@ static inline double fa_sigmoid_from_output_f64(double v_y) {
 
 static inline double fa_log_sigmoid_f64(double v_x) {
     const double v_m = ((v_x < ((double)0.0)) ? v_x : ((double)0.0));
-    return (double)((-(fa_own_log1p_f64(exp((-fabs(v_x)))) - v_m)));
+    return (double)((-(log1p(exp((-fabs(v_x)))) - v_m)));
 }
 
 static inline double fa_log_sigmoid_derivative_f64(double v_x) {
@@ -727,7 +720,7 @@ static inline double fa_mish_derivative_f64(double v_x) {
 
 static inline double fa_softplus_f64(double v_x, double v_beta, double v_threshold) {
     const double v_z = (v_beta * v_x);
-    const double v_lp = fa_own_log1p_f64(exp((-fabs(v_z))));
+    const double v_lp = log1p(exp((-fabs(v_z))));
     const double v_r = ((v_z > ((double)0.0)) ? (v_x + (v_lp / v_beta)) : (v_lp / v_beta));
     const double v_tail = copysign(exp((v_z - log(fabs(v_beta)))), v_beta);
     const double v_r2 = (((v_z < ((double)-700.0)) && (fabs(v_beta) < ((double)1.0))) ? v_tail : v_r);
