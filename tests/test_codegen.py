@@ -143,3 +143,57 @@ def test_primitives_cover_what_the_formulas_call() -> None:
     }
     builtins_used = {"MappingProxyType", "Kernels", "field", "dataclass"}
     assert called - own - builtins_used <= set(_primitives.PRIMITIVES)
+
+
+# fastact's own primitives (fastact/_own_math.py), run as plain Python (float64) against
+# NumPy: a wrong algorithm, or a special value it mishandles, fails here before any C is
+# made of it; the compiled versions are held to the accuracy bar by the accuracy tests.
+_OWN_POINTS = np.array(
+    [-np.inf, -1e300, -800.0, -30.0, -22.0, -10.0, -1.0, -0.9999999, -0.5493061443340549,
+     -0.3, -1e-5, -1e-200, -5e-324, -0.0, 0.0, 5e-324, 1e-300, 2e-17, 1e-8, 0.17,
+     0.5493061443340548, 0.5493061443340549, 0.55, 1.0, 3.7, 9.99, 10.0, 21.9, 22.0, 23.0,
+     700.0, 1e300, np.inf, np.nan]
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "want", "rtol"),
+    [
+        # float32's polynomial in float64 arithmetic: its own error, 4e-9 (a float32
+        # half-ulp is 3e-8); the others to a few float64 ulps
+        ("tanh_f32", np.tanh, 1e-8),
+        ("tanh_f64", np.tanh, 1e-15),
+        ("log1p", np.log1p, 1e-15),
+        ("expm1_f32", np.expm1, 1e-8),
+    ],
+)
+def test_own_primitives_agree_with_numpy(name: str, want, rtol: float) -> None:
+    from fastact import _own_math
+
+    fn = getattr(_own_math, f"own_{name}")
+    points = np.concatenate([_OWN_POINTS, np.linspace(-0.999, 30.0, 2001)])
+    with np.errstate(all="ignore"):
+        expect = want(points)
+        got = np.array([fn(np.float64(v)) for v in points])
+    close = np.isclose(got, expect, rtol=rtol, atol=0.0, equal_nan=True)
+    assert close.all(), (points[~close], got[~close], expect[~close])
+    assert (np.signbit(got) == np.signbit(expect))[~np.isnan(expect)].all()
+    assert np.isnan(got[np.isnan(points)]).all()
+
+
+def test_the_implementation_table() -> None:
+    """Every choice names a libm primitive and "libm" or "own"; an "own" choice has its
+    function in _own_math.py, and the generated C calls it instead of libm."""
+    from fastact import _own_math
+
+    text = codegen.generate()
+    for name, choice in codegen._IMPL.items():
+        assert name in codegen._LIBM
+        for sfx, impl in choice.items():
+            assert sfx in ("f32", "f64") and impl in ("libm", "own")
+            own_c = f"fa_own_{name}_{sfx}("
+            if impl == "own":
+                assert hasattr(_own_math, f"own_{name}") or hasattr(_own_math, f"own_{name}_{sfx}")
+                assert f"static inline {'float' if sfx == 'f32' else 'double'} {own_c}" in text
+            else:
+                assert own_c not in text

@@ -27,7 +27,7 @@ FLOORS: list[set[str]] = [
     {"fastact._dispatch"},
     {"fastact._backends"},
     {"fastact._kernels", "fastact._threads", "fastact._formulas", "fastact._primitives",
-     "fastact._reference", "fastact._registry"},
+     "fastact._own_math", "fastact._reference", "fastact._registry"},
 ]
 
 

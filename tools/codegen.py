@@ -7,10 +7,13 @@ Usage (from the repository root)::
 
 The formulas are parsed with :mod:`ast` (never executed by the generator, so what is
 translated is exactly the source), every function is emitted twice in C (``float``
-and ``double``), and for every activation of :data:`fastact._formulas.KERNELS` and
-every method a *block function* computes ``FA_BLOCK`` elements in an ``omp simd``
-loop (see ``fastact/_kernels/fa_driver.h``). A table at the end lists the kernels;
-``fastact/_kernels/_ufuncs.pyx`` turns each entry into a NumPy ufunc.
+and ``double``), each primitive becoming a libm call (vectorised through glibc's libmvec)
+or, where :data:`_IMPL` chooses it for the dtype, a call of fastact's own version from
+``fastact/_own_math.py`` (same language, emitted first), and for every activation of
+:data:`fastact._formulas.KERNELS` and every method a *block function* computes
+``FA_BLOCK`` elements in an ``omp simd`` loop (see ``fastact/_kernels/fa_driver.h``).
+A table at the end lists the kernels; ``fastact/_kernels/_ufuncs.pyx`` turns each
+entry into a NumPy ufunc.
 
 The output is deterministic (a test regenerates it and compares with the committed
 file) and stamped "generated, do not edit".
@@ -28,6 +31,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FORMULAS_PATH = REPO / "fastact" / "_formulas.py"
+OWN_MATH_PATH = REPO / "fastact" / "_own_math.py"
 OUTPUT_PATH = REPO / "fastact" / "_kernels" / "fa_formulas.h"
 
 #: (C type, suffix) of the two instantiations.
@@ -36,6 +40,42 @@ DTYPES = (("float", "f32"), ("double", "f64"))
 #: Primitive -> C99 function (float version is the name + "f").
 _LIBM = {"exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",
          "fabs", "copysign"}  # fmt: skip
+
+#: Per primitive and dtype, the implementation the formulas call in C: "libm" (glibc's
+#: function, vectorised through libmvec) or "own" (``own_<name>`` of
+#: fastact/_own_math.py, generated into fa_formulas.h as ``fa_own_<name>_<sfx>``).
+#: Primitives not listed use libm (exp, log, erf, erfc, hypot, sqrt: no own version
+#: was written and measured yet). Measured with callgrind (instructions per element,
+#: 1e5 elements of 3 * standard normal, one thread, the AVX2 clone and libmvec's AVX2
+#: variants, which is what valgrind's CPU selects), libm -> own, and the worst error of
+#: tools/accuracy_report.py (cython, scaled ulps, the bar is 8), libm -> own. The machine
+#: was too loaded (load average 11 on 2 cores) for ns/element timings.
+_IMPL: dict[str, dict[str, str]] = {
+    # own_tanh_f32/_f64 (odd polynomial below log(3)/2, 1 - 2/(exp(2|x|) + 1) above):
+    #   tanh forward f32 11.08 -> 10.33, f64 24.96 -> 22.28; tanhshrink f32 14.09 ->
+    #   13.90, f64 31.78 -> 28.53; tanhshrink' f32 11.21 -> 9.96, f64 25.21 -> 21.53.
+    #   Error: tanh f32 1.27 -> 0.95, f64 0.84 -> 0.81; tanhshrink' f32 1.86 -> 1.76,
+    #   f64 1.89 -> 1.40.
+    # Rejected: tanh on libmvec's expm1 (-t/(t + 2), t = expm1(-2|x|), as numba_math's):
+    #   tanh f32 11.08 -> 24.96, f64 24.96 -> 42.78 (libmvec's AVX2 expm1f alone costs
+    #   17 instructions per element here); error f32 2.77, f64 1.76.
+    "tanh": {"f32": "own", "f64": "own"},
+    # own_expm1_f32 (polynomial below log 2, exp(x) - 1 above): elu f32 13.21 -> 10.60,
+    #   selu 12.59 -> 10.08, celu 26.63 -> 24.79 (libmvec's AVX2 expm1f costs about 17
+    #   instructions per element, its expf about 5); error elu f32 unchanged, selu
+    #   1.20 -> 1.01, celu(alpha=2) 0.95 -> 1.15. f64 stays libm: no float64 fit
+    #   reached 1 ulp in the time there was (5e-16, see _own_math.py).
+    "expm1": {"f32": "own", "f64": "libm"},
+    # own_log1p (log(u) - ((u - 1) - x)/u over libmvec's log):
+    #   f64: log_sigmoid 33.97 -> 31.78, softplus 64.16 -> 60.91; error log_sigmoid
+    #   1.22 -> 1.55, softplus 1.49 -> 1.70, softplus(beta=2, threshold=20) 1.74 -> 2.47.
+    #   f32, rejected: log_sigmoid 13.71 -> 14.23, softplus 26.43 -> 27.37 (error 1.40
+    #   -> 2.41 and 1.40 -> 2.84).
+    #   f64 rejected too: 5-7 % fewer instructions for up to 1.4x the error is not a
+    #   trade fastact makes (its promise is speed *and* accuracy); own_log1p stays
+    #   written and tested for a faster log under it.
+    "log1p": {"f32": "libm", "f64": "libm"},
+}
 #: Primitives spelled as type-generic C99 macros.
 _MACROS = {"isnan": "isnan", "isinf": "isinf"}
 
@@ -65,6 +105,8 @@ class _Context:
     functions: set[str]
     constants: dict[str, float]
     local: set[str]
+    #: True inside fastact/_own_math.py: primitives always go to libm there.
+    own_math: bool = False
 
 
 def _fold(node: ast.expr, ctx: _Context) -> float | None:
@@ -148,6 +190,8 @@ def _call(node: ast.Call, ctx: _Context) -> str:
     if name in _MACROS:
         return f"{_MACROS[name]}({', '.join(args)})"
     if name in _LIBM:
+        if not ctx.own_math and _IMPL.get(name, {}).get(ctx.sfx, "libm") == "own":
+            return f"fa_own_{name}_{ctx.sfx}({', '.join(args)})"
         cname = name + ("f" if ctx.sfx == "f32" else "")
         return f"{cname}({', '.join(args)})"
     if name in ctx.functions:
@@ -156,11 +200,11 @@ def _call(node: ast.Call, ctx: _Context) -> str:
 
 
 def _function(fn: ast.FunctionDef, ctype: str, sfx: str, functions: set[str],
-              constants: dict[str, float]) -> str:  # fmt: skip
+              constants: dict[str, float], own_math: bool = False) -> str:  # fmt: skip
     args = [a.arg for a in fn.args.args]
     if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs or fn.args.defaults:
         raise _fail(fn, f"{fn.name}: plain positional arguments only")
-    ctx = _Context(ctype, sfx, functions, constants, set(args))
+    ctx = _Context(ctype, sfx, functions, constants, set(args), own_math)
     lines = []
     body = fn.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -184,8 +228,8 @@ def _function(fn: ast.FunctionDef, ctype: str, sfx: str, functions: set[str],
     return head + " {\n" + "\n".join(lines) + "\n}\n"
 
 
-def _parse() -> tuple[list[ast.FunctionDef], dict[str, float]]:
-    tree = ast.parse(FORMULAS_PATH.read_text(encoding="utf-8"))
+def _parse(path: Path = FORMULAS_PATH) -> tuple[list[ast.FunctionDef], dict[str, float]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
     functions, constants = [], {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef):
@@ -350,10 +394,24 @@ def _block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> str:
 
 def _stamp() -> str:
     return (
-        "/* GENERATED by tools/codegen.py from fastact/_formulas.py: DO NOT EDIT.\n"
+        "/* GENERATED by tools/codegen.py from fastact/_formulas.py and\n"
+        " * fastact/_own_math.py: DO NOT EDIT.\n"
         " * Edit the formulas and run `python tools/codegen.py`; a test checks that this\n"
         " * file matches the generator's output. */\n"
     )
+
+
+def _own_serves(function: str, sfx: str) -> bool:
+    """Whether ``function`` of _own_math.py is the C code of a primitive for ``sfx``:
+    ``own_<name>`` serves both dtypes, ``own_<name>_<sfx>`` one (emitted under the C
+    name ``fa_own_<name>_<sfx>`` all the same)."""
+    name = function.removeprefix("own_")
+    for _, other in DTYPES:
+        if name.endswith("_" + other):
+            if other != sfx:
+                return False
+            name = name.removesuffix("_" + other)
+    return _IMPL.get(name, {}).get(sfx) == "own"
 
 
 def generate() -> str:
@@ -362,6 +420,16 @@ def generate() -> str:
     names = {fn.name for fn in functions}
     out = [_stamp(), "#ifndef FA_FORMULAS_H", "#define FA_FORMULAS_H", "",
            '#include "fa_driver.h"', ""]  # fmt: skip
+    own_functions, own_constants = _parse(OWN_MATH_PATH)
+    own_names = {fn.name for fn in own_functions}
+    for ctype, sfx in DTYPES:
+        used = [fn for fn in own_functions if _own_serves(fn.name, sfx)]
+        if used:
+            out.append(f"/* ---- fastact's own primitives (_own_math.py), {ctype} ---- */\n")
+        for fn in used:
+            text = _function(fn, ctype, sfx, own_names, own_constants, own_math=True)
+            c_name = f"fa_{fn.name.removesuffix('_' + sfx)}_{sfx}("
+            out.append(text.replace(f"fa_{fn.name}_{sfx}(", c_name))
     for ctype, sfx in DTYPES:
         out.append(f"/* ---- formulas, {ctype} ---- */\n")
         for fn in functions:
