@@ -21,8 +21,8 @@ Flags (gcc/clang):
   attribute (``FA_HAVE_LIBMVEC``) so that loops call glibc's vector variants,
   but only if a test program that uses every one of them links here (glibc >=
   2.35 has them all); otherwise the calls stay scalar and results stay right.
-  Where fastact's own version of a primitive measured faster (tanh, float32
-  expm1: ``_IMPL`` in tools/codegen.py), the generated kernels
+  Where fastact's own version of a primitive measured faster (float64 tanh:
+  ``_IMPL`` in tools/codegen.py), the generated kernels
   inline that instead.
 * OpenMP (``-fopenmp`` at compile and link time) when the configured compiler
   can build and link a tiny OpenMP program; otherwise the extensions are built

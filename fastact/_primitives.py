@@ -6,8 +6,9 @@ these names. Every compiled backend binds them to its own implementation:
 * the Cython backend's generator (``tools/codegen.py``) maps each name, per dtype, to a
   C99 libm function (``exp`` -> ``expf``/``exp``), which gcc vectorises through glibc's
   libmvec, or to fastact's own version in :mod:`fastact._own_math` (written in the same
-  formula language and translated into C with the formulas: tanh and float32 expm1;
-  own_log1p is written and tested but not chosen), as the table ``_IMPL`` there says, with the measurements that chose;
+  formula language and translated into C with the formulas: float64 tanh; the
+  float32 tanh and expm1 and float64 log1p there are written and tested but measured
+  slower or less accurate), as the table ``_IMPL`` there says, with the measurements that chose;
 * the numba backend binds them to vectorisable numba functions.
 
 The definitions here give the names their meaning in plain Python (float64, through

@@ -50,6 +50,16 @@ _LIBM = {"exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",
 #: variants, which is what valgrind's CPU selects), libm -> own, and the worst error of
 #: tools/accuracy_report.py (cython, scaled ulps, the bar is 8), libm -> own. The machine
 #: was too loaded (load average 11 on 2 cores) for ns/element timings.
+#:
+#: Callgrind sees only the AVX2 clone. Timed on the AVX-512 clone (2-core Intel Xeon
+#: with AVX-512, 1 thread, best of 5 x 200 calls at 1e5 and of 5 x 5 at 1e7, load
+#: average ~2, ns per element, libm -> own, two runs): float32 tanh 0.44 -> 0.60 at
+#: 1e5, 0.56 -> 0.72 at 1e7; elu 0.42 -> 0.58, selu 0.42 -> 0.58, tanhshrink 0.65 ->
+#: 0.86, celu 0.88 -> 1.04 (libmvec's 16-lane expf/tanhf beat the own code there);
+#: float64 tanh 1.54 -> 1.41 at 1e5 (1.89 -> 1.89 at 1e7: memory), elu, selu, celu
+#: equal within the noise. So float32 stays on libm and float64 tanh is the own one,
+#: better on both clones. (A choice per clone needs block functions compiled per
+#: target and dispatched by fastact, not target_clones, which compiles one source.)
 _IMPL: dict[str, dict[str, str]] = {
     # own_tanh_f32/_f64 (odd polynomial below log(3)/2, 1 - 2/(exp(2|x|) + 1) above):
     #   tanh forward f32 11.08 -> 10.33, f64 24.96 -> 22.28; tanhshrink f32 14.09 ->
@@ -59,13 +69,13 @@ _IMPL: dict[str, dict[str, str]] = {
     # Rejected: tanh on libmvec's expm1 (-t/(t + 2), t = expm1(-2|x|), as numba_math's):
     #   tanh f32 11.08 -> 24.96, f64 24.96 -> 42.78 (libmvec's AVX2 expm1f alone costs
     #   17 instructions per element here); error f32 2.77, f64 1.76.
-    "tanh": {"f32": "own", "f64": "own"},
+    "tanh": {"f32": "libm", "f64": "own"},  # f32: slower on the AVX-512 clone (above)
     # own_expm1_f32 (polynomial below log 2, exp(x) - 1 above): elu f32 13.21 -> 10.60,
     #   selu 12.59 -> 10.08, celu 26.63 -> 24.79 (libmvec's AVX2 expm1f costs about 17
     #   instructions per element, its expf about 5); error elu f32 unchanged, selu
     #   1.20 -> 1.01, celu(alpha=2) 0.95 -> 1.15. f64 stays libm: no float64 fit
     #   reached 1 ulp in the time there was (5e-16, see _own_math.py).
-    "expm1": {"f32": "own", "f64": "libm"},
+    "expm1": {"f32": "libm", "f64": "libm"},  # f32: slower on the AVX-512 clone
     # own_log1p (log(u) - ((u - 1) - x)/u over libmvec's log):
     #   f64: log_sigmoid 33.97 -> 31.78, softplus 64.16 -> 60.91; error log_sigmoid
     #   1.22 -> 1.55, softplus 1.49 -> 1.70, softplus(beta=2, threshold=20) 1.74 -> 2.47.

@@ -4,8 +4,8 @@
  * fastact/_formulas.py into fa_formulas.h: it computes FA_BLOCK elements from
  * FA_BLOCK-element arrays, in a fixed-length `omp simd` loop that gcc turns into
  * whole SIMD vectors (AVX-512, AVX2 or SSE2 through target_clones, the libm
- * calls through glibc's libmvec; the primitives fastact computes itself, tanh,
- * float32 expm1, are inline code in fa_formulas.h).  This driver
+ * calls through glibc's libmvec; the primitive fastact computes itself, float64
+ * tanh, is inline code in fa_formulas.h).  This driver
  * feeds it:
  *
  *   - contiguous operands are passed in place; strided ones, and the partial last

@@ -8,35 +8,6 @@
 
 #include "fa_driver.h"
 
-/* ---- fastact's own primitives (_own_math.py), float ---- */
-
-static inline float fa_own_tanh_f32(float v_x) {
-    const float v_a = fabsf(v_x);
-    const float v_s = (v_a * v_a);
-    const float v_p = ((float)-0.0066095623187720776);
-    const float v_p1 = ((v_p * v_s) + ((float)0.021308623254299164));
-    const float v_p2 = ((v_p1 * v_s) + ((float)-0.05390921235084534));
-    const float v_p3 = ((v_p2 * v_s) + ((float)0.13333112001419067));
-    const float v_p4 = ((v_p3 * v_s) + ((float)-0.3333333134651184));
-    const float v_small = (v_a + (v_a * (v_s * v_p4)));
-    const float v_ac = ((v_a > ((float)10.0)) ? ((float)10.0) : v_a);
-    const float v_big = (((float)1.0) - (((float)2.0) / (expf((((float)2.0) * v_ac)) + ((float)1.0))));
-    return (float)(copysignf(((v_a < ((float)0.5493061443340549)) ? v_small : v_big), v_x));
-}
-
-static inline float fa_own_expm1_f32(float v_x) {
-    const float v_q = ((float)2.468178172421176e-05);
-    const float v_q1 = ((v_q * v_x) + ((float)0.0002009604504564777));
-    const float v_q2 = ((v_q1 * v_x) + ((float)0.0013891318812966347));
-    const float v_q3 = ((v_q2 * v_x) + ((float)0.008332625962793827));
-    const float v_q4 = ((v_q3 * v_x) + ((float)0.04166659712791443));
-    const float v_q5 = ((v_q4 * v_x) + ((float)0.16666671633720398));
-    const float v_q6 = ((v_q5 * v_x) + ((float)0.5));
-    const float v_small = (v_x + (v_x * (v_x * v_q6)));
-    const float v_r = ((fabsf(v_x) < ((float)0.6931471805599453)) ? v_small : (expf(v_x) - ((float)1.0)));
-    return (float)(((v_x == ((float)0.0)) ? v_x : v_r));
-}
-
 /* ---- fastact's own primitives (_own_math.py), double ---- */
 
 static inline double fa_own_tanh_f64(double v_x) {
@@ -100,7 +71,7 @@ static inline float fa_log_sigmoid_derivative_f32(float v_x) {
 }
 
 static inline float fa_tanh_forward_f32(float v_x) {
-    return (float)(fa_own_tanh_f32(v_x));
+    return (float)(tanhf(v_x));
 }
 
 static inline float fa_tanh_derivative_f32(float v_x) {
@@ -203,7 +174,7 @@ static inline float fa_ones_f32(float v_x) {
 }
 
 static inline float fa_elu_f32(float v_x, float v_alpha) {
-    return (float)(((v_x > ((float)0.0)) ? v_x : (v_alpha * fa_own_expm1_f32(v_x))));
+    return (float)(((v_x > ((float)0.0)) ? v_x : (v_alpha * expm1f(v_x))));
 }
 
 static inline float fa_elu_derivative_f32(float v_x, float v_alpha) {
@@ -216,7 +187,7 @@ static inline float fa_elu_from_output_f32(float v_y, float v_alpha) {
 
 static inline float fa_selu_f32(float v_x) {
     const float v_sa = ((float)1.7580993175506592);
-    return (float)(((v_x > ((float)0.0)) ? (((float)1.0507009873554805) * v_x) : (v_sa * fa_own_expm1_f32(v_x))));
+    return (float)(((v_x > ((float)0.0)) ? (((float)1.0507009873554805) * v_x) : (v_sa * expm1f(v_x))));
 }
 
 static inline float fa_selu_derivative_f32(float v_x) {
@@ -233,7 +204,7 @@ static inline float fa_selu_from_output_f32(float v_y) {
 
 static inline float fa_celu_f32(float v_x, float v_alpha) {
     const float v_t = (v_x / v_alpha);
-    const float v_em = fa_own_expm1_f32(v_t);
+    const float v_em = expm1f(v_t);
     const float v_r = (v_alpha * v_em);
     const float v_series = (v_x + (v_x * (((float)0.5) * v_t)));
     const float v_r2 = ((fabsf(v_t) < ((float)0.0001220703125)) ? v_series : v_r);
@@ -369,11 +340,11 @@ static inline float fa_tanhshrink_f32(float v_x) {
     const float v_num = (((float)2635284526875.0) + (v_t * (((float)210822762150.0) + (v_t * (((float)4714049340.0) + (v_t * (((float)38798760.0) + (v_t * (((float)116025.0) + (v_t * ((float)90.0)))))))))));
     const float v_den = (((float)7905853580625.0) + (v_t * (((float)3794809718700.0) + (v_t * (((float)252070693875.0) + (v_t * (((float)5237832600.0) + (v_t * (((float)41351310.0) + (v_t * (((float)120120.0) + (v_t * ((float)91.0)))))))))))));
     const float v_near = (v_x * ((v_t * v_num) / v_den));
-    return (float)(((fabsf(v_x) < ((float)2.0)) ? v_near : (v_x - fa_own_tanh_f32(v_x))));
+    return (float)(((fabsf(v_x) < ((float)2.0)) ? v_near : (v_x - tanhf(v_x))));
 }
 
 static inline float fa_tanhshrink_derivative_f32(float v_x) {
-    const float v_th = fa_own_tanh_f32(v_x);
+    const float v_th = tanhf(v_x);
     return (float)((v_th * v_th));
 }
 
