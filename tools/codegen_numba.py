@@ -242,6 +242,22 @@ def _cpu_loop(entry, sfx: str, scalar: bool) -> str:  # type: ignore[no-untyped-
     return "\n".join(lines) + "\n"
 
 
+def _c_entry(entry, sfx: str) -> str:  # type: ignore[no-untyped-def]
+    """``<name>_c_<sfx>(args, n, params)``: the scalar-parameter loop over raw pointers
+    (``args``: inputs then outputs, ``n`` elements each; ``params``: float64 values), a
+    plain function that fastact's numba backend compiles as a ``cfunc`` on first use,
+    so that the compiled fast path calls it with no argument unboxing."""
+    nin, nout = len(entry.inputs), len(entry.outputs)
+    dtype = "float32" if sfx == "f32" else "float64"
+    views = [f"carray(args[{i}], (n,), {dtype})" for i in range(nin)]
+    views += [f"params[{k}]" for k in range(len(entry.params))]
+    views += [f"carray(args[{nin + j}], (n,), {dtype})" for j in range(nout)]
+    return (
+        f"def {entry.name}_c_{sfx}(args, n, params):\n"
+        f"    {entry.name}_s_{sfx}({', '.join(views)})\n"
+    )
+
+
 def generate_cpu() -> str:
     functions, constants = codegen._parse()
     names = {fn.name for fn in functions}
@@ -251,9 +267,11 @@ def generate_cpu() -> str:
             "vectorisable primitives of numba_math, and every kernel of\n"
             "tools/codegen.kernel_entries() as loops over 1-D contiguous arrays:\n"
             "``<name>_s_<dtype>(inputs..., scalar params..., outputs...)`` and\n"
-            "``<name>_a_<dtype>(inputs..., param arrays..., outputs...)``."
+            "``<name>_a_<dtype>(inputs..., param arrays..., outputs...)``, and\n"
+            "``<name>_c_<dtype>(args, n, params)``, the first over raw pointers (compiled\n"
+            "as a cfunc on first use by fastact._backends.numba_backend.c_entry)."
         ),
-        "from numba import float64, njit",
+        "from numba import carray, float32, float64, njit",
         "",
         "from fastact._kernels.numba_math import PRIMITIVES as _PRIMITIVES",
         "",
@@ -286,6 +304,7 @@ def generate_cpu() -> str:
         out.append(f"# ---- kernels, {sfx} ----\n")
         for entry in entries:
             out.append(_cpu_loop(entry, sfx, True) + "\n")
+            out.append(_c_entry(entry, sfx) + "\n")
             if entry.params:
                 out.append(_cpu_loop(entry, sfx, False) + "\n")
     out.append("#: kernel name -> (inputs, real parameters, outputs)")

@@ -55,6 +55,9 @@ cnp.import_array()
 cnp.import_ufunc()
 
 ctypedef void (*loop_fn)(char **, const intptr_t *, const intptr_t *, void *) noexcept nogil
+# numba's cfunc entries of its loops (numba_backend.c_entry): (pointers to the inputs
+# then the outputs, elements, float64 parameter values).
+ctypedef void (*c_entry_fn)(void **, intptr_t, double *) noexcept nogil
 
 cdef enum:
     FORWARD = 0
@@ -104,6 +107,8 @@ cdef class Direct:
     cdef object loop_entry
     cdef tuple loop_values
     cdef object loop_module
+    cdef c_entry_fn c_entry
+    cdef object c_keep
     # numba's axis functions: the batched kernels' entry points (direct_rows).
     cdef object rows_entry
     cdef object cols_entry
@@ -158,9 +163,14 @@ cdef object _make_direct(object plan, int typenum):
             found = numba_backend.direct_loop(
                 spec.name, method, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
                                             else np.float64), params)
+            d.c_entry = NULL
             if found is not None:
-                d.loop, d.loop_entry, d.loop_values = found
+                d.loop, d.loop_entry, d.loop_values, d.c_keep = found
                 d.loop_module = numba_backend
+                if d.c_keep is not None and len(d.loop_values) <= 8:
+                    d.c_entry = <c_entry_fn><void *><intptr_t>d.c_keep.address
+                    for k in range(len(d.loop_values)):
+                        d.values_f64[k] = d.loop_values[k]
         return d
     from fastact._backends._shared import kernel_name, param_values, real_params
     from fastact._kernels import _rows, _ufuncs
@@ -676,6 +686,26 @@ cdef class Base:
             done = self._numba_rows(d, grad, x, out)
             if done is not None:
                 return done
+        cdef void *pointers[4]
+        cdef int k = 0
+        cdef intptr_t n = cnp.PyArray_SIZE(first)
+        if d.c_entry != NULL and d.loop is not None and n < d.loop_module.PARALLEL_MIN:
+            # The loop's cfunc on the raw pointers (C-contiguous: flat), one thread.
+            if grad is not None:
+                pointers[k] = cnp.PyArray_DATA(<cnp.ndarray>grad)
+                k += 1
+            pointers[k] = cnp.PyArray_DATA(first)
+            pointers[k + 1] = cnp.PyArray_DATA(<cnp.ndarray>out)
+            if out2 is not None:
+                pointers[k + 2] = cnp.PyArray_DATA(<cnp.ndarray>out2)
+            if n >= _NOGIL_MIN:
+                with nogil:
+                    d.c_entry(pointers, n, d.values_f64)
+            else:
+                d.c_entry(pointers, n, d.values_f64)
+            if out2 is not None:
+                return (out, out2)
+            return out
         if d.loop is not None and cnp.PyArray_SIZE(first) < d.loop_module.PARALLEL_MIN:
             fx, fg, fo, fo2 = x, grad, out, out2
             if cnp.PyArray_NDIM(first) != 1:  # C-contiguous: flat views, no copy

@@ -4,7 +4,9 @@ numba CPU kernels: every formula as an inlined njit function over the
 vectorisable primitives of numba_math, and every kernel of
 tools/codegen.kernel_entries() as loops over 1-D contiguous arrays:
 ``<name>_s_<dtype>(inputs..., scalar params..., outputs...)`` and
-``<name>_a_<dtype>(inputs..., param arrays..., outputs...)``.
+``<name>_a_<dtype>(inputs..., param arrays..., outputs...)``, and
+``<name>_c_<dtype>(args, n, params)``, the first over raw pointers (compiled
+as a cfunc on first use by fastact._backends.numba_backend.c_entry).
 
 Edit the formulas and run ``python tools/codegen_numba.py``; a test checks that
 this file matches the generator's output.
@@ -12,7 +14,7 @@ this file matches the generator's output.
 # ruff: noqa
 # mypy: ignore-errors
 
-from numba import float64, njit
+from numba import carray, float32, float64, njit
 
 from fastact._kernels.numba_math import PRIMITIVES as _PRIMITIVES
 
@@ -1021,12 +1023,20 @@ def sigmoid_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def sigmoid_forward_c_f32(args, n, params):
+    sigmoid_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def sigmoid_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_sigmoid_derivative_f32(in0)
         O0[i] = r0
+
+
+def sigmoid_derivative_c_f32(args, n, params):
+    sigmoid_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1039,6 +1049,10 @@ def sigmoid_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def sigmoid_value_and_derivative_c_f32(args, n, params):
+    sigmoid_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def sigmoid_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1046,6 +1060,10 @@ def sigmoid_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_sigmoid_derivative_f32(in1)
         O0[i] = r0
+
+
+def sigmoid_backward_x_c_f32(args, n, params):
+    sigmoid_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1057,6 +1075,10 @@ def sigmoid_backward_y_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def sigmoid_backward_y_c_f32(args, n, params):
+    sigmoid_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def log_sigmoid_forward_s_f32(I0, O0):
     for i in range(O0.shape[0]):
@@ -1065,12 +1087,20 @@ def log_sigmoid_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def log_sigmoid_forward_c_f32(args, n, params):
+    log_sigmoid_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def log_sigmoid_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_log_sigmoid_derivative_f32(in0)
         O0[i] = r0
+
+
+def log_sigmoid_derivative_c_f32(args, n, params):
+    log_sigmoid_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1083,6 +1113,10 @@ def log_sigmoid_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def log_sigmoid_value_and_derivative_c_f32(args, n, params):
+    log_sigmoid_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def log_sigmoid_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1090,6 +1124,10 @@ def log_sigmoid_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_log_sigmoid_derivative_f32(in1)
         O0[i] = r0
+
+
+def log_sigmoid_backward_x_c_f32(args, n, params):
+    log_sigmoid_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1100,12 +1138,20 @@ def tanh_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def tanh_forward_c_f32(args, n, params):
+    tanh_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def tanh_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_tanh_derivative_f32(in0)
         O0[i] = r0
+
+
+def tanh_derivative_c_f32(args, n, params):
+    tanh_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1118,6 +1164,10 @@ def tanh_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def tanh_value_and_derivative_c_f32(args, n, params):
+    tanh_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def tanh_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1125,6 +1175,10 @@ def tanh_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_tanh_derivative_f32(in1)
         O0[i] = r0
+
+
+def tanh_backward_x_c_f32(args, n, params):
+    tanh_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1136,6 +1190,10 @@ def tanh_backward_y_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def tanh_backward_y_c_f32(args, n, params):
+    tanh_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def relu_forward_s_f32(I0, O0):
     for i in range(O0.shape[0]):
@@ -1144,12 +1202,20 @@ def relu_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def relu_forward_c_f32(args, n, params):
+    relu_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def relu_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_relu_derivative_f32(in0)
         O0[i] = r0
+
+
+def relu_derivative_c_f32(args, n, params):
+    relu_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1162,6 +1228,10 @@ def relu_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def relu_value_and_derivative_c_f32(args, n, params):
+    relu_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def relu_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1169,6 +1239,10 @@ def relu_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_relu_derivative_f32(in1)
         O0[i] = r0
+
+
+def relu_backward_x_c_f32(args, n, params):
+    relu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1180,6 +1254,10 @@ def relu_backward_y_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def relu_backward_y_c_f32(args, n, params):
+    relu_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def relu6_forward_s_f32(I0, O0):
     for i in range(O0.shape[0]):
@@ -1188,12 +1266,20 @@ def relu6_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def relu6_forward_c_f32(args, n, params):
+    relu6_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def relu6_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_relu6_derivative_f32(in0)
         O0[i] = r0
+
+
+def relu6_derivative_c_f32(args, n, params):
+    relu6_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1206,6 +1292,10 @@ def relu6_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def relu6_value_and_derivative_c_f32(args, n, params):
+    relu6_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def relu6_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1213,6 +1303,10 @@ def relu6_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_relu6_derivative_f32(in1)
         O0[i] = r0
+
+
+def relu6_backward_x_c_f32(args, n, params):
+    relu6_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1224,12 +1318,20 @@ def relu6_backward_y_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def relu6_backward_y_c_f32(args, n, params):
+    relu6_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def leaky_relu_forward_s_f32(I0, P_negative_slope, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_leaky_relu_f32(in0, P_negative_slope)
         O0[i] = r0
+
+
+def leaky_relu_forward_c_f32(args, n, params):
+    leaky_relu_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1249,6 +1351,10 @@ def leaky_relu_derivative_s_f32(I0, P_negative_slope, O0):
         O0[i] = r0
 
 
+def leaky_relu_derivative_c_f32(args, n, params):
+    leaky_relu_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def leaky_relu_derivative_a_f32(I0, A_negative_slope, O0):
     for i in range(O0.shape[0]):
@@ -1266,6 +1372,10 @@ def leaky_relu_value_and_derivative_s_f32(I0, P_negative_slope, O0, O1):
         r1 = fa_leaky_relu_derivative_f32(in0, P_negative_slope)
         O0[i] = r0
         O1[i] = r1
+
+
+def leaky_relu_value_and_derivative_c_f32(args, n, params):
+    leaky_relu_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1288,6 +1398,10 @@ def leaky_relu_backward_x_s_f32(I0, I1, P_negative_slope, O0):
         O0[i] = r0
 
 
+def leaky_relu_backward_x_c_f32(args, n, params):
+    leaky_relu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def leaky_relu_backward_x_a_f32(I0, I1, A_negative_slope, O0):
     for i in range(O0.shape[0]):
@@ -1305,6 +1419,10 @@ def leaky_relu_backward_y_s_f32(I0, I1, P_negative_slope, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope)
         O0[i] = r0
+
+
+def leaky_relu_backward_y_c_f32(args, n, params):
+    leaky_relu_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1325,6 +1443,10 @@ def prelu_forward_s_f32(I0, P_weight, O0):
         O0[i] = r0
 
 
+def prelu_forward_c_f32(args, n, params):
+    prelu_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def prelu_forward_a_f32(I0, A_weight, O0):
     for i in range(O0.shape[0]):
@@ -1340,6 +1462,10 @@ def prelu_derivative_s_f32(I0, P_weight, O0):
         in0 = float64(I0[i])
         r0 = fa_prelu_derivative_f32(in0, P_weight)
         O0[i] = r0
+
+
+def prelu_derivative_c_f32(args, n, params):
+    prelu_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1359,6 +1485,10 @@ def prelu_value_and_derivative_s_f32(I0, P_weight, O0, O1):
         r1 = fa_prelu_derivative_f32(in0, P_weight)
         O0[i] = r0
         O1[i] = r1
+
+
+def prelu_value_and_derivative_c_f32(args, n, params):
+    prelu_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1381,6 +1511,10 @@ def prelu_backward_x_s_f32(I0, I1, P_weight, O0):
         O0[i] = r0
 
 
+def prelu_backward_x_c_f32(args, n, params):
+    prelu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def prelu_backward_x_a_f32(I0, I1, A_weight, O0):
     for i in range(O0.shape[0]):
@@ -1398,6 +1532,10 @@ def prelu_param_factor_weight_s_f32(I0, I1, P_weight, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_prelu_weight_factor_f32(in1, P_weight)
         O0[i] = r0
+
+
+def prelu_param_factor_weight_c_f32(args, n, params):
+    prelu_param_factor_weight_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1418,6 +1556,10 @@ def rrelu_forward_s_f32(I0, P_lower, P_upper, O0):
         O0[i] = r0
 
 
+def rrelu_forward_c_f32(args, n, params):
+    rrelu_forward_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def rrelu_forward_a_f32(I0, A_lower, A_upper, O0):
     for i in range(O0.shape[0]):
@@ -1434,6 +1576,10 @@ def rrelu_derivative_s_f32(I0, P_lower, P_upper, O0):
         in0 = float64(I0[i])
         r0 = fa_rrelu_derivative_f32(in0, P_lower, P_upper)
         O0[i] = r0
+
+
+def rrelu_derivative_c_f32(args, n, params):
+    rrelu_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1454,6 +1600,10 @@ def rrelu_value_and_derivative_s_f32(I0, P_lower, P_upper, O0, O1):
         r1 = fa_rrelu_derivative_f32(in0, P_lower, P_upper)
         O0[i] = r0
         O1[i] = r1
+
+
+def rrelu_value_and_derivative_c_f32(args, n, params):
+    rrelu_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1477,6 +1627,10 @@ def rrelu_backward_x_s_f32(I0, I1, P_lower, P_upper, O0):
         O0[i] = r0
 
 
+def rrelu_backward_x_c_f32(args, n, params):
+    rrelu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], params[1], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def rrelu_backward_x_a_f32(I0, I1, A_lower, A_upper, O0):
     for i in range(O0.shape[0]):
@@ -1496,6 +1650,10 @@ def elu_forward_s_f32(I0, P_alpha, O0):
         O0[i] = r0
 
 
+def elu_forward_c_f32(args, n, params):
+    elu_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def elu_forward_a_f32(I0, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -1511,6 +1669,10 @@ def elu_derivative_s_f32(I0, P_alpha, O0):
         in0 = float64(I0[i])
         r0 = fa_elu_derivative_f32(in0, P_alpha)
         O0[i] = r0
+
+
+def elu_derivative_c_f32(args, n, params):
+    elu_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1530,6 +1692,10 @@ def elu_value_and_derivative_s_f32(I0, P_alpha, O0, O1):
         r1 = fa_elu_derivative_f32(in0, P_alpha)
         O0[i] = r0
         O1[i] = r1
+
+
+def elu_value_and_derivative_c_f32(args, n, params):
+    elu_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1552,6 +1718,10 @@ def elu_backward_x_s_f32(I0, I1, P_alpha, O0):
         O0[i] = r0
 
 
+def elu_backward_x_c_f32(args, n, params):
+    elu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def elu_backward_x_a_f32(I0, I1, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -1569,6 +1739,10 @@ def elu_backward_y_s_f32(I0, I1, P_alpha, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_elu_from_output_f32(in1, P_alpha)
         O0[i] = r0
+
+
+def elu_backward_y_c_f32(args, n, params):
+    elu_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1589,12 +1763,20 @@ def selu_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def selu_forward_c_f32(args, n, params):
+    selu_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def selu_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_selu_derivative_f32(in0)
         O0[i] = r0
+
+
+def selu_derivative_c_f32(args, n, params):
+    selu_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1607,6 +1789,10 @@ def selu_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def selu_value_and_derivative_c_f32(args, n, params):
+    selu_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def selu_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1614,6 +1800,10 @@ def selu_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_selu_derivative_f32(in1)
         O0[i] = r0
+
+
+def selu_backward_x_c_f32(args, n, params):
+    selu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1625,12 +1815,20 @@ def selu_backward_y_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def selu_backward_y_c_f32(args, n, params):
+    selu_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def celu_forward_s_f32(I0, P_alpha, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_celu_f32(in0, P_alpha)
         O0[i] = r0
+
+
+def celu_forward_c_f32(args, n, params):
+    celu_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1650,6 +1848,10 @@ def celu_derivative_s_f32(I0, P_alpha, O0):
         O0[i] = r0
 
 
+def celu_derivative_c_f32(args, n, params):
+    celu_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def celu_derivative_a_f32(I0, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -1667,6 +1869,10 @@ def celu_value_and_derivative_s_f32(I0, P_alpha, O0, O1):
         r1 = fa_celu_derivative_f32(in0, P_alpha)
         O0[i] = r0
         O1[i] = r1
+
+
+def celu_value_and_derivative_c_f32(args, n, params):
+    celu_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1689,6 +1895,10 @@ def celu_backward_x_s_f32(I0, I1, P_alpha, O0):
         O0[i] = r0
 
 
+def celu_backward_x_c_f32(args, n, params):
+    celu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def celu_backward_x_a_f32(I0, I1, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -1706,6 +1916,10 @@ def celu_backward_y_s_f32(I0, I1, P_alpha, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_celu_from_output_f32(in1, P_alpha)
         O0[i] = r0
+
+
+def celu_backward_y_c_f32(args, n, params):
+    celu_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1726,12 +1940,20 @@ def gelu_none_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def gelu_none_forward_c_f32(args, n, params):
+    gelu_none_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def gelu_none_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_gelu_derivative_f32(in0)
         O0[i] = r0
+
+
+def gelu_none_derivative_c_f32(args, n, params):
+    gelu_none_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1744,6 +1966,10 @@ def gelu_none_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def gelu_none_value_and_derivative_c_f32(args, n, params):
+    gelu_none_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def gelu_none_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1751,6 +1977,10 @@ def gelu_none_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_gelu_derivative_f32(in1)
         O0[i] = r0
+
+
+def gelu_none_backward_x_c_f32(args, n, params):
+    gelu_none_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1761,12 +1991,20 @@ def gelu_tanh_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def gelu_tanh_forward_c_f32(args, n, params):
+    gelu_tanh_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def gelu_tanh_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_gelu_tanh_derivative_f32(in0)
         O0[i] = r0
+
+
+def gelu_tanh_derivative_c_f32(args, n, params):
+    gelu_tanh_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1779,6 +2017,10 @@ def gelu_tanh_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def gelu_tanh_value_and_derivative_c_f32(args, n, params):
+    gelu_tanh_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def gelu_tanh_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1788,12 +2030,20 @@ def gelu_tanh_backward_x_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def gelu_tanh_backward_x_c_f32(args, n, params):
+    gelu_tanh_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def silu_forward_s_f32(I0, P_beta, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_silu_f32(in0, P_beta)
         O0[i] = r0
+
+
+def silu_forward_c_f32(args, n, params):
+    silu_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1813,6 +2063,10 @@ def silu_derivative_s_f32(I0, P_beta, O0):
         O0[i] = r0
 
 
+def silu_derivative_c_f32(args, n, params):
+    silu_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def silu_derivative_a_f32(I0, A_beta, O0):
     for i in range(O0.shape[0]):
@@ -1830,6 +2084,10 @@ def silu_value_and_derivative_s_f32(I0, P_beta, O0, O1):
         r1 = fa_silu_derivative_f32(in0, P_beta)
         O0[i] = r0
         O1[i] = r1
+
+
+def silu_value_and_derivative_c_f32(args, n, params):
+    silu_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1852,6 +2110,10 @@ def silu_backward_x_s_f32(I0, I1, P_beta, O0):
         O0[i] = r0
 
 
+def silu_backward_x_c_f32(args, n, params):
+    silu_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def silu_backward_x_a_f32(I0, I1, A_beta, O0):
     for i in range(O0.shape[0]):
@@ -1870,12 +2132,20 @@ def mish_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def mish_forward_c_f32(args, n, params):
+    mish_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def mish_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_mish_derivative_f32(in0)
         O0[i] = r0
+
+
+def mish_derivative_c_f32(args, n, params):
+    mish_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1888,6 +2158,10 @@ def mish_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def mish_value_and_derivative_c_f32(args, n, params):
+    mish_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def mish_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -1897,12 +2171,20 @@ def mish_backward_x_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def mish_backward_x_c_f32(args, n, params):
+    mish_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def softplus_forward_s_f32(I0, P_beta, P_threshold, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_softplus_f32(in0, P_beta, P_threshold)
         O0[i] = r0
+
+
+def softplus_forward_c_f32(args, n, params):
+    softplus_forward_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1923,6 +2205,10 @@ def softplus_derivative_s_f32(I0, P_beta, P_threshold, O0):
         O0[i] = r0
 
 
+def softplus_derivative_c_f32(args, n, params):
+    softplus_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def softplus_derivative_a_f32(I0, A_beta, A_threshold, O0):
     for i in range(O0.shape[0]):
@@ -1941,6 +2227,10 @@ def softplus_value_and_derivative_s_f32(I0, P_beta, P_threshold, O0, O1):
         r1 = fa_softplus_derivative_f32(in0, P_beta, P_threshold)
         O0[i] = r0
         O1[i] = r1
+
+
+def softplus_value_and_derivative_c_f32(args, n, params):
+    softplus_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -1964,6 +2254,10 @@ def softplus_backward_x_s_f32(I0, I1, P_beta, P_threshold, O0):
         O0[i] = r0
 
 
+def softplus_backward_x_c_f32(args, n, params):
+    softplus_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], params[1], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def softplus_backward_x_a_f32(I0, I1, A_beta, A_threshold, O0):
     for i in range(O0.shape[0]):
@@ -1983,12 +2277,20 @@ def softsign_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def softsign_forward_c_f32(args, n, params):
+    softsign_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def softsign_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_softsign_derivative_f32(in0)
         O0[i] = r0
+
+
+def softsign_derivative_c_f32(args, n, params):
+    softsign_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2001,6 +2303,10 @@ def softsign_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def softsign_value_and_derivative_c_f32(args, n, params):
+    softsign_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def softsign_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2010,12 +2316,20 @@ def softsign_backward_x_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def softsign_backward_x_c_f32(args, n, params):
+    softsign_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardsigmoid_forward_s_f32(I0, P_slope, P_offset, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_hardsigmoid_f32(in0, P_slope, P_offset)
         O0[i] = r0
+
+
+def hardsigmoid_forward_c_f32(args, n, params):
+    hardsigmoid_forward_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2036,6 +2350,10 @@ def hardsigmoid_derivative_s_f32(I0, P_slope, P_offset, O0):
         O0[i] = r0
 
 
+def hardsigmoid_derivative_c_f32(args, n, params):
+    hardsigmoid_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardsigmoid_derivative_a_f32(I0, A_slope, A_offset, O0):
     for i in range(O0.shape[0]):
@@ -2054,6 +2372,10 @@ def hardsigmoid_value_and_derivative_s_f32(I0, P_slope, P_offset, O0, O1):
         r1 = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset)
         O0[i] = r0
         O1[i] = r1
+
+
+def hardsigmoid_value_and_derivative_c_f32(args, n, params):
+    hardsigmoid_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2077,6 +2399,10 @@ def hardsigmoid_backward_x_s_f32(I0, I1, P_slope, P_offset, O0):
         O0[i] = r0
 
 
+def hardsigmoid_backward_x_c_f32(args, n, params):
+    hardsigmoid_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], params[1], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardsigmoid_backward_x_a_f32(I0, I1, A_slope, A_offset, O0):
     for i in range(O0.shape[0]):
@@ -2096,12 +2422,20 @@ def hardswish_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def hardswish_forward_c_f32(args, n, params):
+    hardswish_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardswish_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_hardswish_derivative_f32(in0)
         O0[i] = r0
+
+
+def hardswish_derivative_c_f32(args, n, params):
+    hardswish_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2114,6 +2448,10 @@ def hardswish_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def hardswish_value_and_derivative_c_f32(args, n, params):
+    hardswish_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardswish_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2123,12 +2461,20 @@ def hardswish_backward_x_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def hardswish_backward_x_c_f32(args, n, params):
+    hardswish_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardtanh_forward_s_f32(I0, P_min_val, P_max_val, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_hardtanh_f32(in0, P_min_val, P_max_val)
         O0[i] = r0
+
+
+def hardtanh_forward_c_f32(args, n, params):
+    hardtanh_forward_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2149,6 +2495,10 @@ def hardtanh_derivative_s_f32(I0, P_min_val, P_max_val, O0):
         O0[i] = r0
 
 
+def hardtanh_derivative_c_f32(args, n, params):
+    hardtanh_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardtanh_derivative_a_f32(I0, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -2167,6 +2517,10 @@ def hardtanh_value_and_derivative_s_f32(I0, P_min_val, P_max_val, O0, O1):
         r1 = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val)
         O0[i] = r0
         O1[i] = r1
+
+
+def hardtanh_value_and_derivative_c_f32(args, n, params):
+    hardtanh_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2190,6 +2544,10 @@ def hardtanh_backward_x_s_f32(I0, I1, P_min_val, P_max_val, O0):
         O0[i] = r0
 
 
+def hardtanh_backward_x_c_f32(args, n, params):
+    hardtanh_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], params[1], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardtanh_backward_x_a_f32(I0, I1, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -2208,6 +2566,10 @@ def hardtanh_backward_y_s_f32(I0, I1, P_min_val, P_max_val, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val)
         O0[i] = r0
+
+
+def hardtanh_backward_y_c_f32(args, n, params):
+    hardtanh_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], params[1], carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2229,12 +2591,20 @@ def tanhshrink_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def tanhshrink_forward_c_f32(args, n, params):
+    tanhshrink_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def tanhshrink_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_tanhshrink_derivative_f32(in0)
         O0[i] = r0
+
+
+def tanhshrink_derivative_c_f32(args, n, params):
+    tanhshrink_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2247,6 +2617,10 @@ def tanhshrink_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def tanhshrink_value_and_derivative_c_f32(args, n, params):
+    tanhshrink_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def tanhshrink_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2256,12 +2630,20 @@ def tanhshrink_backward_x_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def tanhshrink_backward_x_c_f32(args, n, params):
+    tanhshrink_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def softshrink_forward_s_f32(I0, P_lambd, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_softshrink_f32(in0, P_lambd)
         O0[i] = r0
+
+
+def softshrink_forward_c_f32(args, n, params):
+    softshrink_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2281,6 +2663,10 @@ def softshrink_derivative_s_f32(I0, P_lambd, O0):
         O0[i] = r0
 
 
+def softshrink_derivative_c_f32(args, n, params):
+    softshrink_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def softshrink_derivative_a_f32(I0, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -2298,6 +2684,10 @@ def softshrink_value_and_derivative_s_f32(I0, P_lambd, O0, O1):
         r1 = fa_shrink_derivative_f32(in0, P_lambd)
         O0[i] = r0
         O1[i] = r1
+
+
+def softshrink_value_and_derivative_c_f32(args, n, params):
+    softshrink_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2320,6 +2710,10 @@ def softshrink_backward_x_s_f32(I0, I1, P_lambd, O0):
         O0[i] = r0
 
 
+def softshrink_backward_x_c_f32(args, n, params):
+    softshrink_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def softshrink_backward_x_a_f32(I0, I1, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -2336,6 +2730,10 @@ def hardshrink_forward_s_f32(I0, P_lambd, O0):
         in0 = float64(I0[i])
         r0 = fa_hardshrink_f32(in0, P_lambd)
         O0[i] = r0
+
+
+def hardshrink_forward_c_f32(args, n, params):
+    hardshrink_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2355,6 +2753,10 @@ def hardshrink_derivative_s_f32(I0, P_lambd, O0):
         O0[i] = r0
 
 
+def hardshrink_derivative_c_f32(args, n, params):
+    hardshrink_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardshrink_derivative_a_f32(I0, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -2372,6 +2774,10 @@ def hardshrink_value_and_derivative_s_f32(I0, P_lambd, O0, O1):
         r1 = fa_shrink_derivative_f32(in0, P_lambd)
         O0[i] = r0
         O1[i] = r1
+
+
+def hardshrink_value_and_derivative_c_f32(args, n, params):
+    hardshrink_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2394,6 +2800,10 @@ def hardshrink_backward_x_s_f32(I0, I1, P_lambd, O0):
         O0[i] = r0
 
 
+def hardshrink_backward_x_c_f32(args, n, params):
+    hardshrink_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def hardshrink_backward_x_a_f32(I0, I1, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -2410,6 +2820,10 @@ def threshold_forward_s_f32(I0, P_threshold, P_value, O0):
         in0 = float64(I0[i])
         r0 = fa_threshold_f32(in0, P_threshold, P_value)
         O0[i] = r0
+
+
+def threshold_forward_c_f32(args, n, params):
+    threshold_forward_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2430,6 +2844,10 @@ def threshold_derivative_s_f32(I0, P_threshold, P_value, O0):
         O0[i] = r0
 
 
+def threshold_derivative_c_f32(args, n, params):
+    threshold_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def threshold_derivative_a_f32(I0, A_threshold, A_value, O0):
     for i in range(O0.shape[0]):
@@ -2448,6 +2866,10 @@ def threshold_value_and_derivative_s_f32(I0, P_threshold, P_value, O0, O1):
         r1 = fa_threshold_derivative_f32(in0, P_threshold, P_value)
         O0[i] = r0
         O1[i] = r1
+
+
+def threshold_value_and_derivative_c_f32(args, n, params):
+    threshold_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2471,6 +2893,10 @@ def threshold_backward_x_s_f32(I0, I1, P_threshold, P_value, O0):
         O0[i] = r0
 
 
+def threshold_backward_x_c_f32(args, n, params):
+    threshold_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], params[1], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def threshold_backward_x_a_f32(I0, I1, A_threshold, A_value, O0):
     for i in range(O0.shape[0]):
@@ -2490,6 +2916,10 @@ def squareplus_forward_s_f32(I0, P_b, O0):
         O0[i] = r0
 
 
+def squareplus_forward_c_f32(args, n, params):
+    squareplus_forward_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def squareplus_forward_a_f32(I0, A_b, O0):
     for i in range(O0.shape[0]):
@@ -2505,6 +2935,10 @@ def squareplus_derivative_s_f32(I0, P_b, O0):
         in0 = float64(I0[i])
         r0 = fa_squareplus_derivative_f32(in0, P_b)
         O0[i] = r0
+
+
+def squareplus_derivative_c_f32(args, n, params):
+    squareplus_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2524,6 +2958,10 @@ def squareplus_value_and_derivative_s_f32(I0, P_b, O0, O1):
         r1 = fa_squareplus_derivative_f32(in0, P_b)
         O0[i] = r0
         O1[i] = r1
+
+
+def squareplus_value_and_derivative_c_f32(args, n, params):
+    squareplus_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2546,6 +2984,10 @@ def squareplus_backward_x_s_f32(I0, I1, P_b, O0):
         O0[i] = r0
 
 
+def squareplus_backward_x_c_f32(args, n, params):
+    squareplus_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def squareplus_backward_x_a_f32(I0, I1, A_b, O0):
     for i in range(O0.shape[0]):
@@ -2562,6 +3004,10 @@ def clipped_linear_forward_s_f32(I0, P_slope, P_offset, P_min_val, P_max_val, O0
         in0 = float64(I0[i])
         r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
         O0[i] = r0
+
+
+def clipped_linear_forward_c_f32(args, n, params):
+    clipped_linear_forward_s_f32(carray(args[0], (n,), float32), params[0], params[1], params[2], params[3], carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2584,6 +3030,10 @@ def clipped_linear_derivative_s_f32(I0, P_slope, P_offset, P_min_val, P_max_val,
         O0[i] = r0
 
 
+def clipped_linear_derivative_c_f32(args, n, params):
+    clipped_linear_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], params[2], params[3], carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def clipped_linear_derivative_a_f32(I0, A_slope, A_offset, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -2604,6 +3054,10 @@ def clipped_linear_value_and_derivative_s_f32(I0, P_slope, P_offset, P_min_val, 
         r1 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
         O0[i] = r0
         O1[i] = r1
+
+
+def clipped_linear_value_and_derivative_c_f32(args, n, params):
+    clipped_linear_value_and_derivative_s_f32(carray(args[0], (n,), float32), params[0], params[1], params[2], params[3], carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2629,6 +3083,10 @@ def clipped_linear_backward_x_s_f32(I0, I1, P_slope, P_offset, P_min_val, P_max_
         O0[i] = r0
 
 
+def clipped_linear_backward_x_c_f32(args, n, params):
+    clipped_linear_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), params[0], params[1], params[2], params[3], carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def clipped_linear_backward_x_a_f32(I0, I1, A_slope, A_offset, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -2650,12 +3108,20 @@ def thinc_hard_swish_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def thinc_hard_swish_forward_c_f32(args, n, params):
+    thinc_hard_swish_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def thinc_hard_swish_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_thinc_hard_swish_derivative_f32(in0)
         O0[i] = r0
+
+
+def thinc_hard_swish_derivative_c_f32(args, n, params):
+    thinc_hard_swish_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2668,6 +3134,10 @@ def thinc_hard_swish_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def thinc_hard_swish_value_and_derivative_c_f32(args, n, params):
+    thinc_hard_swish_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def thinc_hard_swish_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2675,6 +3145,10 @@ def thinc_hard_swish_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_thinc_hard_swish_derivative_f32(in1)
         O0[i] = r0
+
+
+def thinc_hard_swish_backward_x_c_f32(args, n, params):
+    thinc_hard_swish_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2685,12 +3159,20 @@ def dish_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def dish_forward_c_f32(args, n, params):
+    dish_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def dish_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_dish_derivative_f32(in0)
         O0[i] = r0
+
+
+def dish_derivative_c_f32(args, n, params):
+    dish_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2703,6 +3185,10 @@ def dish_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def dish_value_and_derivative_c_f32(args, n, params):
+    dish_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def dish_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2710,6 +3196,10 @@ def dish_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_dish_derivative_f32(in1)
         O0[i] = r0
+
+
+def dish_backward_x_c_f32(args, n, params):
+    dish_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2720,12 +3210,20 @@ def erf_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def erf_forward_c_f32(args, n, params):
+    erf_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def erf_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_erf_derivative_f32(in0)
         O0[i] = r0
+
+
+def erf_derivative_c_f32(args, n, params):
+    erf_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2738,6 +3236,10 @@ def erf_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def erf_value_and_derivative_c_f32(args, n, params):
+    erf_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def erf_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2745,6 +3247,10 @@ def erf_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_erf_derivative_f32(in1)
         O0[i] = r0
+
+
+def erf_backward_x_c_f32(args, n, params):
+    erf_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2755,12 +3261,20 @@ def exponential_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def exponential_forward_c_f32(args, n, params):
+    exponential_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def exponential_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_exponential_f32(in0)
         O0[i] = r0
+
+
+def exponential_derivative_c_f32(args, n, params):
+    exponential_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2773,6 +3287,10 @@ def exponential_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def exponential_value_and_derivative_c_f32(args, n, params):
+    exponential_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def exponential_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2780,6 +3298,10 @@ def exponential_backward_x_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_exponential_f32(in1)
         O0[i] = r0
+
+
+def exponential_backward_x_c_f32(args, n, params):
+    exponential_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2791,6 +3313,10 @@ def exponential_backward_y_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def exponential_backward_y_c_f32(args, n, params):
+    exponential_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def linear_forward_s_f32(I0, O0):
     for i in range(O0.shape[0]):
@@ -2799,12 +3325,20 @@ def linear_forward_s_f32(I0, O0):
         O0[i] = r0
 
 
+def linear_forward_c_f32(args, n, params):
+    linear_forward_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
+
+
 @njit(**_LOOP)
 def linear_derivative_s_f32(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_ones_f32(in0)
         O0[i] = r0
+
+
+def linear_derivative_c_f32(args, n, params):
+    linear_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32))
 
 
 @njit(**_LOOP)
@@ -2817,6 +3351,10 @@ def linear_value_and_derivative_s_f32(I0, O0, O1):
         O1[i] = r1
 
 
+def linear_value_and_derivative_c_f32(args, n, params):
+    linear_value_and_derivative_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def linear_backward_x_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2826,6 +3364,10 @@ def linear_backward_x_s_f32(I0, I1, O0):
         O0[i] = r0
 
 
+def linear_backward_x_c_f32(args, n, params):
+    linear_backward_x_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
+
+
 @njit(**_LOOP)
 def linear_backward_y_s_f32(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2833,6 +3375,10 @@ def linear_backward_y_s_f32(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_ones_f32(in1)
         O0[i] = r0
+
+
+def linear_backward_y_c_f32(args, n, params):
+    linear_backward_y_s_f32(carray(args[0], (n,), float32), carray(args[1], (n,), float32), carray(args[2], (n,), float32))
 
 
 # ---- kernels, f64 ----
@@ -2845,12 +3391,20 @@ def sigmoid_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def sigmoid_forward_c_f64(args, n, params):
+    sigmoid_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def sigmoid_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_sigmoid_derivative_f64(in0)
         O0[i] = r0
+
+
+def sigmoid_derivative_c_f64(args, n, params):
+    sigmoid_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -2863,6 +3417,10 @@ def sigmoid_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def sigmoid_value_and_derivative_c_f64(args, n, params):
+    sigmoid_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def sigmoid_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2870,6 +3428,10 @@ def sigmoid_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_sigmoid_derivative_f64(in1)
         O0[i] = r0
+
+
+def sigmoid_backward_x_c_f64(args, n, params):
+    sigmoid_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -2881,6 +3443,10 @@ def sigmoid_backward_y_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def sigmoid_backward_y_c_f64(args, n, params):
+    sigmoid_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def log_sigmoid_forward_s_f64(I0, O0):
     for i in range(O0.shape[0]):
@@ -2889,12 +3455,20 @@ def log_sigmoid_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def log_sigmoid_forward_c_f64(args, n, params):
+    log_sigmoid_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def log_sigmoid_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_log_sigmoid_derivative_f64(in0)
         O0[i] = r0
+
+
+def log_sigmoid_derivative_c_f64(args, n, params):
+    log_sigmoid_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -2907,6 +3481,10 @@ def log_sigmoid_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def log_sigmoid_value_and_derivative_c_f64(args, n, params):
+    log_sigmoid_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def log_sigmoid_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2914,6 +3492,10 @@ def log_sigmoid_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_log_sigmoid_derivative_f64(in1)
         O0[i] = r0
+
+
+def log_sigmoid_backward_x_c_f64(args, n, params):
+    log_sigmoid_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -2924,12 +3506,20 @@ def tanh_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def tanh_forward_c_f64(args, n, params):
+    tanh_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def tanh_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_tanh_derivative_f64(in0)
         O0[i] = r0
+
+
+def tanh_derivative_c_f64(args, n, params):
+    tanh_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -2942,6 +3532,10 @@ def tanh_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def tanh_value_and_derivative_c_f64(args, n, params):
+    tanh_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def tanh_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2949,6 +3543,10 @@ def tanh_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_tanh_derivative_f64(in1)
         O0[i] = r0
+
+
+def tanh_backward_x_c_f64(args, n, params):
+    tanh_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -2960,6 +3558,10 @@ def tanh_backward_y_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def tanh_backward_y_c_f64(args, n, params):
+    tanh_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def relu_forward_s_f64(I0, O0):
     for i in range(O0.shape[0]):
@@ -2968,12 +3570,20 @@ def relu_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def relu_forward_c_f64(args, n, params):
+    relu_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def relu_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_relu_derivative_f64(in0)
         O0[i] = r0
+
+
+def relu_derivative_c_f64(args, n, params):
+    relu_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -2986,6 +3596,10 @@ def relu_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def relu_value_and_derivative_c_f64(args, n, params):
+    relu_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def relu_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -2993,6 +3607,10 @@ def relu_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_relu_derivative_f64(in1)
         O0[i] = r0
+
+
+def relu_backward_x_c_f64(args, n, params):
+    relu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3004,6 +3622,10 @@ def relu_backward_y_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def relu_backward_y_c_f64(args, n, params):
+    relu_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def relu6_forward_s_f64(I0, O0):
     for i in range(O0.shape[0]):
@@ -3012,12 +3634,20 @@ def relu6_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def relu6_forward_c_f64(args, n, params):
+    relu6_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def relu6_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_relu6_derivative_f64(in0)
         O0[i] = r0
+
+
+def relu6_derivative_c_f64(args, n, params):
+    relu6_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3030,6 +3660,10 @@ def relu6_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def relu6_value_and_derivative_c_f64(args, n, params):
+    relu6_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def relu6_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -3037,6 +3671,10 @@ def relu6_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_relu6_derivative_f64(in1)
         O0[i] = r0
+
+
+def relu6_backward_x_c_f64(args, n, params):
+    relu6_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3048,12 +3686,20 @@ def relu6_backward_y_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def relu6_backward_y_c_f64(args, n, params):
+    relu6_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def leaky_relu_forward_s_f64(I0, P_negative_slope, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_leaky_relu_f64(in0, P_negative_slope)
         O0[i] = r0
+
+
+def leaky_relu_forward_c_f64(args, n, params):
+    leaky_relu_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3073,6 +3719,10 @@ def leaky_relu_derivative_s_f64(I0, P_negative_slope, O0):
         O0[i] = r0
 
 
+def leaky_relu_derivative_c_f64(args, n, params):
+    leaky_relu_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def leaky_relu_derivative_a_f64(I0, A_negative_slope, O0):
     for i in range(O0.shape[0]):
@@ -3090,6 +3740,10 @@ def leaky_relu_value_and_derivative_s_f64(I0, P_negative_slope, O0, O1):
         r1 = fa_leaky_relu_derivative_f64(in0, P_negative_slope)
         O0[i] = r0
         O1[i] = r1
+
+
+def leaky_relu_value_and_derivative_c_f64(args, n, params):
+    leaky_relu_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3112,6 +3766,10 @@ def leaky_relu_backward_x_s_f64(I0, I1, P_negative_slope, O0):
         O0[i] = r0
 
 
+def leaky_relu_backward_x_c_f64(args, n, params):
+    leaky_relu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def leaky_relu_backward_x_a_f64(I0, I1, A_negative_slope, O0):
     for i in range(O0.shape[0]):
@@ -3129,6 +3787,10 @@ def leaky_relu_backward_y_s_f64(I0, I1, P_negative_slope, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope)
         O0[i] = r0
+
+
+def leaky_relu_backward_y_c_f64(args, n, params):
+    leaky_relu_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3149,6 +3811,10 @@ def prelu_forward_s_f64(I0, P_weight, O0):
         O0[i] = r0
 
 
+def prelu_forward_c_f64(args, n, params):
+    prelu_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def prelu_forward_a_f64(I0, A_weight, O0):
     for i in range(O0.shape[0]):
@@ -3164,6 +3830,10 @@ def prelu_derivative_s_f64(I0, P_weight, O0):
         in0 = float64(I0[i])
         r0 = fa_prelu_derivative_f64(in0, P_weight)
         O0[i] = r0
+
+
+def prelu_derivative_c_f64(args, n, params):
+    prelu_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3183,6 +3853,10 @@ def prelu_value_and_derivative_s_f64(I0, P_weight, O0, O1):
         r1 = fa_prelu_derivative_f64(in0, P_weight)
         O0[i] = r0
         O1[i] = r1
+
+
+def prelu_value_and_derivative_c_f64(args, n, params):
+    prelu_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3205,6 +3879,10 @@ def prelu_backward_x_s_f64(I0, I1, P_weight, O0):
         O0[i] = r0
 
 
+def prelu_backward_x_c_f64(args, n, params):
+    prelu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def prelu_backward_x_a_f64(I0, I1, A_weight, O0):
     for i in range(O0.shape[0]):
@@ -3222,6 +3900,10 @@ def prelu_param_factor_weight_s_f64(I0, I1, P_weight, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_prelu_weight_factor_f64(in1, P_weight)
         O0[i] = r0
+
+
+def prelu_param_factor_weight_c_f64(args, n, params):
+    prelu_param_factor_weight_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3242,6 +3924,10 @@ def rrelu_forward_s_f64(I0, P_lower, P_upper, O0):
         O0[i] = r0
 
 
+def rrelu_forward_c_f64(args, n, params):
+    rrelu_forward_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def rrelu_forward_a_f64(I0, A_lower, A_upper, O0):
     for i in range(O0.shape[0]):
@@ -3258,6 +3944,10 @@ def rrelu_derivative_s_f64(I0, P_lower, P_upper, O0):
         in0 = float64(I0[i])
         r0 = fa_rrelu_derivative_f64(in0, P_lower, P_upper)
         O0[i] = r0
+
+
+def rrelu_derivative_c_f64(args, n, params):
+    rrelu_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3278,6 +3968,10 @@ def rrelu_value_and_derivative_s_f64(I0, P_lower, P_upper, O0, O1):
         r1 = fa_rrelu_derivative_f64(in0, P_lower, P_upper)
         O0[i] = r0
         O1[i] = r1
+
+
+def rrelu_value_and_derivative_c_f64(args, n, params):
+    rrelu_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3301,6 +3995,10 @@ def rrelu_backward_x_s_f64(I0, I1, P_lower, P_upper, O0):
         O0[i] = r0
 
 
+def rrelu_backward_x_c_f64(args, n, params):
+    rrelu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], params[1], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def rrelu_backward_x_a_f64(I0, I1, A_lower, A_upper, O0):
     for i in range(O0.shape[0]):
@@ -3320,6 +4018,10 @@ def elu_forward_s_f64(I0, P_alpha, O0):
         O0[i] = r0
 
 
+def elu_forward_c_f64(args, n, params):
+    elu_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def elu_forward_a_f64(I0, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -3335,6 +4037,10 @@ def elu_derivative_s_f64(I0, P_alpha, O0):
         in0 = float64(I0[i])
         r0 = fa_elu_derivative_f64(in0, P_alpha)
         O0[i] = r0
+
+
+def elu_derivative_c_f64(args, n, params):
+    elu_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3354,6 +4060,10 @@ def elu_value_and_derivative_s_f64(I0, P_alpha, O0, O1):
         r1 = fa_elu_derivative_f64(in0, P_alpha)
         O0[i] = r0
         O1[i] = r1
+
+
+def elu_value_and_derivative_c_f64(args, n, params):
+    elu_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3376,6 +4086,10 @@ def elu_backward_x_s_f64(I0, I1, P_alpha, O0):
         O0[i] = r0
 
 
+def elu_backward_x_c_f64(args, n, params):
+    elu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def elu_backward_x_a_f64(I0, I1, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -3393,6 +4107,10 @@ def elu_backward_y_s_f64(I0, I1, P_alpha, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_elu_from_output_f64(in1, P_alpha)
         O0[i] = r0
+
+
+def elu_backward_y_c_f64(args, n, params):
+    elu_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3413,12 +4131,20 @@ def selu_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def selu_forward_c_f64(args, n, params):
+    selu_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def selu_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_selu_derivative_f64(in0)
         O0[i] = r0
+
+
+def selu_derivative_c_f64(args, n, params):
+    selu_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3431,6 +4157,10 @@ def selu_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def selu_value_and_derivative_c_f64(args, n, params):
+    selu_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def selu_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -3438,6 +4168,10 @@ def selu_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_selu_derivative_f64(in1)
         O0[i] = r0
+
+
+def selu_backward_x_c_f64(args, n, params):
+    selu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3449,12 +4183,20 @@ def selu_backward_y_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def selu_backward_y_c_f64(args, n, params):
+    selu_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def celu_forward_s_f64(I0, P_alpha, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_celu_f64(in0, P_alpha)
         O0[i] = r0
+
+
+def celu_forward_c_f64(args, n, params):
+    celu_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3474,6 +4216,10 @@ def celu_derivative_s_f64(I0, P_alpha, O0):
         O0[i] = r0
 
 
+def celu_derivative_c_f64(args, n, params):
+    celu_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def celu_derivative_a_f64(I0, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -3491,6 +4237,10 @@ def celu_value_and_derivative_s_f64(I0, P_alpha, O0, O1):
         r1 = fa_celu_derivative_f64(in0, P_alpha)
         O0[i] = r0
         O1[i] = r1
+
+
+def celu_value_and_derivative_c_f64(args, n, params):
+    celu_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3513,6 +4263,10 @@ def celu_backward_x_s_f64(I0, I1, P_alpha, O0):
         O0[i] = r0
 
 
+def celu_backward_x_c_f64(args, n, params):
+    celu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def celu_backward_x_a_f64(I0, I1, A_alpha, O0):
     for i in range(O0.shape[0]):
@@ -3530,6 +4284,10 @@ def celu_backward_y_s_f64(I0, I1, P_alpha, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_celu_from_output_f64(in1, P_alpha)
         O0[i] = r0
+
+
+def celu_backward_y_c_f64(args, n, params):
+    celu_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3550,12 +4308,20 @@ def gelu_none_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def gelu_none_forward_c_f64(args, n, params):
+    gelu_none_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def gelu_none_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_gelu_derivative_f64(in0)
         O0[i] = r0
+
+
+def gelu_none_derivative_c_f64(args, n, params):
+    gelu_none_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3568,6 +4334,10 @@ def gelu_none_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def gelu_none_value_and_derivative_c_f64(args, n, params):
+    gelu_none_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def gelu_none_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -3575,6 +4345,10 @@ def gelu_none_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_gelu_derivative_f64(in1)
         O0[i] = r0
+
+
+def gelu_none_backward_x_c_f64(args, n, params):
+    gelu_none_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3585,12 +4359,20 @@ def gelu_tanh_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def gelu_tanh_forward_c_f64(args, n, params):
+    gelu_tanh_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def gelu_tanh_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_gelu_tanh_derivative_f64(in0)
         O0[i] = r0
+
+
+def gelu_tanh_derivative_c_f64(args, n, params):
+    gelu_tanh_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3603,6 +4385,10 @@ def gelu_tanh_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def gelu_tanh_value_and_derivative_c_f64(args, n, params):
+    gelu_tanh_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def gelu_tanh_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -3612,12 +4398,20 @@ def gelu_tanh_backward_x_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def gelu_tanh_backward_x_c_f64(args, n, params):
+    gelu_tanh_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def silu_forward_s_f64(I0, P_beta, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_silu_f64(in0, P_beta)
         O0[i] = r0
+
+
+def silu_forward_c_f64(args, n, params):
+    silu_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3637,6 +4431,10 @@ def silu_derivative_s_f64(I0, P_beta, O0):
         O0[i] = r0
 
 
+def silu_derivative_c_f64(args, n, params):
+    silu_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def silu_derivative_a_f64(I0, A_beta, O0):
     for i in range(O0.shape[0]):
@@ -3654,6 +4452,10 @@ def silu_value_and_derivative_s_f64(I0, P_beta, O0, O1):
         r1 = fa_silu_derivative_f64(in0, P_beta)
         O0[i] = r0
         O1[i] = r1
+
+
+def silu_value_and_derivative_c_f64(args, n, params):
+    silu_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3676,6 +4478,10 @@ def silu_backward_x_s_f64(I0, I1, P_beta, O0):
         O0[i] = r0
 
 
+def silu_backward_x_c_f64(args, n, params):
+    silu_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def silu_backward_x_a_f64(I0, I1, A_beta, O0):
     for i in range(O0.shape[0]):
@@ -3694,12 +4500,20 @@ def mish_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def mish_forward_c_f64(args, n, params):
+    mish_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def mish_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_mish_derivative_f64(in0)
         O0[i] = r0
+
+
+def mish_derivative_c_f64(args, n, params):
+    mish_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3712,6 +4526,10 @@ def mish_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def mish_value_and_derivative_c_f64(args, n, params):
+    mish_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def mish_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -3721,12 +4539,20 @@ def mish_backward_x_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def mish_backward_x_c_f64(args, n, params):
+    mish_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def softplus_forward_s_f64(I0, P_beta, P_threshold, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_softplus_f64(in0, P_beta, P_threshold)
         O0[i] = r0
+
+
+def softplus_forward_c_f64(args, n, params):
+    softplus_forward_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3747,6 +4573,10 @@ def softplus_derivative_s_f64(I0, P_beta, P_threshold, O0):
         O0[i] = r0
 
 
+def softplus_derivative_c_f64(args, n, params):
+    softplus_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def softplus_derivative_a_f64(I0, A_beta, A_threshold, O0):
     for i in range(O0.shape[0]):
@@ -3765,6 +4595,10 @@ def softplus_value_and_derivative_s_f64(I0, P_beta, P_threshold, O0, O1):
         r1 = fa_softplus_derivative_f64(in0, P_beta, P_threshold)
         O0[i] = r0
         O1[i] = r1
+
+
+def softplus_value_and_derivative_c_f64(args, n, params):
+    softplus_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3788,6 +4622,10 @@ def softplus_backward_x_s_f64(I0, I1, P_beta, P_threshold, O0):
         O0[i] = r0
 
 
+def softplus_backward_x_c_f64(args, n, params):
+    softplus_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], params[1], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def softplus_backward_x_a_f64(I0, I1, A_beta, A_threshold, O0):
     for i in range(O0.shape[0]):
@@ -3807,12 +4645,20 @@ def softsign_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def softsign_forward_c_f64(args, n, params):
+    softsign_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def softsign_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_softsign_derivative_f64(in0)
         O0[i] = r0
+
+
+def softsign_derivative_c_f64(args, n, params):
+    softsign_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3825,6 +4671,10 @@ def softsign_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def softsign_value_and_derivative_c_f64(args, n, params):
+    softsign_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def softsign_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -3834,12 +4684,20 @@ def softsign_backward_x_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def softsign_backward_x_c_f64(args, n, params):
+    softsign_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardsigmoid_forward_s_f64(I0, P_slope, P_offset, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_hardsigmoid_f64(in0, P_slope, P_offset)
         O0[i] = r0
+
+
+def hardsigmoid_forward_c_f64(args, n, params):
+    hardsigmoid_forward_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3860,6 +4718,10 @@ def hardsigmoid_derivative_s_f64(I0, P_slope, P_offset, O0):
         O0[i] = r0
 
 
+def hardsigmoid_derivative_c_f64(args, n, params):
+    hardsigmoid_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardsigmoid_derivative_a_f64(I0, A_slope, A_offset, O0):
     for i in range(O0.shape[0]):
@@ -3878,6 +4740,10 @@ def hardsigmoid_value_and_derivative_s_f64(I0, P_slope, P_offset, O0, O1):
         r1 = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset)
         O0[i] = r0
         O1[i] = r1
+
+
+def hardsigmoid_value_and_derivative_c_f64(args, n, params):
+    hardsigmoid_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3901,6 +4767,10 @@ def hardsigmoid_backward_x_s_f64(I0, I1, P_slope, P_offset, O0):
         O0[i] = r0
 
 
+def hardsigmoid_backward_x_c_f64(args, n, params):
+    hardsigmoid_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], params[1], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardsigmoid_backward_x_a_f64(I0, I1, A_slope, A_offset, O0):
     for i in range(O0.shape[0]):
@@ -3920,12 +4790,20 @@ def hardswish_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def hardswish_forward_c_f64(args, n, params):
+    hardswish_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardswish_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_hardswish_derivative_f64(in0)
         O0[i] = r0
+
+
+def hardswish_derivative_c_f64(args, n, params):
+    hardswish_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3938,6 +4816,10 @@ def hardswish_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def hardswish_value_and_derivative_c_f64(args, n, params):
+    hardswish_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardswish_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -3947,12 +4829,20 @@ def hardswish_backward_x_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def hardswish_backward_x_c_f64(args, n, params):
+    hardswish_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardtanh_forward_s_f64(I0, P_min_val, P_max_val, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_hardtanh_f64(in0, P_min_val, P_max_val)
         O0[i] = r0
+
+
+def hardtanh_forward_c_f64(args, n, params):
+    hardtanh_forward_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -3973,6 +4863,10 @@ def hardtanh_derivative_s_f64(I0, P_min_val, P_max_val, O0):
         O0[i] = r0
 
 
+def hardtanh_derivative_c_f64(args, n, params):
+    hardtanh_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardtanh_derivative_a_f64(I0, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -3991,6 +4885,10 @@ def hardtanh_value_and_derivative_s_f64(I0, P_min_val, P_max_val, O0, O1):
         r1 = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val)
         O0[i] = r0
         O1[i] = r1
+
+
+def hardtanh_value_and_derivative_c_f64(args, n, params):
+    hardtanh_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4014,6 +4912,10 @@ def hardtanh_backward_x_s_f64(I0, I1, P_min_val, P_max_val, O0):
         O0[i] = r0
 
 
+def hardtanh_backward_x_c_f64(args, n, params):
+    hardtanh_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], params[1], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardtanh_backward_x_a_f64(I0, I1, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -4032,6 +4934,10 @@ def hardtanh_backward_y_s_f64(I0, I1, P_min_val, P_max_val, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val)
         O0[i] = r0
+
+
+def hardtanh_backward_y_c_f64(args, n, params):
+    hardtanh_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], params[1], carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4053,12 +4959,20 @@ def tanhshrink_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def tanhshrink_forward_c_f64(args, n, params):
+    tanhshrink_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def tanhshrink_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_tanhshrink_derivative_f64(in0)
         O0[i] = r0
+
+
+def tanhshrink_derivative_c_f64(args, n, params):
+    tanhshrink_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4071,6 +4985,10 @@ def tanhshrink_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def tanhshrink_value_and_derivative_c_f64(args, n, params):
+    tanhshrink_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def tanhshrink_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -4080,12 +4998,20 @@ def tanhshrink_backward_x_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def tanhshrink_backward_x_c_f64(args, n, params):
+    tanhshrink_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def softshrink_forward_s_f64(I0, P_lambd, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_softshrink_f64(in0, P_lambd)
         O0[i] = r0
+
+
+def softshrink_forward_c_f64(args, n, params):
+    softshrink_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4105,6 +5031,10 @@ def softshrink_derivative_s_f64(I0, P_lambd, O0):
         O0[i] = r0
 
 
+def softshrink_derivative_c_f64(args, n, params):
+    softshrink_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def softshrink_derivative_a_f64(I0, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -4122,6 +5052,10 @@ def softshrink_value_and_derivative_s_f64(I0, P_lambd, O0, O1):
         r1 = fa_shrink_derivative_f64(in0, P_lambd)
         O0[i] = r0
         O1[i] = r1
+
+
+def softshrink_value_and_derivative_c_f64(args, n, params):
+    softshrink_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4144,6 +5078,10 @@ def softshrink_backward_x_s_f64(I0, I1, P_lambd, O0):
         O0[i] = r0
 
 
+def softshrink_backward_x_c_f64(args, n, params):
+    softshrink_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def softshrink_backward_x_a_f64(I0, I1, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -4160,6 +5098,10 @@ def hardshrink_forward_s_f64(I0, P_lambd, O0):
         in0 = float64(I0[i])
         r0 = fa_hardshrink_f64(in0, P_lambd)
         O0[i] = r0
+
+
+def hardshrink_forward_c_f64(args, n, params):
+    hardshrink_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4179,6 +5121,10 @@ def hardshrink_derivative_s_f64(I0, P_lambd, O0):
         O0[i] = r0
 
 
+def hardshrink_derivative_c_f64(args, n, params):
+    hardshrink_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardshrink_derivative_a_f64(I0, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -4196,6 +5142,10 @@ def hardshrink_value_and_derivative_s_f64(I0, P_lambd, O0, O1):
         r1 = fa_shrink_derivative_f64(in0, P_lambd)
         O0[i] = r0
         O1[i] = r1
+
+
+def hardshrink_value_and_derivative_c_f64(args, n, params):
+    hardshrink_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4218,6 +5168,10 @@ def hardshrink_backward_x_s_f64(I0, I1, P_lambd, O0):
         O0[i] = r0
 
 
+def hardshrink_backward_x_c_f64(args, n, params):
+    hardshrink_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def hardshrink_backward_x_a_f64(I0, I1, A_lambd, O0):
     for i in range(O0.shape[0]):
@@ -4234,6 +5188,10 @@ def threshold_forward_s_f64(I0, P_threshold, P_value, O0):
         in0 = float64(I0[i])
         r0 = fa_threshold_f64(in0, P_threshold, P_value)
         O0[i] = r0
+
+
+def threshold_forward_c_f64(args, n, params):
+    threshold_forward_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4254,6 +5212,10 @@ def threshold_derivative_s_f64(I0, P_threshold, P_value, O0):
         O0[i] = r0
 
 
+def threshold_derivative_c_f64(args, n, params):
+    threshold_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def threshold_derivative_a_f64(I0, A_threshold, A_value, O0):
     for i in range(O0.shape[0]):
@@ -4272,6 +5234,10 @@ def threshold_value_and_derivative_s_f64(I0, P_threshold, P_value, O0, O1):
         r1 = fa_threshold_derivative_f64(in0, P_threshold, P_value)
         O0[i] = r0
         O1[i] = r1
+
+
+def threshold_value_and_derivative_c_f64(args, n, params):
+    threshold_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4295,6 +5261,10 @@ def threshold_backward_x_s_f64(I0, I1, P_threshold, P_value, O0):
         O0[i] = r0
 
 
+def threshold_backward_x_c_f64(args, n, params):
+    threshold_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], params[1], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def threshold_backward_x_a_f64(I0, I1, A_threshold, A_value, O0):
     for i in range(O0.shape[0]):
@@ -4314,6 +5284,10 @@ def squareplus_forward_s_f64(I0, P_b, O0):
         O0[i] = r0
 
 
+def squareplus_forward_c_f64(args, n, params):
+    squareplus_forward_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def squareplus_forward_a_f64(I0, A_b, O0):
     for i in range(O0.shape[0]):
@@ -4329,6 +5303,10 @@ def squareplus_derivative_s_f64(I0, P_b, O0):
         in0 = float64(I0[i])
         r0 = fa_squareplus_derivative_f64(in0, P_b)
         O0[i] = r0
+
+
+def squareplus_derivative_c_f64(args, n, params):
+    squareplus_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4348,6 +5326,10 @@ def squareplus_value_and_derivative_s_f64(I0, P_b, O0, O1):
         r1 = fa_squareplus_derivative_f64(in0, P_b)
         O0[i] = r0
         O1[i] = r1
+
+
+def squareplus_value_and_derivative_c_f64(args, n, params):
+    squareplus_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4370,6 +5352,10 @@ def squareplus_backward_x_s_f64(I0, I1, P_b, O0):
         O0[i] = r0
 
 
+def squareplus_backward_x_c_f64(args, n, params):
+    squareplus_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def squareplus_backward_x_a_f64(I0, I1, A_b, O0):
     for i in range(O0.shape[0]):
@@ -4386,6 +5372,10 @@ def clipped_linear_forward_s_f64(I0, P_slope, P_offset, P_min_val, P_max_val, O0
         in0 = float64(I0[i])
         r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
         O0[i] = r0
+
+
+def clipped_linear_forward_c_f64(args, n, params):
+    clipped_linear_forward_s_f64(carray(args[0], (n,), float64), params[0], params[1], params[2], params[3], carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4408,6 +5398,10 @@ def clipped_linear_derivative_s_f64(I0, P_slope, P_offset, P_min_val, P_max_val,
         O0[i] = r0
 
 
+def clipped_linear_derivative_c_f64(args, n, params):
+    clipped_linear_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], params[2], params[3], carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def clipped_linear_derivative_a_f64(I0, A_slope, A_offset, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -4428,6 +5422,10 @@ def clipped_linear_value_and_derivative_s_f64(I0, P_slope, P_offset, P_min_val, 
         r1 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
         O0[i] = r0
         O1[i] = r1
+
+
+def clipped_linear_value_and_derivative_c_f64(args, n, params):
+    clipped_linear_value_and_derivative_s_f64(carray(args[0], (n,), float64), params[0], params[1], params[2], params[3], carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4453,6 +5451,10 @@ def clipped_linear_backward_x_s_f64(I0, I1, P_slope, P_offset, P_min_val, P_max_
         O0[i] = r0
 
 
+def clipped_linear_backward_x_c_f64(args, n, params):
+    clipped_linear_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), params[0], params[1], params[2], params[3], carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def clipped_linear_backward_x_a_f64(I0, I1, A_slope, A_offset, A_min_val, A_max_val, O0):
     for i in range(O0.shape[0]):
@@ -4474,12 +5476,20 @@ def thinc_hard_swish_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def thinc_hard_swish_forward_c_f64(args, n, params):
+    thinc_hard_swish_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def thinc_hard_swish_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_thinc_hard_swish_derivative_f64(in0)
         O0[i] = r0
+
+
+def thinc_hard_swish_derivative_c_f64(args, n, params):
+    thinc_hard_swish_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4492,6 +5502,10 @@ def thinc_hard_swish_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def thinc_hard_swish_value_and_derivative_c_f64(args, n, params):
+    thinc_hard_swish_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def thinc_hard_swish_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -4499,6 +5513,10 @@ def thinc_hard_swish_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_thinc_hard_swish_derivative_f64(in1)
         O0[i] = r0
+
+
+def thinc_hard_swish_backward_x_c_f64(args, n, params):
+    thinc_hard_swish_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4509,12 +5527,20 @@ def dish_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def dish_forward_c_f64(args, n, params):
+    dish_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def dish_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_dish_derivative_f64(in0)
         O0[i] = r0
+
+
+def dish_derivative_c_f64(args, n, params):
+    dish_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4527,6 +5553,10 @@ def dish_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def dish_value_and_derivative_c_f64(args, n, params):
+    dish_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def dish_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -4534,6 +5564,10 @@ def dish_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_dish_derivative_f64(in1)
         O0[i] = r0
+
+
+def dish_backward_x_c_f64(args, n, params):
+    dish_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4544,12 +5578,20 @@ def erf_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def erf_forward_c_f64(args, n, params):
+    erf_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def erf_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_erf_derivative_f64(in0)
         O0[i] = r0
+
+
+def erf_derivative_c_f64(args, n, params):
+    erf_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4562,6 +5604,10 @@ def erf_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def erf_value_and_derivative_c_f64(args, n, params):
+    erf_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def erf_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -4569,6 +5615,10 @@ def erf_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_erf_derivative_f64(in1)
         O0[i] = r0
+
+
+def erf_backward_x_c_f64(args, n, params):
+    erf_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4579,12 +5629,20 @@ def exponential_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def exponential_forward_c_f64(args, n, params):
+    exponential_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def exponential_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_exponential_f64(in0)
         O0[i] = r0
+
+
+def exponential_derivative_c_f64(args, n, params):
+    exponential_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4597,6 +5655,10 @@ def exponential_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def exponential_value_and_derivative_c_f64(args, n, params):
+    exponential_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def exponential_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -4604,6 +5666,10 @@ def exponential_backward_x_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_exponential_f64(in1)
         O0[i] = r0
+
+
+def exponential_backward_x_c_f64(args, n, params):
+    exponential_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4615,6 +5681,10 @@ def exponential_backward_y_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def exponential_backward_y_c_f64(args, n, params):
+    exponential_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def linear_forward_s_f64(I0, O0):
     for i in range(O0.shape[0]):
@@ -4623,12 +5693,20 @@ def linear_forward_s_f64(I0, O0):
         O0[i] = r0
 
 
+def linear_forward_c_f64(args, n, params):
+    linear_forward_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
+
+
 @njit(**_LOOP)
 def linear_derivative_s_f64(I0, O0):
     for i in range(O0.shape[0]):
         in0 = float64(I0[i])
         r0 = fa_ones_f64(in0)
         O0[i] = r0
+
+
+def linear_derivative_c_f64(args, n, params):
+    linear_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64))
 
 
 @njit(**_LOOP)
@@ -4641,6 +5719,10 @@ def linear_value_and_derivative_s_f64(I0, O0, O1):
         O1[i] = r1
 
 
+def linear_value_and_derivative_c_f64(args, n, params):
+    linear_value_and_derivative_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def linear_backward_x_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -4650,6 +5732,10 @@ def linear_backward_x_s_f64(I0, I1, O0):
         O0[i] = r0
 
 
+def linear_backward_x_c_f64(args, n, params):
+    linear_backward_x_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
+
+
 @njit(**_LOOP)
 def linear_backward_y_s_f64(I0, I1, O0):
     for i in range(O0.shape[0]):
@@ -4657,6 +5743,10 @@ def linear_backward_y_s_f64(I0, I1, O0):
         in1 = float64(I1[i])
         r0 = in0 * fa_ones_f64(in1)
         O0[i] = r0
+
+
+def linear_backward_y_c_f64(args, n, params):
+    linear_backward_y_s_f64(carray(args[0], (n,), float64), carray(args[1], (n,), float64), carray(args[2], (n,), float64))
 
 
 #: kernel name -> (inputs, real parameters, outputs)
