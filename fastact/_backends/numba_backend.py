@@ -633,9 +633,9 @@ def c_entry(name: str, sfx: str) -> Any | None:
             signature = types.void(
                 types.CPointer(types.voidptr), types.intp, types.CPointer(types.float64)
             )
-            found = cfunc(signature, cache=True, error_model="numpy", boundscheck=False)(
-                function
-            )
+            # The loop it calls keeps its own options (error_model="numpy", ...); the
+            # entry itself only indexes the pointer arrays.
+            found = cfunc(signature, cache=True)(function)
             _C_ENTRIES[key] = found
     return found
 
