@@ -680,18 +680,17 @@ def direct_loop(
     return loop, entry, values, c_function
 
 
-def direct_rows(
-    activation: str, method: str, dtype: np.dtype
-) -> tuple[Callable[..., None], Callable[..., None], int, int, int] | None:
+def direct_rows(activation: str, method: str, dtype: np.dtype) -> tuple[Any, int, int, int] | None:
     """The compiled fast path's entry (fastact._kernels._fastcall) for the axis
-    functions: the entry points of the batched rows and columns kernels (the compiled
-    overloads: the call without the dispatcher's typing of every argument), the
-    kind of row, and the bounds _COLUMNS_MAX_N and _SHORT_ROW that choose between
-    them as :func:`_batched` does. The fast path takes C-contiguous calls that stay on
-    one thread (fewer than PARALLEL_MIN elements) with ``out`` either x itself or
-    disjoint from the inputs, and makes the views itself: the general path's view
-    making and layout checks cost ~15 us of a (10, 10) softmax (cProfile, 18 us a
-    call). None for glu and the Jacobians (results of another shape)."""
+    functions: the cfunc of the batched kernels' family (numba_rows.raw_entry: raw
+    pointers, the views made in compiled code), the kind of row, and the bounds
+    _COLUMNS_MAX_N and _SHORT_ROW that choose between rows and columns as
+    :func:`_batched` does. The fast path takes C-contiguous calls that stay on one
+    thread (fewer than PARALLEL_MIN elements) with ``out`` either x itself or disjoint
+    from the inputs. The general path's view making and layout checks cost ~15 us of a
+    (10, 10) softmax (cProfile, 18 us a call); the dispatchers' entry points with views
+    made in Python still ~1.9 of 2.4 us. None for glu and the Jacobians (results of
+    another shape)."""
     from fastact._kernels import numba_rows
 
     sfx = _SERVED.get(np.dtype(dtype))
@@ -704,12 +703,8 @@ def direct_rows(
         return None
     kind = numba_rows.SIGNATURES[name][1]
     family = "forward" if method == "forward" else "vjp"
-    entries = []
-    for shape in ("rows", "cols"):
-        dispatcher = numba_rows.batched(f"{shape}_{family}", np.dtype(dtype).name)
-        (signature,) = dispatcher.signatures  # one "A"-layout signature (batched)
-        entries.append(dispatcher.overloads[signature].entry_point)
-    return entries[0], entries[1], kind, _COLUMNS_MAX_N, _SHORT_ROW
+    entry = numba_rows.raw_entry(family, np.dtype(dtype).name)
+    return entry, kind, _COLUMNS_MAX_N, _SHORT_ROW
 
 
 # ----------------------------------------------------------------------------- backend

@@ -58,6 +58,10 @@ ctypedef void (*loop_fn)(char **, const intptr_t *, const intptr_t *, void *) no
 # numba's cfunc entries of its loops (numba_backend.c_entry): (pointers to the inputs
 # then the outputs, elements, float64 parameter values).
 ctypedef void (*c_entry_fn)(void **, intptr_t, double *) noexcept nogil
+# numba's batched row kernels' cfunc entries (numba_rows.raw_entry): (pointers to the
+# inputs then the output, outer, n, inner, kind, mode, tile).
+ctypedef void (*rows_entry_fn)(void **, long long, long long, long long, long long,
+                               long long, long long) noexcept nogil
 
 cdef enum:
     FORWARD = 0
@@ -109,9 +113,9 @@ cdef class Direct:
     cdef object loop_module
     cdef c_entry_fn c_entry
     cdef object c_keep
-    # numba's axis functions: the batched kernels' entry points (direct_rows).
+    # numba's axis functions: the batched kernels' cfunc entry (direct_rows).
+    cdef rows_entry_fn rows_fn
     cdef object rows_entry
-    cdef object cols_entry
     cdef object tile_of
     cdef long long row_kind
     cdef intptr_t columns_max, short_row
@@ -153,8 +157,8 @@ cdef object _make_direct(object plan, int typenum):
                 spec.name, method, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
                                             else np.float64))
             if found is not None:
-                (d.rows_entry, d.cols_entry, d.row_kind, d.columns_max,
-                 d.short_row) = found
+                d.rows_entry, d.row_kind, d.columns_max, d.short_row = found
+                d.rows_fn = <rows_entry_fn><void *><intptr_t>d.rows_entry.address
                 d.tile_of = numba_rows._tile
                 d.loop_module = numba_backend
                 d.axis = params["axis"]
@@ -740,14 +744,17 @@ cdef class Base:
 
 
     cdef object _numba_rows(self, Direct d, object grad, object x, object out):
-        """numba's batched row kernels on views of C-contiguous arrays, chosen as
-        numba_backend._batched chooses (rows kernel for long rows, columns kernel for
-        axes with elements after them and for short last-axis rows), or None when
-        the general kernel must run (long rows along an axis that is not the last)."""
+        """numba's batched row kernels through their cfunc entry on the raw pointers,
+        chosen as numba_backend._batched chooses (rows kernel for long rows, columns
+        kernel for axes with elements after them and for short last-axis rows), or
+        None when the general kernel must run (long rows along an axis that is not
+        the last)."""
         cdef cnp.ndarray first = <cnp.ndarray>x
         cdef int ndim = cnp.PyArray_NDIM(first), i
         cdef int axis = d.axis
         cdef intptr_t n, outer = 1, inner = 1, size = cnp.PyArray_SIZE(first)
+        cdef long long mode, tile
+        cdef void *pointers[3]
         if axis < 0:
             axis += ndim
         n = cnp.PyArray_DIMS(first)[axis]
@@ -755,22 +762,26 @@ cdef class Base:
             outer *= cnp.PyArray_DIMS(first)[i]
         for i in range(axis + 1, ndim):
             inner *= cnp.PyArray_DIMS(first)[i]
-        # (wraparound is off: no negative indices here)
-        arrays = (x, out) if grad is None else (grad, x, out)
         if inner > 1:
             if n > d.columns_max:
                 return None
-            shape = (outer, n, inner)
-            views = [a.reshape(shape) for a in arrays]
-            d.cols_entry(*views[:-1], d.row_kind, views[len(views) - 1], d.tile_of(n))
+            mode = 2  # numba_rows.MODE_COLUMNS: (outer, n, inner)
         elif n > d.short_row or size == n:
-            shape = (outer, n)
-            views = [a.reshape(shape) for a in arrays]
-            d.rows_entry(*views[:-1], d.row_kind, views[len(views) - 1])
-        else:  # short rows: the columns of one (1, n, rows) block
-            shape = (outer, n)
-            views = [a.reshape(shape).T[None] for a in arrays]
-            d.cols_entry(*views[:-1], d.row_kind, views[len(views) - 1], d.tile_of(n))
+            mode = 0  # MODE_ROWS: (outer, n)
+        else:
+            mode = 1  # MODE_SHORT: the columns of one (1, n, outer) block
+        tile = d.tile_of(n) if mode != 0 else 0
+        i = 0
+        if grad is not None:
+            pointers[0] = cnp.PyArray_DATA(<cnp.ndarray>grad)
+            i = 1
+        pointers[i] = cnp.PyArray_DATA(first)
+        pointers[i + 1] = cnp.PyArray_DATA(<cnp.ndarray>out)
+        if size >= _NOGIL_MIN:
+            with nogil:
+                d.rows_fn(pointers, outer, n, inner, d.row_kind, mode, tile)
+        else:
+            d.rows_fn(pointers, outer, n, inner, d.row_kind, mode, tile)
         return out
 
     def __call__(self, x, /, *args, out=None, backend=None, **params):
