@@ -642,17 +642,16 @@ def c_entry(name: str, sfx: str) -> Any | None:
 
 def direct_loop(
     activation: str, method: str, dtype: np.dtype, params: Mapping[str, Any]
-) -> tuple[Callable[..., None], Callable[..., None], tuple[float, ...], Any] | None:
+) -> tuple[Callable[..., None], tuple[float, ...], Any] | None:
     """The compiled fast path's entry (fastact._kernels._fastcall) for one plan: the
-    generated scalar-parameter loop (its dispatcher), the compiled overload for
-    writeable 1-D C-contiguous arrays (its entry point: the call without the
-    dispatcher's typing of every argument) and the parameter values. The fast path calls
-    them itself on 1-D views when the call stays on one thread (fewer than PARALLEL_MIN
-    elements) -- what :func:`_elementwise`'s small-call branch does, without the kernel
-    closure, the loop lookup and the parameter list of every call; and the loop's
-    cfunc entry (:func:`c_entry`), which the fast path calls by address instead, or
-    None (a test's spy in place of the loop). None when the call needs the kernel
-    (rrelu's training slopes, array parameters, param_grad, axis functions)."""
+    generated scalar-parameter loop (its dispatcher), the parameter values, and the
+    loop's cfunc entry (:func:`c_entry`), or None when the loop is not a dispatcher (a
+    test's spy). The fast path calls the cfunc by address (else the loop on 1-D views)
+    when the call stays on one thread (fewer than PARALLEL_MIN elements) -- what
+    :func:`_elementwise`'s small-call branch does, without the kernel closure, the loop
+    lookup, the parameter list and the unboxing of every call. None when the call needs
+    the kernel (rrelu's training slopes, array parameters, param_grad, axis
+    functions)."""
     sfx = _SERVED.get(np.dtype(dtype))
     if sfx is None or method.startswith("param_grad:") or lookup(activation).kind != "elementwise":
         return None
@@ -664,20 +663,13 @@ def direct_loop(
     values = tuple(param_values(real_params(activation), params))
     if not all(type(v) is float for v in values):
         return None
-    found = _loops(name_of(params), sfx)
+    name = name_of(params)
+    found = _loops(name, sfx)
     if found is None:
         return None
     loop = found[0]
-    from numba import types
-
-    array = types.Array(types.float32 if sfx == "f32" else types.float64, 1, "C")
-    nin = 2 if method in ("backward_x", "backward_y") else 1
-    nout = 2 if method == "value_and_derivative" else 1
-    signature = (array,) * nin + (types.float64,) * len(values) + (array,) * nout
-    compile_ = getattr(loop, "compile", None)  # not a dispatcher (a test's spy): call it
-    entry = loop if compile_ is None else compile_(signature)  # compiled by the general path
-    c_function = None if compile_ is None else c_entry(name_of(params), sfx)
-    return loop, entry, values, c_function
+    is_dispatcher = hasattr(loop, "compile")  # not one: a test's spy, called as it is
+    return loop, values, c_entry(name, sfx) if is_dispatcher else None
 
 
 def direct_rows(activation: str, method: str, dtype: np.dtype) -> tuple[Any, int, int, int] | None:

@@ -108,7 +108,6 @@ cdef class Direct:
     # numba: the generated loop, its parameter values and the module whose
     # PARALLEL_MIN bounds the calls it takes (numba_backend.direct_loop).
     cdef object loop
-    cdef object loop_entry
     cdef tuple loop_values
     cdef object loop_module
     cdef c_entry_fn c_entry
@@ -150,12 +149,11 @@ cdef object _make_direct(object plan, int typenum):
         d.params = params
         d.loop = None
         d.rows_entry = None
+        dtype = np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32 else np.float64)
         if plan.backend == "numba" and spec.kind != "elementwise":
             from fastact._backends import numba_backend
             from fastact._kernels import numba_rows
-            found = numba_backend.direct_rows(
-                spec.name, method, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
-                                            else np.float64))
+            found = numba_backend.direct_rows(spec.name, method, dtype)
             if found is not None:
                 d.rows_entry, d.row_kind, d.columns_max, d.short_row = found
                 d.rows_fn = <rows_entry_fn><void *><intptr_t>d.rows_entry.address
@@ -164,12 +162,10 @@ cdef object _make_direct(object plan, int typenum):
                 d.axis = params["axis"]
         elif plan.backend == "numba":
             from fastact._backends import numba_backend
-            found = numba_backend.direct_loop(
-                spec.name, method, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
-                                            else np.float64), params)
+            found = numba_backend.direct_loop(spec.name, method, dtype, params)
             d.c_entry = NULL
             if found is not None:
-                d.loop, d.loop_entry, d.loop_values, d.c_keep = found
+                d.loop, d.loop_values, d.c_keep = found
                 d.loop_module = numba_backend
                 if d.c_keep is not None and len(d.loop_values) <= 8:
                     d.c_entry = <c_entry_fn><void *><intptr_t>d.c_keep.address
@@ -693,7 +689,7 @@ cdef class Base:
         cdef void *pointers[4]
         cdef int k = 0
         cdef intptr_t n = cnp.PyArray_SIZE(first)
-        if d.c_entry != NULL and d.loop is not None and n < d.loop_module.PARALLEL_MIN:
+        if d.c_entry != NULL and n < d.loop_module.PARALLEL_MIN:
             # The loop's cfunc on the raw pointers (C-contiguous: flat), one thread.
             if grad is not None:
                 pointers[k] = cnp.PyArray_DATA(<cnp.ndarray>grad)
@@ -710,7 +706,7 @@ cdef class Base:
             if out2 is not None:
                 return (out, out2)
             return out
-        if d.loop is not None and cnp.PyArray_SIZE(first) < d.loop_module.PARALLEL_MIN:
+        if d.loop is not None and n < d.loop_module.PARALLEL_MIN:
             fx, fg, fo, fo2 = x, grad, out, out2
             if cnp.PyArray_NDIM(first) != 1:  # C-contiguous: flat views, no copy
                 fx = _flat(x)
@@ -721,14 +717,7 @@ cdef class Base:
                     fo2 = _flat(out2)
             ins = (fx,) if grad is None else (fg, fx)
             outs = (fo,) if out2 is None else (fo, fo2)
-            if cnp.PyArray_ISWRITEABLE(first) and (
-                grad is None or cnp.PyArray_ISWRITEABLE(<cnp.ndarray>grad)
-            ):
-                # The overload the dispatcher would pick for these (writeable 1-D
-                # C-contiguous) arrays, called without its typing of each argument.
-                d.loop_entry(*ins, *d.loop_values, *outs)
-            else:
-                d.loop(*ins, *d.loop_values, *outs)  # read-only inputs: another overload
+            d.loop(*ins, *d.loop_values, *outs)  # no cfunc: a test's spy for the loop
             if out2 is not None:
                 return (out, out2)
             return out
