@@ -344,6 +344,7 @@ def _tile(n):
 def _cols_forward(X, kind, O, tile):
     """softmax / log_softmax / softmin along axis 1 of X (outer, n, inner)."""
     outer, n, inner = X.shape
+    tile = max(1, min(tile, inner))  # a (10, 10) softmax allocates 10 columns, not 256
     e = np.empty((n, tile), np.float64)
     m = np.empty(tile, np.float64)
     first = np.empty(tile, np.int64)
@@ -370,6 +371,7 @@ def _cols_forward(X, kind, O, tile):
 def _cols_vjp(G, V, kind, O, tile):
     """_vjp_row along axis 1 of V (outer, n, inner), SIMD across the columns."""
     outer, n, inner = V.shape
+    tile = max(1, min(tile, inner))  # scratch for the columns there are, not a full tile
     base = kind % 3
     from_x = kind >= 3
     y = np.empty((n, tile), np.float64)
