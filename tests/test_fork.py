@@ -34,9 +34,11 @@ SCRIPT = textwrap.dedent(
     from fastact._kernels import _runtime
 
     BACKEND, METHOD = sys.argv[1], sys.argv[2]
-    # 2**17 elements: above the compiled backends' thread threshold (2**15).
-    X = np.linspace(-6, 6, 1 << 17).astype(np.float32)
-    ROWS = X.reshape(256, 512)
+    # Twice the C backend's thread threshold (read, not assumed), numba's at least.
+    from fastact._kernels import _ufuncs
+
+    X = np.linspace(-6, 6, max(2 * _ufuncs.get_parallel_min(), 1 << 18)).astype(np.float32)
+    ROWS = X.reshape(256, -1)
 
 
     def results():

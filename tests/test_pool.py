@@ -23,10 +23,10 @@ import pytest
 
 import fastact as fa
 from fastact import _threads
-from fastact._kernels import _runtime
+from fastact._kernels import _runtime, _ufuncs
 
 COMPILED = [b for b in ("cython", "numba") if b in fa.available_backends()]
-# Above both compiled backends' thread thresholds (cython 2**15, numba 2**18).
+# Above both compiled backends' thread thresholds (cython and numba: 2**18).
 BIG = (1 << 19) + 37
 TIMEOUT = 120
 
@@ -265,7 +265,7 @@ def _rss() -> int:
 @pytest.mark.parametrize("backend", COMPILED)
 def test_no_thread_or_memory_leak_over_many_calls(backend, restore_threads) -> None:
     fa.set_num_threads(2)
-    n = (1 << 15) + 5 if backend == "cython" else (1 << 18) + 5
+    n = (_ufuncs.get_parallel_min() if backend == "cython" else (1 << 18)) + 5
     calls = 10_000 if backend == "cython" else 2_000
     x = np.linspace(-6, 6, n).astype(np.float32)
     out = np.empty_like(x)

@@ -20,10 +20,11 @@ import pytest
 
 import fastact as fa
 from conftest import BACKENDS
+from fastact._kernels import _ufuncs
 
-# 2**16 + 37 elements: above the compiled backends' thread threshold (2**15), and not
-# a multiple of their SIMD block.
-SIZE = (1 << 16) + 37
+# Just above the C backend's thread threshold (read, not assumed), and not a multiple
+# of the SIMD block.
+SIZE = _ufuncs.get_parallel_min() + 37
 WORKERS = 6
 ROUNDS = 3
 

@@ -110,8 +110,14 @@ typedef struct {
  * 2**15, 0.81 at 2**16, 1.38 at 2**19; gelu 0.88 at 2**15, 1.03 at 2**19, 1.33 at
  * 2**20 -- no free core, so no size wins reliably; forcing threads on at 2**10..2**12
  * cost nothing (0.98-1.31). The 2**15 of the idle measurement stays until it is
- * repeated on an idle machine. */
-#define FA_PARALLEL_MIN_DEFAULT (1 << 15)
+ * repeated on an idle machine.
+ * Repeated 2026-12-02 on an idle machine (load average 0.4; 2-core Intel Xeon with
+ * AVX-512, the pool, same tool), 2 threads / 1 thread: relu 0.95-0.97 from 2**15 to
+ * 2**17, 1.09 at 2**18, 1.43 at 2**20; gelu 0.98-1.00 up to 2**17, 1.44 at 2**18, 1.62
+ * at 2**20. Threads win for both only from 2**18, and below it a busy machine makes a
+ * second thread cost a scheduler slice (issue 13: p90 of sigmoid at 1e5 elements 0.16 ms
+ * on 1 thread, 4.22 ms on 2). 2**18, as numba's PARALLEL_MIN. */
+#define FA_PARALLEL_MIN_DEFAULT (1 << 18)
 
 /* The floating-point state of one loop: exceptions masked and flags cleared on entry,
  * the caller's state (its flags, masks, rounding, FTZ/DAZ) back on exit, so the flags
