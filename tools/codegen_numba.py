@@ -13,8 +13,8 @@ translated twice:
     Each formula becomes an ``@njit(inline="always")`` function over the vectorisable
     primitives of :mod:`fastact._kernels.numba_math`; ``<``, ``<=``, ``>``, ``>=``
     become its quiet comparisons (a float compare on NaN raises *invalid* in a
-    vectorised loop). float32 kernels compute in float64 (the primitives do anyway) and
-    round once on the store. Each kernel is a plain loop over 1-D contiguous arrays,
+    vectorised loop). float32 kernels compute in float32 (native float32 primitives,
+    float32 constants), as the C kernels do. Each kernel is a plain loop over 1-D contiguous arrays,
     ``_s`` with scalar parameters and ``_a`` with one parameter value per element;
     :mod:`fastact._backends.numba_backend` feeds them chunks.
 ``fastact/_kernels/cuda_kernels.py`` (``numba.cuda``)
@@ -75,14 +75,15 @@ class _Target:
     cuda: bool
     functions: set[str]
     constants: dict[str, float]
-    #: CUDA float32: literal -> global name (float32 constants, not float64 ones)
+    #: float32: literal -> global name (float32 constants: a bare 1.0 is a float64
+    #: and would make the whole expression float64)
     literals: dict[str, str] = field(default_factory=dict)
 
     def literal(self, value: float) -> str:
         if value != value or value in (float("inf"), float("-inf")):
             raise FormulaError(f"non-finite constant {value!r}")
         text = repr(float(value))
-        if not (self.cuda and self.sfx == "f32"):
+        if self.sfx != "f32":
             return text
         if text not in self.literals:
             self.literals[text] = f"K{len(self.literals)}_f32"
@@ -227,13 +228,20 @@ def _cpu_loop(entry, sfx: str, scalar: bool) -> str:  # type: ignore[no-untyped-
     args += [f"P_{p}" if scalar else f"A_{p}" for p in entry.params]
     args += [f"O{j}" for j in range(nout)]
     name = f"{entry.name}_{'s' if scalar else 'a'}_{sfx}"
-    lines = ["@njit(**_LOOP)", f"def {name}({', '.join(args)}):",
-             "    for i in range(O0.shape[0]):"]  # fmt: skip
+    dtype = "float32" if sfx == "f32" else "float64"
+    if scalar and sfx == "f32":  # parameters arrive as float64 scalars: cast once
+        args = [f"{a}_in" if a.startswith("P_") else a for a in args]
+    lines = ["@njit(**_LOOP)", f"def {name}({', '.join(args)}):"]
+    if scalar and sfx == "f32":
+        lines += [f"    P_{p} = float32(P_{p}_in)" for p in entry.params]
+    lines.append("    for i in range(O0.shape[0]):")
+    # float32 data is computed in float32 arithmetic (the primitives are native
+    # float32: twice the SIMD lanes of float64), as the C kernels do.
     for i in range(nin):
-        lines.append(f"        in{i} = float64(I{i}[i])")
+        lines.append(f"        in{i} = {dtype}(I{i}[i])")
     if not scalar:
         for p in entry.params:
-            lines.append(f"        P_{p} = float64(A_{p}[i])")
+            lines.append(f"        P_{p} = {dtype}(A_{p}[i])")
     # All outputs computed before any store: an output may be an input (in place).
     for j, expr in enumerate(entry.outputs):
         lines.append(f"        r{j} = {expr.format(sfx=sfx)}")
@@ -294,11 +302,19 @@ def generate_cpu() -> str:
         for p in sorted(_PRIMITIVES | {"lt", "le", "gt", "ge"}):
             out.append(f'{p}_{sfx} = _PRIMITIVES["{dtype}"]["{p}"]')
         out.append("")
+    f32_target = _Target("f32", False, names, constants)
+    formulas = []
     for sfx in ("f32", "f64"):
-        out.append(f"# ---- formulas, {sfx} (float64 arithmetic) ----\n")
-        target = _Target(sfx, False, names, constants)
+        arithmetic = "float32" if sfx == "f32" else "float64"
+        formulas.append(f"# ---- formulas, {sfx} ({arithmetic} arithmetic) ----\n")
+        target = f32_target if sfx == "f32" else _Target(sfx, False, names, constants)
         for fn in functions:
-            out.append(_function(fn, target) + "\n")
+            formulas.append(_function(fn, target) + "\n")
+    out.append("# float32 constants of the float32 code")
+    for text, name in f32_target.literals.items():
+        out.append(f"{name} = float32({text})")
+    out.append("")
+    out.extend(formulas)
     entries = _entries()
     for sfx in ("f32", "f64"):
         out.append(f"# ---- kernels, {sfx} ----\n")

@@ -73,10 +73,17 @@ sqrt
     ``llvm.sqrt`` (``vsqrtpd``), negative input selected to NaN without the
     *invalid* flag.
 
-float32 versions compute in float64 internally (one final rounding: about
-0.5 ulp), with the float64 code above or, for exp, expm1 and tanh, a degree-5
-q (2.9e-9 relative).  A native float32 version (16 lanes instead of 8) was
-not written for lack of time: it would be up to 2x faster for exp/tanh.
+float32
+    Native float32 arithmetic (8 lanes per ymm, 16 per zmm, twice float64's), the
+    integer work on int32 bit patterns through int32 intrinsics (numba widens int32
+    arithmetic to int64, which cost half the loop in <8 x i64> emulation on AVX2).
+    exp and expm1: the same reduction with a 12-bit ln2_hi, degree-5 q; expm1's
+    finish 2**n (e + (1 - 2**-n)) (fdlibm's split above n = 24). log, log1p:
+    musl's logf structure with a 3-term R. tanh: x + x**3 P(x**2) up to 0.75, then
+    1 - 2/(t + 2), t = expm1(2|x|). erf: x + x P(x**2) up to 1; erfc and erf's
+    tail: exp(-x**2) t Q(t - c), t = 1/(1 + x/2), x**2 split exactly by an fma
+    and t's rounding error corrected to first order. Every polynomial comes from
+    tools/fit_f32_math.py. hypot computes in float64 (exact squares).
 
 Where LLVM inlines: the ufunc loop that ``@vectorize`` builds *calls* the
 kernel and LLVM inlines it only below its inline threshold: exp, expm1, log,
@@ -85,12 +92,12 @@ are not (measured: scalar calls, 11-30 ns/element).  An ``@njit`` loop (or a
 ``@guvectorize`` kernel with the loop inside) has the whole body in one
 function and vectorises all of them (log1p 1.8, erf/erfc 4.6 ns/element).
 
-Measured accuracy (against mpmath, random bit patterns over all binades plus
-|x| < 30 and tiny |x|, 9000+ points per function; float32 on every 97th bit
-pattern against float64 NumPy/SciPy), max ulp float64 / float32:
-exp 0.97 / 0.50, expm1 1.04 / 0.51, log 0.68 / 0.50, log1p 0.64 / 0.50,
-tanh 1.60 (x = 0.175, the -t/(t+2) branch) / 0.51, erf 0.85 / 0.50,
-erfc 1.39 / 0.50, sqrt 0.50 / 0.50.
+Measured accuracy (float64: against mpmath, random bit patterns over all binades
+plus |x| < 30 and tiny |x|, 9000+ points per function; float32: every 23rd
+float32 bit pattern, 187e6 points, against float64 NumPy/SciPy), max ulp float64 /
+float32: exp 0.97 / 0.97, expm1 1.04 / 1.32, log 0.68 / 0.81, log1p 0.64 / 0.84,
+tanh 1.60 (x = 0.175, the -t/(t+2) branch) / 1.12, erf 0.85 / 0.96, erfc 1.39 /
+3.62 (x = 1.89), sqrt 0.50 / 0.50.
 """
 
 from __future__ import annotations
@@ -670,86 +677,430 @@ def fmax_f64(a: float, b: float) -> float:
     return b if isnan_f64(a) else y
 
 
-# float32: computed in float64, one final rounding ----------------------------
-_B110 = _bits_of(110.0)
-_B10 = _bits_of(10.0)
+# float32: native float32 arithmetic -------------------------------------------
+# Twice the lanes of float64 (8 per ymm, 16 per zmm). Decisions on int32 bit
+# patterns as above, and the integer arithmetic stays int32: numba widens int32
+# operands of + - & | << >> to int64, and LLVM cannot narrow a chain whose result
+# is compared or selected (measured: elu float32 forward, a loop of 140 AVX2
+# instructions per 8 elements, half of them emulating <8 x i64> (vpcmpgtq,
+# vpackssdw, spills), 2.9 ns/element). So the integer operations of the float32
+# code are the int32 intrinsics below; comparisons of two int32 values are plain
+# (numba sign-extends both, which LLVM folds back to an i32 compare).
+# The polynomials are fitted by tools/fit_f32_math.py (Chebyshev-node
+# interpolation with mpmath, coefficients rounded to float32).
+_i32 = np.int32
+
+
+def _f32_bits_typer(typingctx: Any, x: Any) -> Any:
+    """Bit pattern of a float32 as int32."""
+    if x != types.float32:
+        return None
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+_f32_bits: Any = intrinsic(_f32_bits_typer)
+
+
+def _bits_f32_typer(typingctx: Any, n: Any) -> Any:
+    """float32 with the given int32 bit pattern."""
+    if n != types.int32:
+        return None
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+_bits_f32: Any = intrinsic(_bits_f32_typer)
+
+
+def _int32_op(emit: Any, doc: str) -> Any:
+    """An intrinsic (int32, int32) -> int32 that emits ``emit(builder, a, b)``."""
+
+    def typer(typingctx: Any, a: Any, b: Any) -> Any:
+        if a != types.int32 or b != types.int32:
+            return None
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            return emit(builder, *args)
+
+        return types.int32(types.int32, types.int32), codegen
+
+    typer.__doc__ = doc
+    return intrinsic(typer)
+
+
+_and32: Any = _int32_op(lambda b, x, y: b.and_(x, y), "a & b")
+_or32: Any = _int32_op(lambda b, x, y: b.or_(x, y), "a | b")
+_xor32: Any = _int32_op(lambda b, x, y: b.xor(x, y), "a ^ b")
+_add32: Any = _int32_op(lambda b, x, y: b.add(x, y), "a + b (wraps)")
+_sub32: Any = _int32_op(lambda b, x, y: b.sub(x, y), "a - b (wraps)")
+_shl32: Any = _int32_op(lambda b, x, y: b.shl(x, y), "a << b")
+_sra32: Any = _int32_op(lambda b, x, y: b.ashr(x, y), "a >> b (arithmetic)")
+_min32: Any = _int32_op(lambda b, x, y: b.select(b.icmp_signed("<", x, y), x, y), "min(a, b)")
+_max32: Any = _int32_op(lambda b, x, y: b.select(b.icmp_signed(">", x, y), x, y), "max(a, b)")
+
+
+def _bits32_of(v: float) -> np.int32:
+    return np.int32(np.array(v, dtype=np.float32).view(np.int32).item())
+
+
+_ABS32 = _i32(0x7FFFFFFF)
+_SIGN32 = _i32(-0x80000000)
+_INF32_BITS = _i32(0x7F800000)
+_I0, _I1, _I23, _I31 = _i32(0), _i32(1), _i32(23), _i32(31)
+_INF32 = _f32(np.inf)
+_NAN32 = _f32(np.nan)
+_ZERO32 = _f32(0.0)
+_HALF32 = _f32(0.5)
+_ONE32 = _f32(1.0)
+_TWO32 = _f32(2.0)
+
+_LOG2E32 = _f32(1.4426950408889634)
+# kd = x*log2(e) + 1.5 * 2**23 rounds to an integer n held in kd's low mantissa
+# bits: k = kd - 1.5 * 2**23 is n as a float32, and 2**n is built from kd's bits.
+_SHIFT32 = _f32(12582912.0)
+_POW2_BIAS = _i32(127 - int(_bits32_of(12582912.0)))  # + bits(kd) = n + 127
+_POW2_NEG_BIAS = _i32(127 + int(_bits32_of(12582912.0)))  # - bits(kd) = 127 - n
+# Cody-Waite: ln2 rounded to 12 significant bits (k * _LN2_HI32 exact for
+# |k| < 2**12) and the rest.
+_LN2_HI32 = _f32(0.693115234375)
+_LN2_LO32 = _f32(3.194618329871446e-05)
+# expm1(r) = r + r**2 q(r), |r| <= 0.35, degree 5 (tools/fit_f32_math.py):
+# relative error 1.9e-9 for expm1(r), 8.1e-10 for exp(r) (float32 half-ulp 6e-8).
+_E0 = _f32(0.5)
+_E1 = _f32(0.1666666716337204)
+_E2 = _f32(0.04166645556688309)
+_E3 = _f32(0.00833331048488617)
+_E4 = _f32(0.0013934532180428505)
+_E5 = _f32(0.00019891970441676676)
+
 # largest float32 x with exp(x) <= FLT_MAX (the next float32, 88.72283935546875,
-# overflows)
-_F32_EXP_OVER = _bits_of(88.72283172607422)
+# overflows); exp(x) < 2**-150 rounds to 0 below -103.97: clamp at -104
+_F32_EXP_OVER = _bits32_of(88.72283172607422)
+_F32_EXP_UNDER = _bits32_of(104.0)
+_F32_EXPM1_LOW = _bits32_of(18.0)  # expm1(x) rounds to -1 below -17.33
+_F32_60, _F32_M60, _F32_64 = _f32(60.0), _f32(-60.0), _f32(64.0)
+_F32_100, _F32_M100, _F32_25 = _f32(100.0), _f32(-100.0), _f32(25.0)
+_TWO60_32, _TWO_M60_32 = _f32(2.0**60), _f32(2.0**-60)
+
+
+@njit(error_model="numpy", inline="always")
+def _pow2_f32(kd: Any) -> Any:
+    """2**n for kd = n + 1.5 * 2**23, -126 <= n <= 127."""
+    return _bits_f32(_shl32(_add32(_f32_bits(kd), _POW2_BIAS), _I23))
+
+
+@njit(error_model="numpy", inline="always")
+def _pow2_neg_f32(kd: Any) -> Any:
+    """2**-n for kd = n + 1.5 * 2**23, -127 <= n <= 126."""
+    return _bits_f32(_shl32(_sub32(_POW2_NEG_BIAS, _f32_bits(kd)), _I23))
+
+
+@njit(error_model="numpy", inline="always")
+def _expm1_q_f32(r: Any) -> Any:
+    q = _fma(r, _E5, _E4)
+    q = _fma(r, q, _E3)
+    q = _fma(r, q, _E2)
+    q = _fma(r, q, _E1)
+    q = _fma(r, q, _E0)
+    return _fma(r * r, q, r)
+
+
+@njit(error_model="numpy", inline="always")
+def _reduce_f32(x: Any) -> tuple[Any, Any, Any, Any]:
+    """r, rl, kd, k with x = k*ln2 + r + rl, |r| <= 0.35, rl the rounding error of r,
+    k integral and kd = k + 1.5 * 2**23 (x finite, |x| < 2**12)."""
+    kd = _fma(x, _LOG2E32, _SHIFT32)
+    k = kd - _SHIFT32
+    rh = _fma(-k, _LN2_HI32, x)  # exact: k*hi exact, and x, k*hi within a factor 2
+    r = _fma(-k, _LN2_LO32, rh)
+    rl = _fma(-k, _LN2_LO32, rh - r)
+    return r, rl, kd, k
+
+
+@njit(error_model="numpy", inline="always")
+def _scale2_f32(p: Any, kd: Any, k: Any) -> Any:
+    """p * 2**k for -150 <= k <= 128, one rounding: |k| > 100 is split into
+    2**(k -+ 60) * 2**+-60 (two normal factors). k is finite: plain compares."""
+    c = _F32_60 if k > _F32_100 else (_F32_M60 if k < _F32_M100 else _ZERO32)
+    f2 = _TWO60_32 if k > _F32_100 else (_TWO_M60_32 if k < _F32_M100 else _ONE32)
+    return (p * _pow2_f32(kd - c)) * f2
+
+
+@njit(error_model="numpy", inline="always")
+def _expm1_reduced_f32(x: Any) -> tuple[Any, Any, Any]:
+    """expm1(r), kd, k with x = k*ln2 + r, r's rounding error added back."""
+    r, rl, kd, k = _reduce_f32(x)
+    e = _expm1_q_f32(r)
+    return _fma(rl, e + _ONE32, e), kd, k
+
+
+@njit(error_model="numpy", inline="always")
+def _expm1_finish_f32(e: Any, kd: Any, k: Any) -> Any:
+    """expm1(k*ln2 + r) from e = expm1(r), -26 <= k <= 128: 2**k (e + (1 - 2**-k)),
+    with 1 - 2**-k exact for k < 25, else (e - 2**-k) + 1 (fdlibm's split: the
+    float64 code's 2 (s e + (s - 1/2)) reached 1.38 ulp at x = 17, where s - 1/2
+    is no longer exact in float32); 2**k applied as 2 * 2**(k-1) (2**128
+    overflows)."""
+    s = _pow2_f32(kd - _ONE32)
+    tn = _pow2_neg_f32(kd if k < _F32_64 else _SHIFT32 + _F32_64)  # 2**-64: unseen
+    v = e + (_ONE32 - tn) if k < _F32_25 else (e - tn) + _ONE32
+    return e if k == _ZERO32 else _TWO32 * (s * v)
+
+
+@njit(error_model="numpy", inline="always")
+def _clamp_f32(ix: Any, ax: Any, neg_limit: Any, pos_limit: Any) -> Any:
+    """x with |x| clamped to neg_limit (x < 0) or pos_limit (bit patterns); NaN
+    lanes become a finite limit."""
+    lim = neg_limit if ix < 0 else pos_limit
+    return _bits_f32(_or32(_min32(ax, lim), _and32(ix, _SIGN32)))
 
 
 @njit(error_model="numpy", inline="always")
 def exp_f32(x: Any) -> Any:
-    xd = _f64(x)
-    ix = _f64_bits(xd)
-    ax = ix & _ABS
-    # float32 exp overflows above 88.72 and underflows below -103.97: clamp
-    # to +-110 so the float64 arithmetic stays normal; the cast rounds once.
-    # Clamp to [-110, 88.7228317]: the float64 value stays normal and its
-    # float32 cast finite even if LLVM moves the cast before the select below
-    # (measured: with a +110 clamp the cast raised *overflow*).
-    xc = _bits_f64(min(ax, _B110 if ix < 0 else _F32_EXP_OVER) | (ix & _SIGN))
-    kd = _fma(xc, _LOG2E, _SHIFT)
-    n = _f64_bits(kd) - _SHIFT_BITS
-    k = kd - _SHIFT
-    r = _fma(-k, _LN2_HI, xc)
-    r = _fma(-k, _LN2_LO, r)
-    y = (_expm1_q_short(r) + 1.0) * _bits_f64((n + 1023) << 52)
-    y = _INF if ix > _F32_EXP_OVER else y  # selected: the cast would raise overflow
-    return _f32(xd if ax > _INF_BITS else y)
+    ix = _f32_bits(x)
+    ax = _and32(ix, _ABS32)
+    xc = _clamp_f32(ix, ax, _F32_EXP_UNDER, _F32_EXP_OVER)
+    r, _rl, kd, k = _reduce_f32(xc)  # exp needs no correction of r: 0.97 ulp without
+    y = _scale2_f32(_expm1_q_f32(r) + _ONE32, kd, k)
+    y = _INF32 if ix > _F32_EXP_OVER else y  # +inf too (positive bits only)
+    y = _ZERO32 if (ix < 0) & (ax > _F32_EXP_UNDER) else y  # -inf too
+    return x if ax > _INF32_BITS else y  # NaN in, NaN out
 
 
 @njit(error_model="numpy", inline="always")
 def expm1_f32(x: Any) -> Any:
-    xd = _f64(x)
-    ix = _f64_bits(xd)
-    ax = ix & _ABS
-    # Clamp to [-110, 88.7228317]: the float64 value stays normal and its
-    # float32 cast finite even if LLVM moves the cast before the select below
-    # (measured: with a +110 clamp the cast raised *overflow*).
-    xc = _bits_f64(min(ax, _B110 if ix < 0 else _F32_EXP_OVER) | (ix & _SIGN))
-    e, n = _expm1_reduced_short(xc)
-    y = _expm1_finish(e, n)
-    y = _INF if ix > _F32_EXP_OVER else y  # selected: the cast would raise overflow
-    y = _bits_f64(_f64_bits(y) | (ix & _SIGN))  # -0 -> -0
-    return _f32(xd if ax > _INF_BITS else y)
+    ix = _f32_bits(x)
+    ax = _and32(ix, _ABS32)
+    xc = _clamp_f32(ix, ax, _F32_EXPM1_LOW, _F32_EXP_OVER)
+    e, kd, k = _expm1_reduced_f32(xc)
+    y = _expm1_finish_f32(e, kd, k)
+    y = _INF32 if ix > _F32_EXP_OVER else y
+    y = -_ONE32 if (ix < 0) & (ax > _F32_EXPM1_LOW) else y
+    # sign(expm1(x)) = sign(x): -0 -> -0
+    y = _bits_f32(_or32(_f32_bits(y), _and32(ix, _SIGN32)))
+    return x if ax > _INF32_BITS else y
+
+
+# log / log1p: musl's logf structure, R(z) = z (c0 + c1 z + c2 z**2) fitted by
+# tools/fit_f32_math.py: relative error of log(1+f) 2.5e-9 on the reduced range.
+_LC0 = _f32(0.6666668653488159)
+_LC1 = _f32(0.3998878002166748)
+_LC2 = _f32(0.29579949378967285)
+_SQRT2_SHIFT32 = _i32(0x3F800000 - 0x3F3504F3)
+_SQRT2_HALF32 = _i32(0x3F3504F3)
+_MANT32 = _i32(0x007FFFFF)
+_I127 = _i32(127)
+_F32_MAX_BITS = _bits32_of(3.4028234663852886e38)
+_F32_MIN_NORMAL = _i32(0x00800000)
+_ONE32_BITS = _bits32_of(1.0)
+_TWO23_32, _F32_M23 = _f32(2.0**23), _f32(-23.0)
+
+
+@njit(error_model="numpy", inline="always")
+def _log1p_kernel_f32(f: Any, k: Any, c: Any) -> Any:
+    """k*ln2 + log(1 + f) + c for sqrt(2)/2 - 1 <= f < sqrt(2) - 1."""
+    hfsq = _HALF32 * f * f
+    s = f / (_TWO32 + f)
+    z = s * s
+    r = z * _fma(z, _fma(z, _LC2, _LC1), _LC0)
+    return s * (hfsq + r) + _fma(k, _LN2_LO32, c) - hfsq + f + k * _LN2_HI32
+
+
+@njit(error_model="numpy", inline="always")
+def _split_log_f32(ix: Any) -> tuple[Any, Any]:
+    """(f, k) with x = 2**k (1 + f), sqrt(2)/2 <= 1 + f < sqrt(2), for x > 0 normal
+    and finite given as bits."""
+    ix2 = _add32(ix, _SQRT2_SHIFT32)
+    k = _f32(_sub32(_sra32(ix2, _I23), _I127))  # vcvtdq2ps
+    m = _bits_f32(_add32(_and32(ix2, _MANT32), _SQRT2_HALF32))
+    return m - _ONE32, k
 
 
 @njit(error_model="numpy", inline="always")
 def log_f32(x: Any) -> Any:
-    return _f32(log_f64(_f64(x)))
+    ix = _f32_bits(x)
+    ax = _and32(ix, _ABS32)
+    good = (ix > 0) & (ix < _INF32_BITS)
+    xb = _min32(_max32(ix, _I1), _F32_MAX_BITS)  # bad lanes: some positive finite x
+    # subnormals scaled by 2**23 (exact); the other lanes multiply the smallest
+    # normal (an integer clamp: with a select of a constant LLVM may multiply the
+    # raw lane and overflow, measured)
+    sub = xb < _F32_MIN_NORMAL
+    xs = _f32_bits(_bits_f32(_min32(xb, _F32_MIN_NORMAL)) * _TWO23_32)
+    f, k = _split_log_f32(xs if sub else xb)
+    y = _log1p_kernel_f32(f, k + _F32_M23 if sub else k, _ZERO32)
+    y = y if good else (_INF32 if ix == _INF32_BITS else _NAN32)
+    y = -_INF32 if ax == 0 else y
+    return x if ax > _INF32_BITS else y
+
+
+_F32_SQRT2M1 = _bits32_of(0.41421356237309503)
+_F32_1MSQRTH = _bits32_of(0.2928932188134524)
+_F32_MINUS_ONE = _bits32_of(-1.0)
+_F32_BELOW_ONE = _bits32_of(0.9999999403953552)
 
 
 @njit(error_model="numpy", inline="always")
 def log1p_f32(x: Any) -> Any:
-    return _f32(log1p_f64(_f64(x)))
+    ix = _f32_bits(x)
+    ax = _and32(ix, _ABS32)
+    small = (ax < _F32_1MSQRTH) | ((ix >= 0) & (ix < _F32_SQRT2M1))
+    good = ((ix >= 0) & (ix < _INF32_BITS)) | ((ix < 0) & (ax < _ONE32_BITS))
+    xc = _clamp_f32(ix, ax, _F32_BELOW_ONE, _F32_MAX_BITS)
+    u = _ONE32 + xc  # >= 2**-24: normal
+    bb = u - _ONE32  # two-sum: 1 + xc == u + c exactly
+    c = (_ONE32 - (u - bb)) + (xc - bb)
+    f, k = _split_log_f32(_f32_bits(u))
+    f = xc if small else f
+    k = _ZERO32 if small else k
+    c = _ZERO32 if small else c / u
+    y = _log1p_kernel_f32(f, k, c)
+    y = y if good else (_INF32 if ix == _INF32_BITS else _NAN32)
+    y = -_INF32 if ix == _F32_MINUS_ONE else y
+    y = y if ix >= 0 else _bits_f32(_or32(_f32_bits(y), _SIGN32))  # -0 -> -0
+    return x if ax > _INF32_BITS else y
+
+
+_F32_TANH_SAT = _bits32_of(10.0)  # tanh(10) rounds to 1 in float32
+# tanh(x) = x + x**3 P(x**2) for |x| <= 0.75, degree 6 (tools/fit_f32_math.py):
+# relative error 8.9e-9. Above, 1 - 2/(t + 2) loses (1 - tanh)/tanh to
+# cancellation: 1.46 ulp with the switch at log(3)/2, 0.57 at 0.75; the expm1 form
+# -t/(t+2) that served below reached 2.2 ulp.
+_F32_TANH_POLY = _bits32_of(0.75)
+_T0 = _f32(-0.3333333432674408)
+_T1 = _f32(0.133333221077919)
+_T2 = _f32(-0.053965166211128235)
+_T3 = _f32(0.021835781633853912)
+_T4 = _f32(-0.008684717118740082)
+_T5 = _f32(0.00308992643840611)
+_T6 = _f32(-0.0006965330103412271)
 
 
 @njit(error_model="numpy", inline="always")
 def tanh_f32(x: Any) -> Any:
-    xd = _f64(x)
-    ix = _f64_bits(xd)
-    ax = ix & _ABS
-    ac = _bits_f64(min(ax, _B10))  # tanh(10) rounds to 1 in f32
-    e, n = _expm1_reduced_short(-2.0 * ac)
-    t = _expm1_finish(e, n)
-    y = _bits_f64((_f64_bits(-t / (t + 2.0)) & _ABS) | (ix & _SIGN))
-    return _f32(xd if ax > _INF_BITS else y)
+    ix = _f32_bits(x)
+    ax = _and32(ix, _ABS32)
+    ac = _bits_f32(_min32(ax, _F32_TANH_SAT))
+    # |x| > 0.75: 1 - 2/(t + 2), t = expm1(2|x|)
+    e, kd, k = _expm1_reduced_f32(_TWO32 * ac)
+    t = _expm1_finish_f32(e, kd, k)
+    big = _ONE32 - _TWO32 / (t + _TWO32)
+    # below: the odd polynomial (x itself for tiny x: x*z underflows harmlessly)
+    z = ac * ac
+    p = _fma(z, _fma(z, _fma(z, _fma(z, _fma(z, _fma(z, _T6, _T5), _T4), _T3), _T2), _T1), _T0)
+    small = _fma(ac * z, p, ac)
+    y = big if ax > _F32_TANH_POLY else small
+    y = _bits_f32(_or32(_f32_bits(y), _and32(ix, _SIGN32)))
+    return x if ax > _INF32_BITS else y
+
+
+# erf / erfc (tools/fit_f32_math.py):
+# |x| <= 1: erf(x) = x + x P(x**2), degree 6, relative error 1.5e-9;
+# |x| >= 0.5: erfc(|x|) = exp(-x**2) t Q(t - 0.4826), t = 1/(1 + |x|/2), degree 10,
+# relative error 1.3e-8 up to 10.1 (erfc(10.06) is below the smallest subnormal). x**2 is
+# h + l exactly (fma), exp(-x**2) = exp(-h) (1 - l): the rounding of x*x alone
+# would cost up to 2 x**2 * 2**-24 relative (60 ulp at x = 9).
+_EP = tuple(_f32(c) for c in (0.12837916612625122, -0.3761262595653534, 0.1128358244895935,
+                              -0.026853643357753754, 0.005187962669879198,
+                              -0.0008006793214008212, 7.842288323445246e-05))
+_EQ = tuple(_f32(c) for c in (0.49903300404548645, 0.6678946018218994, 0.5510479807853699,
+                              0.15739044547080994, -0.16259326040744781,
+                              -0.11353207379579544, 0.09035109728574753,
+                              0.06456101685762405, -0.06890939921140671,
+                              -0.022069159895181656, 0.022064736112952232))
+_EQ_CENTRE = _f32(0.48264461755752563)
+# S(u) = d(t Q)/dt to 0.25 % of Q, degree 3: corrects t Q(t) for t's rounding error
+(_ES0, _ES1, _ES2, _ES3) = (_f32(0.8225272297859192), _f32(1.864194631576538),
+                            _f32(1.7813472747802734), _f32(0.3294333517551422))
+(_EP0, _EP1, _EP2, _EP3, _EP4, _EP5, _EP6) = _EP
+(_EQ0, _EQ1, _EQ2, _EQ3, _EQ4, _EQ5, _EQ6, _EQ7, _EQ8, _EQ9, _EQ10) = _EQ
+_F32_ERF_TAIL_MAX = _bits32_of(10.1)
+_F32_B1, _F32_B05 = _bits32_of(1.0), _bits32_of(0.5)
+
+
+@njit(error_model="numpy", inline="always")
+def _erf_small_f32(x: Any) -> Any:
+    """erf(x) for |x| <= 1."""
+    z = x * x
+    p = _fma(z, _EP6, _EP5)
+    p = _fma(z, p, _EP4)
+    p = _fma(z, p, _EP3)
+    p = _fma(z, p, _EP2)
+    p = _fma(z, p, _EP1)
+    p = _fma(z, p, _EP0)
+    return _fma(x, p, x)
+
+
+@njit(error_model="numpy", inline="always")
+def _erfc_tail_f32(a: Any) -> Any:
+    """erfc(a) for 0.5 <= a <= 10.1 (other lanes: finite, unused).
+
+    erfc's tail moves by 1.6 times the relative error of t (d log(t Q) / d log t
+    at a = 1.5), and t = 1/(1 + a/2) rounded is up to an ulp off (erfc reached 5.4
+    ulp at 1.52 without the correction): dt, the exact error of t (d + d_lo = 1 +
+    a/2 exactly, fma residuals), adds dt S(t) to t Q(t). What is left (3.6 ulp at
+    1.89, measured) is the float32 Horner sum (5.7e-8 there) and three roundings; with t
+    and the polynomial in float64 the worst was 1.6 ulp, and gelu 1.4x slower."""
+    d = _fma(_HALF32, a, _ONE32)
+    d_lo = _fma(_HALF32, a, _ONE32 - d)  # exact: the rounding error of d
+    t = _ONE32 / d
+    dt = t * (_fma(-t, d, _ONE32) - t * d_lo)  # t_exact - t, to first order
+    u = t - _EQ_CENTRE
+    q = _fma(u, _EQ10, _EQ9)
+    q = _fma(u, q, _EQ8)
+    q = _fma(u, q, _EQ7)
+    q = _fma(u, q, _EQ6)
+    q = _fma(u, q, _EQ5)
+    q = _fma(u, q, _EQ4)
+    q = _fma(u, q, _EQ3)
+    q = _fma(u, q, _EQ2)
+    q = _fma(u, q, _EQ1)
+    q = _fma(u, q, _EQ0)
+    sd = _fma(u, _fma(u, _fma(u, _ES3, _ES2), _ES1), _ES0)
+    tq = _fma(t, q, dt * sd)
+    h = a * a
+    lo = _fma(a, a, -h)  # a*a = h + lo exactly
+    return exp_f32(-h) * _fma(-lo, tq, tq)
 
 
 @njit(error_model="numpy", inline="always")
 def erf_f32(x: Any) -> Any:
-    return _f32(erf_f64(_f64(x)))
+    ix = _f32_bits(x)
+    ax = _and32(ix, _ABS32)
+    xs = _bits_f32(_or32(_min32(ax, _F32_B1), _and32(ix, _SIGN32)))  # integer clamps
+    a = _bits_f32(_max32(_min32(ax, _F32_ERF_TAIL_MAX), _F32_B05))
+    big = _bits_f32(_or32(_f32_bits(_ONE32 - _erfc_tail_f32(a)), _and32(ix, _SIGN32)))
+    y = _erf_small_f32(xs) if ax <= _F32_B1 else big  # 1 - erfc rounds to 1 above 3.92
+    return x if ax > _INF32_BITS else y
 
 
 @njit(error_model="numpy", inline="always")
 def erfc_f32(x: Any) -> Any:
-    return _f32(erfc_f64(_f64(x)))
+    ix = _f32_bits(x)
+    ax = _and32(ix, _ABS32)
+    xs = _bits_f32(_or32(_min32(ax, _F32_B05), _and32(ix, _SIGN32)))
+    a = _bits_f32(_max32(_min32(ax, _F32_ERF_TAIL_MAX), _F32_B05))
+    tail = _erfc_tail_f32(a)
+    tail = tail if ix >= 0 else _TWO32 - tail  # 2 - erfc(|x|) rounds to 2 below -3.9
+    y = _ONE32 - _erf_small_f32(xs) if ax < _F32_B05 else tail
+    y = _ZERO32 if ix > _F32_ERF_TAIL_MAX else y  # +inf too
+    return x if ax > _INF32_BITS else y
 
 
 @njit(error_model="numpy", inline="always")
 def sqrt_f32(x: Any) -> Any:
-    return _f32(sqrt_f64(_f64(x)))
+    ix = _f32_bits(x)
+    # negative lanes take sqrt(+0) (no *invalid*); -0 and NaN pass through
+    y = math.sqrt(_bits_f32(_max32(ix, _I0)))
+    nan_or_m0 = (ix == _SIGN32) | (_and32(ix, _ABS32) > _INF32_BITS)
+    return y if ix >= 0 else (x if nan_or_m0 else _NAN32)
 
 
 @njit(error_model="numpy", inline="always")
@@ -759,17 +1110,17 @@ def fabs_f32(x: Any) -> Any:
 
 @njit(error_model="numpy", inline="always")
 def copysign_f32(x: Any, y: Any) -> Any:
-    return _f32(copysign_f64(_f64(x), _f64(y)))
+    return _bits_f32(_or32(_and32(_f32_bits(x), _ABS32), _and32(_f32_bits(y), _SIGN32)))
 
 
 @njit(error_model="numpy", inline="always")
 def isnan_f32(x: Any) -> bool:
-    return isnan_f64(_f64(x))
+    return _and32(_f32_bits(x), _ABS32) > _INF32_BITS
 
 
 @njit(error_model="numpy", inline="always")
 def isinf_f32(x: Any) -> bool:
-    return isinf_f64(_f64(x))
+    return _and32(_f32_bits(x), _ABS32) == _INF32_BITS
 
 
 @njit(error_model="numpy", inline="always")
@@ -784,33 +1135,53 @@ def hypot_f32(x: Any, y: Any) -> Any:
 
 
 @njit(error_model="numpy", inline="always")
-def fmin_f32(a: Any, b: Any) -> Any:
-    return _f32(fmin_f64(_f64(a), _f64(b)))
+def _key32(x: Any) -> Any:
+    """int32 that orders like x (for non-NaN x; -0 < +0)."""
+    ix = _f32_bits(x)
+    return _xor32(ix, _and32(_sra32(ix, _I31), _ABS32))
 
 
 @njit(error_model="numpy", inline="always")
-def fmax_f32(a: Any, b: Any) -> Any:
-    return _f32(fmax_f64(_f64(a), _f64(b)))
+def _both_zero32(a: Any, b: Any) -> bool:
+    return _and32(_or32(_f32_bits(a), _f32_bits(b)), _ABS32) == 0
 
 
 @njit(error_model="numpy", inline="always")
 def lt_f32(a: Any, b: Any) -> bool:
-    return lt_f64(_f64(a), _f64(b))
+    """a < b without raising *invalid* on NaN (False if either is NaN)."""
+    return (_key32(a) < _key32(b)) & ((isnan_f32(a) | isnan_f32(b) | _both_zero32(a, b)) ^ True)
 
 
 @njit(error_model="numpy", inline="always")
 def le_f32(a: Any, b: Any) -> bool:
-    return le_f64(_f64(a), _f64(b))
+    """a <= b quietly (False if either is NaN; -0 <= +0 and +0 <= -0)."""
+    return ((_key32(a) <= _key32(b)) | _both_zero32(a, b)) & ((isnan_f32(a) | isnan_f32(b)) ^ True)
 
 
 @njit(error_model="numpy", inline="always")
 def gt_f32(a: Any, b: Any) -> bool:
-    return lt_f64(_f64(b), _f64(a))
+    return lt_f32(b, a)
 
 
 @njit(error_model="numpy", inline="always")
 def ge_f32(a: Any, b: Any) -> bool:
-    return le_f64(_f64(b), _f64(a))
+    return le_f32(b, a)
+
+
+@njit(error_model="numpy", inline="always")
+def fmin_f32(a: Any, b: Any) -> Any:
+    """C99 fmin: the smaller, or the other operand when one is NaN (quiet)."""
+    y = a if _key32(a) < _key32(b) else b
+    y = a if isnan_f32(b) else y
+    return b if isnan_f32(a) else y
+
+
+@njit(error_model="numpy", inline="always")
+def fmax_f32(a: Any, b: Any) -> Any:
+    """C99 fmax: the larger, or the other operand when one is NaN (quiet)."""
+    y = a if _key32(a) > _key32(b) else b
+    y = a if isnan_f32(b) else y
+    return b if isnan_f32(a) else y
 
 
 _NAMES = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",

@@ -49,6 +49,10 @@ def _slope(key, index, lower, upper, single):
     return float64(float32(slope)) if single else slope
 
 
+# The float64 formulas serve float32 data too: x * slope of two float32 values is
+# exact in float64 (48 significant bits), so the one rounding on the store gives
+# the float32 product, as the float32 formula (float32 arithmetic) would.
+
 # L and U hold the bounds: one value each with step 0 (scalar bounds), or one per
 # element with step 1 (array bounds, broadcast and cut to the chunk by the caller).
 
@@ -58,7 +62,7 @@ def forward(key, start, L, U, step, single, X, O):
     for i in range(O.shape[0]):
         s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
         x = float64(X[i])
-        O[i] = _k.fa_prelu_f32(x, s) if single else _k.fa_prelu_f64(x, s)
+        O[i] = _k.fa_prelu_f64(x, s)
 
 
 @njit(**_LOOP)
@@ -66,7 +70,7 @@ def derivative(key, start, L, U, step, single, X, O):
     for i in range(O.shape[0]):
         s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
         x = float64(X[i])
-        O[i] = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
+        O[i] = _k.fa_prelu_derivative_f64(x, s)
 
 
 @njit(**_LOOP)
@@ -74,8 +78,8 @@ def value_and_derivative(key, start, L, U, step, single, X, O, D):
     for i in range(O.shape[0]):
         s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
         x = float64(X[i])
-        y = _k.fa_prelu_f32(x, s) if single else _k.fa_prelu_f64(x, s)
-        d = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
+        y = _k.fa_prelu_f64(x, s)
+        d = _k.fa_prelu_derivative_f64(x, s)
         O[i] = y
         D[i] = d
 
@@ -85,7 +89,7 @@ def backward_x(key, start, L, U, step, single, G, X, O):
     for i in range(O.shape[0]):
         s = _slope(key, start + i, float64(L[i * step]), float64(U[i * step]), single)
         x = float64(X[i])
-        d = _k.fa_prelu_derivative_f32(x, s) if single else _k.fa_prelu_derivative_f64(x, s)
+        d = _k.fa_prelu_derivative_f64(x, s)
         O[i] = float64(G[i]) * d
 
 
