@@ -34,10 +34,13 @@ SCRIPT = textwrap.dedent(
     from fastact._kernels import _runtime
 
     BACKEND, METHOD = sys.argv[1], sys.argv[2]
-    # Twice the C backend's thread threshold (read, not assumed), numba's at least.
+    # Twice the larger of the two backends' thread thresholds (read, not assumed).
     from fastact._kernels import _ufuncs
 
-    X = np.linspace(-6, 6, max(2 * _ufuncs.get_parallel_min(), 1 << 18)).astype(np.float32)
+    from fastact._backends import numba_backend
+
+    n = 2 * max(_ufuncs.get_parallel_min(), numba_backend.PARALLEL_MIN)
+    X = np.linspace(-6, 6, n).astype(np.float32)
     ROWS = X.reshape(256, -1)
 
 
