@@ -193,3 +193,44 @@ def test_helpers(dtype: str) -> None:
     r = run(nt(-0.0), nt(0.0))
     assert r[5:] == (False, True, False, True)  # -0 == +0
     assert np.signbit(run(one, nt(-3.0))[2])
+
+
+_HYPOT: dict[str, Any] = {}
+
+
+def hypot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    dtype = x.dtype.name
+    if dtype not in _HYPOT:
+        f = PRIMITIVES[dtype]["hypot"]
+        nt = getattr(numba, dtype)
+
+        @numba.guvectorize([(nt[:], nt[:], nt[:])], "(n),(n)->(n)", cache=True)
+        def run(a: Any, b: Any, out: Any) -> None:  # pragma: no cover - compiled
+            for i in range(a.shape[0]):
+                out[i] = f(a[i], b[i])
+
+        _HYPOT[dtype] = run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return _HYPOT[dtype](x, y)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_hypot_accuracy_and_special_values(dtype: str) -> None:
+    x, y = sample(dtype, 400), np.roll(sample(dtype, 400), 7)
+    # operands of every relative size, scaled near both ends of the range
+    x = np.concatenate([x, y * 1e-3, np.array([3.0, 1e-30, 1e30], dtype=dtype)])
+    y = np.concatenate([y, y, np.array([4.0, 1e-30, 1e30], dtype=dtype)])
+    fi = np.finfo(dtype)
+    finite = np.abs(np.hypot(x.astype(np.float64), y.astype(np.float64))) < float(fi.max) / 2
+    x, y = x[finite], y[finite]
+    h = hypot(x, y)
+    with mpmath.workprec(120):
+        errs = [ulp_error(hi, mpmath.sqrt(mpmath.mpf(xi) ** 2 + mpmath.mpf(yi) ** 2), dtype)
+                for xi, yi, hi in zip(x.tolist(), y.tolist(), h.tolist(), strict=True)]
+    i = int(np.argmax(errs))
+    assert errs[i] <= 1.0, f"hypot({x[i]!r}, {y[i]!r}) = {h[i]!r}: {errs[i]:.2f} ulp"
+    a = np.array([INF, NAN, -INF, NAN, 0.0, -0.0, 3.0, fi.smallest_subnormal] * 3, dtype=dtype)
+    b = np.array([NAN, INF, 1.0, 2.0, 0.0, 0.0, -4.0, fi.smallest_subnormal] * 3, dtype=dtype)
+    want = np.array([INF, INF, INF, NAN, 0.0, 0.0, 5.0, fi.smallest_subnormal] * 3, dtype=dtype)
+    np.testing.assert_array_equal(hypot(a, b), want)

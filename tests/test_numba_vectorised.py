@@ -22,7 +22,8 @@ from fastact._kernels import numba_kernels as K  # noqa: E402
 
 KERNELS = ["sigmoid_forward", "sigmoid_backward_x", "gelu_none_forward", "gelu_none_backward_x",
            "silu_forward", "silu_backward_x", "softplus_forward", "log_sigmoid_forward",
-           "tanh_forward", "mish_forward", "elu_forward", "erf_forward"]  # fmt: skip
+           "tanh_forward", "mish_forward", "elu_forward", "erf_forward", "dish_forward",
+           "squareplus_forward"]  # fmt: skip
 
 
 def _loop_ir(name: str, sfx: str) -> str:

@@ -83,7 +83,7 @@ float32
     1 - 2/(t + 2), t = expm1(2|x|). erf: x + x P(x**2) up to 1; erfc and erf's
     tail: exp(-x**2) t Q(t - c), t = 1/(1 + x/2), x**2 split exactly by an fma
     and t's rounding error corrected to first order. Every polynomial comes from
-    tools/fit_f32_math.py. hypot computes in float64 (exact squares).
+    tools/fit_f32_math.py. hypot: float64's method in float32.
 
 Where LLVM inlines: the ufunc loop that ``@vectorize`` builds *calls* the
 kernel and LLVM inlines it only below its inline threshold: exp, expm1, log,
@@ -604,30 +604,28 @@ def isinf_f64(x: float) -> bool:
     return (_f64_bits(x) & _ABS) == _INF_BITS
 
 
-# |x| of the larger operand above which hypot scales down by 2**-600 (its square
-# would overflow), and below which it scales up by 2**600 (the squares would lose
-# digits to underflow).
-_HYPOT_BIG = _i64(0x5F30000000000000)  # 2**500
-_HYPOT_SMALL = _i64(0x20B0000000000000)  # 2**-500
-_TWO_M600 = _f64(2.0**-600)
-_TWO_600 = _f64(2.0**600)
-
-
 @njit(error_model="numpy", inline="always")
 def hypot_f64(x: float, y: float) -> float:
-    """sqrt(x*x + y*y) without overflow or underflow, within 1 ulp: inf if either is
-    inf (even with a NaN), else NaN if either is NaN (C99)."""
+    """sqrt(x*x + y*y) without spurious overflow or underflow, within 1 ulp: inf if
+    either is inf (even with a NaN), else NaN if either is NaN (C99).
+
+    Both operands are scaled by 2**-e, e the larger one's exponent (clamped to the
+    normal range), so the squares lie below 32: exact power-of-two scaling, one
+    scaling rule for every lane. Lanes with an inf or NaN compute hypot(1, 1): with
+    both operands clamped to the largest double (as before), hypot(inf, inf)
+    raised *overflow* (measured)."""
     ax, ay = _f64_bits(x) & _ABS, _f64_bits(y) & _ABS
     hi, lo = max(ax, ay), min(ax, ay)
-    a, b = _bits_f64(hi), _bits_f64(lo)
-    # Power-of-two scaling is exact (b may underflow when scaled down: then b < a *
-    # 2**-1000 and does not count).
-    s = _TWO_M600 if hi > _HYPOT_BIG else (_TWO_600 if hi < _HYPOT_SMALL else 1.0)
-    a_s = _bits_f64(min(hi, _i64(0x7FEFFFFFFFFFFFFF))) * s  # inf/NaN lanes: kept finite
-    b_s = _bits_f64(min(lo, _i64(0x7FEFFFFFFFFFFFFF))) * s
-    h = math.sqrt(_fma(a_s, a_s, b_s * b_s)) / s
-    h = a if lo > _INF_BITS else h  # NaN (or inf with NaN, chosen next)
-    return a if hi >= _INF_BITS else (b if lo == _INF_BITS else h)
+    a = _bits_f64(hi)
+    # inf/NaN lanes compute hypot(1, 1) (max(hi, MAX) overflowed in h for inf lanes)
+    hc = hi if hi < _INF_BITS else _ONE_BITS
+    lc = lo if lo < _INF_BITS else _ONE_BITS
+    e = min(max((hc >> 52) - 1023, _i64(-1022)), _i64(1022))
+    a_s = _bits_f64(hc) * _bits_f64((1023 - e) << 52)
+    b_s = _bits_f64(lc) * _bits_f64((1023 - e) << 52)  # may underflow: then negligible
+    h = math.sqrt(_fma(a_s, a_s, b_s * b_s)) * _bits_f64((1023 + e) << 52)
+    h = a if hi > _INF_BITS else h  # a NaN (the larger bits are the NaN's)
+    return _INF if (ax == _INF_BITS) | (ay == _INF_BITS) else h
 
 
 @njit(error_model="numpy", inline="always")
@@ -1123,15 +1121,25 @@ def isinf_f32(x: Any) -> bool:
     return _and32(_f32_bits(x), _ABS32) == _INF32_BITS
 
 
+_IM126, _I126 = _i32(-126), _i32(126)
+
+
 @njit(error_model="numpy", inline="always")
 def hypot_f32(x: Any, y: Any) -> Any:
-    # Exact squares in float64 (|x| < 2**128: no overflow, no underflow below
-    # float32's subnormals), one sqrt and one final rounding.
-    xd, yd = _f64(x), _f64(y)
-    ax, ay = fabs_f64(xd), fabs_f64(yd)
-    h = sqrt_f64(_fma(xd, xd, yd * yd))
-    h = ax if isinf_f64(ax) else (ay if isinf_f64(ay) else h)
-    return _f32(h)
+    """hypot_f64's method in float32: within 1 ulp (b*b rounded, then one fma:
+    relative error of the sum <= 1.5 * 2**-24, halved by the sqrt)."""
+    ax = _and32(_f32_bits(x), _ABS32)
+    ay = _and32(_f32_bits(y), _ABS32)
+    hi, lo = _max32(ax, ay), _min32(ax, ay)
+    a = _bits_f32(hi)
+    hc = hi if hi < _INF32_BITS else _ONE32_BITS  # inf/NaN lanes: hypot(1, 1)
+    lc = lo if lo < _INF32_BITS else _ONE32_BITS
+    e = _min32(_max32(_sub32(_sra32(hc, _I23), _I127), _IM126), _I126)
+    down = _bits_f32(_shl32(_sub32(_I127, e), _I23))  # 2**-e
+    a_s, b_s = _bits_f32(hc) * down, _bits_f32(lc) * down
+    h = math.sqrt(_fma(a_s, a_s, b_s * b_s)) * _bits_f32(_shl32(_add32(_I127, e), _I23))
+    h = a if hi > _INF32_BITS else h  # a NaN (the larger bits are the NaN's)
+    return _INF32 if (ax == _INF32_BITS) | (ay == _INF32_BITS) else h
 
 
 @njit(error_model="numpy", inline="always")
