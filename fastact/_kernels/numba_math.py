@@ -861,12 +861,17 @@ def _clamp_f32(ix: Any, ax: Any, neg_limit: Any, pos_limit: Any) -> Any:
 
 
 @njit(error_model="numpy", inline="always")
+def _exp_in_range_f32(x: Any) -> Any:
+    """exp(x) for -104 <= x <= 88.7228 (no checks: for callers that know the range)."""
+    r, _rl, kd, k = _reduce_f32(x)  # exp needs no correction of r: 0.97 ulp without
+    return _scale2_f32(_expm1_q_f32(r) + _ONE32, kd, k)
+
+
+@njit(error_model="numpy", inline="always")
 def exp_f32(x: Any) -> Any:
     ix = _f32_bits(x)
     ax = _and32(ix, _ABS32)
-    xc = _clamp_f32(ix, ax, _F32_EXP_UNDER, _F32_EXP_OVER)
-    r, _rl, kd, k = _reduce_f32(xc)  # exp needs no correction of r: 0.97 ulp without
-    y = _scale2_f32(_expm1_q_f32(r) + _ONE32, kd, k)
+    y = _exp_in_range_f32(_clamp_f32(ix, ax, _F32_EXP_UNDER, _F32_EXP_OVER))
     y = _INF32 if ix > _F32_EXP_OVER else y  # +inf too (positive bits only)
     y = _ZERO32 if (ix < 0) & (ax > _F32_EXP_UNDER) else y  # -inf too
     return x if ax > _INF32_BITS else y  # NaN in, NaN out
@@ -1065,7 +1070,7 @@ def _erfc_tail_f32(a: Any) -> Any:
     tq = _fma(t, q, dt * sd)
     h = a * a
     lo = _fma(a, a, -h)  # a*a = h + lo exactly
-    return exp_f32(-h) * _fma(-lo, tq, tq)
+    return _exp_in_range_f32(-h) * _fma(-lo, tq, tq)  # -102.01 <= -h <= -0.25
 
 
 @njit(error_model="numpy", inline="always")
