@@ -2,12 +2,12 @@
 
     fastact bench --activations all --sizes 1e3,1e5,1e7 --dtypes float32,float64 \\
         --threads 1,2 --backends cython --methods forward,backward --json bench.json
-    python tools/speed_table.py bench.json [--backend cython] [--threads 2]
+    python tools/speed_table.py bench.json [--backend numba] [--threads 2] [--relative-to cython]
 
 One row per activation and method: at 1e7 elements, ns per element and the speed-up
 over the NumPy formula and PyTorch, and the fraction of the memory-copy roof reached
 (k/2 * t_copy / t, k arrays moved; the issue's target is >= 0.8); at 1e5 the speed-ups;
-at 1e3 the time of one call.
+at 1e3 the time of one call; with --relative-to, the speed against another backend.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backend", default="cython")
     parser.add_argument("--threads", type=int, default=None, help="default: the largest")
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--relative-to", default=None, metavar="BACKEND",
+                        help="add the speed relative to this backend at 1e7 and 1e5 "
+                        "(its time over the backend's: > 1 is faster)")
     args = parser.parse_args(argv)
     data = json.load(open(args.json_file, encoding="utf-8"))
     rows = [r for r in data["results"] if r["dtype"] == args.dtype]
@@ -37,11 +40,13 @@ def main(argv: list[str] | None = None) -> None:
             by_key[(r["activation"], r["method"], r["size"])][r["implementation"]] = r
     order = list(dict.fromkeys(r["activation"] for r in rows))
     print(f"{args.dtype}, {threads} thread(s), backend {args.backend}:\n")
+    rel = args.relative_to
+    extra = f" vs {rel} 1e7 | vs {rel} 1e5 |" if rel else ""
     print(
         "| activation | method | ns/el 1e7 | vs NumPy 1e7 | vs torch 1e7 | roof 1e7 "
-        "| vs NumPy 1e5 | vs torch 1e5 | us/call 1e3 |"
+        "| vs NumPy 1e5 | vs torch 1e5 | us/call 1e3 |" + extra
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|" + ("---|---|" if rel else ""))
     for name in order:
         for method in ("forward", "backward"):
             big = by_key.get((name, method, 10**7), {}).get(args.backend)
@@ -57,7 +62,18 @@ def main(argv: list[str] | None = None) -> None:
                 f"| {_fmt(mid and mid['speedup_vs_numpy'], '.1f')}x "
                 f"| {_fmt(mid and mid['speedup_vs_torch'], '.1f')}x "
                 f"| {_fmt(small and small['seconds'] * 1e6, '.2f')} |"
+                + (_relative(by_key, name, method, args.backend, rel) if rel else "")
             )
+
+
+def _relative(by_key: dict, name: str, method: str, backend: str, other: str) -> str:
+    cells = []
+    for size in (10**7, 10**5):
+        row = by_key.get((name, method, size), {})
+        mine, theirs = row.get(backend), row.get(other)
+        ratio = theirs["ns_per_element"] / mine["ns_per_element"] if mine and theirs else None
+        cells.append(f" {_fmt(ratio, '.2f')}x |")
+    return "".join(cells)
 
 
 if __name__ == "__main__":
