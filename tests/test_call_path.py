@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import fastact as fa
 from fastact import _dispatch
+from fastact._kernels import _ufuncs
 from fastact._registry import SPECS
 
 BACKENDS = [b for b in ("numpy", "cython", "numba") if b in fa.available_backends()]
@@ -500,9 +501,10 @@ def test_float16_result_is_rounded_before_a_wider_out(name: str, dtype: Any, bac
 
 # --------------------------------------------------------------------------- partial tails
 
-#: Sizes around the driver's 64-element blocks (fa_driver.h FA_BLOCK): a lone partial
+#: Sizes around the driver's blocks (fa_driver.h FA_BLOCK, read): a lone partial
 #: block, one short of a block, one past, the benchmark's 100 and two blocks plus one.
-TAIL_SIZES = [1, 63, 64, 65, 100, 129]
+_B = _ufuncs.BLOCK
+TAIL_SIZES = sorted({1, _B - 1, _B, _B + 1, 100, 2 * _B + 1})
 
 #: Elementwise calls of every kind the fast path serves: no parameters, scalar
 #: parameters, backward from x and from y, derivative, value and derivative.

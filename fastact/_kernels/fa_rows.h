@@ -15,7 +15,7 @@
  *   - short contiguous rows (n < FA_SHORT) that are adjacent in memory: batched,
  *     so that the exp runs as one vector loop over many rows;
  *   - rows adjacent in memory while each row is strided (axis 0 of C data):
- *     FA_BLOCK rows at a time, SIMD across the rows;
+ *     FA_ROWS_BLOCK rows at a time, SIMD across the rows;
  *   - anything else (including an `out` with a zero stride along the axis): the
  *     row is gathered into a contiguous scratch row, computed there by the
  *     contiguous kernel, and scattered in order (NumPy's rule: the last write
@@ -58,6 +58,11 @@
 #include <stdlib.h>
 #include "fa_formulas.h"
 #include "fa_pool.h"
+
+/* Rows per batch of the strided (SIMD across rows) kernels: 4 AVX-512 vectors of
+ * float32; a batch of FA_ROWS_BLOCK * n elements stays in L2 for rows up to a few
+ * thousand elements (independent of the elementwise FA_BLOCK, which grew to 256). */
+#define FA_ROWS_BLOCK 64
 
 #ifndef _OPENMP
 #define FA_PRAGMA(x)

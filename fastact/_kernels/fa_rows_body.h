@@ -238,16 +238,16 @@ FA_KERNEL void FA_S(fa_softmax_chunk_write)(const T *x, T *y, intptr_t n, T sgn,
     }
 }
 
-/* FA_BLOCK adjacent rows (row r at x + r*sizeof(T)), each strided by sx: SIMD across
+/* FA_ROWS_BLOCK adjacent rows (row r at x + r*sizeof(T)), each strided by sx: SIMD across
  * rows. Passes: x read from memory for the max, re-read for exp and the sums while
- * y is written, y rescaled: the block (FA_BLOCK * n elements) stays in L2 for rows up
+ * y is written, y rescaled: the block (FA_ROWS_BLOCK * n elements) stays in L2 for rows up
  * to a few thousand. */
 FA_KERNEL void FA_S(fa_softmax_columns)(const char *x, intptr_t sx, char *y, intptr_t sy,
                                         intptr_t n, intptr_t nrows, T sgn, int mode) {
-    T m[FA_BLOCK], t[FA_BLOCK];
-    double sums[FA_BLOCK], comps[FA_BLOCK];
-    intptr_t first[FA_BLOCK], i;
-    int nan[FA_BLOCK], r;
+    T m[FA_ROWS_BLOCK], t[FA_ROWS_BLOCK];
+    double sums[FA_ROWS_BLOCK], comps[FA_ROWS_BLOCK];
+    intptr_t first[FA_ROWS_BLOCK], i;
+    int nan[FA_ROWS_BLOCK], r;
     const int R = (int)nrows;
     for (r = 0; r < R; r++) {
         m[r] = -(T)INFINITY;
@@ -319,8 +319,8 @@ static void FA_S(fa_fwd_task)(void *vctx, intptr_t task) {
     const intptr_t so_x = c->steps[0], so_y = c->steps[1], sx = c->steps[2], sy = c->steps[3];
     const intptr_t n = c->n;
     if (c->layout == FA_LAYOUT_COLUMNS) {
-        const intptr_t r0 = task * FA_BLOCK;
-        const intptr_t cnt = c->N - r0 < FA_BLOCK ? c->N - r0 : FA_BLOCK;
+        const intptr_t r0 = task * FA_ROWS_BLOCK;
+        const intptr_t cnt = c->N - r0 < FA_ROWS_BLOCK ? c->N - r0 : FA_ROWS_BLOCK;
         FA_S(fa_softmax_columns)(c->args[0] + r0 * so_x, sx, c->args[1] + r0 * so_y, sy, n,
                                  cnt, c->sgn, c->mode);
         return;
@@ -417,7 +417,7 @@ static void FA_S(fa_softmax_loop)(char **args, const intptr_t *dims, const intpt
         return;
     }
     if (c.layout == FA_LAYOUT_COLUMNS) {
-        tasks = (N + FA_BLOCK - 1) / FA_BLOCK;
+        tasks = (N + FA_ROWS_BLOCK - 1) / FA_ROWS_BLOCK;
     } else {
         c.rows_per_task = FA_TASK_ELEMENTS / n > 0 ? FA_TASK_ELEMENTS / n : 1;
         tasks = (N + c.rows_per_task - 1) / c.rows_per_task;
@@ -594,15 +594,15 @@ FA_KERNEL void FA_S(fa_vjp_short)(int base, const T *g, const T *y, T *o, intptr
     }
 }
 
-/* FA_BLOCK adjacent rows (row r at +r*sizeof(T)), each strided, from y: SIMD across
+/* FA_ROWS_BLOCK adjacent rows (row r at +r*sizeof(T)), each strided, from y: SIMD across
  * rows; the same sums and complement as the contiguous row. Passes: y read for the
  * max, g and y for the sums, and again for the write (the block stays in L2). */
 FA_KERNEL void FA_S(fa_vjp_columns)(int base, const char *g, intptr_t sg, const char *y,
                                     intptr_t sy, char *o, intptr_t so, intptr_t n,
                                     intptr_t nrows) {
-    T m[FA_BLOCK], S[FA_BLOCK], inner[FA_BLOCK], yks[FA_BLOCK];
-    double sums[FA_BLOCK], comps[FA_BLOCK];
-    intptr_t k[FA_BLOCK], i;
+    T m[FA_ROWS_BLOCK], S[FA_ROWS_BLOCK], inner[FA_ROWS_BLOCK], yks[FA_ROWS_BLOCK];
+    double sums[FA_ROWS_BLOCK], comps[FA_ROWS_BLOCK];
+    intptr_t k[FA_ROWS_BLOCK], i;
     int r;
     const int R = (int)nrows;
     const intptr_t es = (intptr_t)sizeof(T);
@@ -665,8 +665,8 @@ static void FA_S(fa_vjp_task)(void *vctx, intptr_t task) {
     const intptr_t *st = c->steps;
     const int from_x = c->kind >= 3, base = c->kind % 3;
     if (c->layout == FA_LAYOUT_COLUMNS) {
-        const intptr_t q0 = task * FA_BLOCK;
-        const intptr_t cnt = c->N - q0 < FA_BLOCK ? c->N - q0 : FA_BLOCK;
+        const intptr_t q0 = task * FA_ROWS_BLOCK;
+        const intptr_t cnt = c->N - q0 < FA_ROWS_BLOCK ? c->N - q0 : FA_ROWS_BLOCK;
         FA_S(fa_vjp_columns)(base, c->args[0] + q0 * st[0], st[3], c->args[1] + q0 * st[1],
                              st[4], c->args[2] + q0 * st[2], st[5], c->n, cnt);
         return;
@@ -808,7 +808,7 @@ static void FA_S(fa_vjp_loop)(char **args, const intptr_t *dims, const intptr_t 
         return;
     }
     c.rows_per_task = FA_TASK_ELEMENTS / n > 0 ? FA_TASK_ELEMENTS / n : 1;
-    const intptr_t tasks = c.layout == FA_LAYOUT_COLUMNS ? (N + FA_BLOCK - 1) / FA_BLOCK
+    const intptr_t tasks = c.layout == FA_LAYOUT_COLUMNS ? (N + FA_ROWS_BLOCK - 1) / FA_ROWS_BLOCK
                                                          : (N + c.rows_per_task - 1) / c.rows_per_task;
     fa_parallel_for(tasks, threads, FA_S(fa_vjp_task), &c);
     fesetenv(&env);
@@ -1054,7 +1054,7 @@ static void FA_S(fa_glu_loop)(char **args, const intptr_t *dims, const intptr_t 
                 c.layout = FA_LAYOUT_SHORT;
         }
         if (c.layout == FA_LAYOUT_COLUMNS) /* whole rows of FA_TASK_ELEMENTS / m rows */
-            c.rows_per_task = c.rows_per_task < FA_BLOCK ? FA_BLOCK : c.rows_per_task;
+            c.rows_per_task = c.rows_per_task < FA_ROWS_BLOCK ? FA_ROWS_BLOCK : c.rows_per_task;
         fa_parallel_for((N + c.rows_per_task - 1) / c.rows_per_task, fa_rows_threads(N * m),
                         FA_S(fa_glu_task), &c);
     }
