@@ -120,33 +120,30 @@ _i64 = np.int64
 # Intrinsics: bit casts and a real fused multiply-add.
 
 
-def _f64_bits_typer(typingctx: Any, x: Any) -> Any:
-    """Bit pattern of a float64 as int64 (``builder.bitcast``, free in SIMD)."""
-    if x != types.float64:
-        return None
+def _bitcast(src: Any, dst: Any, doc: str) -> Any:
+    """An intrinsic src -> dst reinterpreting the bits (``builder.bitcast``: free in
+    SIMD). An int64 source takes any integer (converted first: numba's integer
+    arithmetic yields int64); an int32 source only int32."""
+    lltype = {types.int64: ir.IntType(64), types.int32: ir.IntType(32),
+              types.float64: ir.DoubleType(), types.float32: ir.FloatType()}[dst]  # fmt: skip
 
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], ir.IntType(64))
+    def typer(typingctx: Any, x: Any) -> Any:
+        integer_source = isinstance(src, types.Integer) and src == types.int64
+        if not (x == src or (integer_source and isinstance(x, types.Integer))):
+            return None
 
-    return types.int64(types.float64), codegen
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            v = context.cast(builder, args[0], sig.args[0], src)
+            return builder.bitcast(v, lltype)
 
+        return dst(x), codegen
 
-_f64_bits: Any = intrinsic(_f64_bits_typer)
-
-
-def _bits_f64_typer(typingctx: Any, n: Any) -> Any:
-    """float64 with the given int64 bit pattern."""
-    if not isinstance(n, types.Integer):
-        return None
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        v = context.cast(builder, args[0], sig.args[0], types.int64)
-        return builder.bitcast(v, ir.DoubleType())
-
-    return types.float64(n), codegen
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-_bits_f64: Any = intrinsic(_bits_f64_typer)
+_f64_bits: Any = _bitcast(types.float64, types.int64, "bit pattern of a float64 as int64")
+_bits_f64: Any = _bitcast(types.int64, types.float64, "float64 with the given bit pattern")
 
 
 def _fma_typer(typingctx: Any, a: Any, b: Any, c: Any) -> Any:
@@ -689,32 +686,9 @@ def fmax_f64(a: float, b: float) -> float:
 _i32 = np.int32
 
 
-def _f32_bits_typer(typingctx: Any, x: Any) -> Any:
-    """Bit pattern of a float32 as int32."""
-    if x != types.float32:
-        return None
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
-
-
-_f32_bits: Any = intrinsic(_f32_bits_typer)
-
-
-def _bits_f32_typer(typingctx: Any, n: Any) -> Any:
-    """float32 with the given int32 bit pattern."""
-    if n != types.int32:
-        return None
-
-    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.int32), codegen
-
-
-_bits_f32: Any = intrinsic(_bits_f32_typer)
+# int32 only (an int64 argument would be a widened value: a bug here)
+_f32_bits: Any = _bitcast(types.float32, types.int32, "bit pattern of a float32 as int32")
+_bits_f32: Any = _bitcast(types.int32, types.float32, "float32 with the given int32 bits")
 
 
 def _int32_op(emit: Any, doc: str) -> Any:
