@@ -646,30 +646,35 @@ def le_f64(a: float, b: float) -> bool:
     return ((_key64(a) <= _key64(b)) | both_zero) & ((isnan_f64(a) | isnan_f64(b)) ^ True)
 
 
-@njit(error_model="numpy", inline="always")
-def gt_f64(a: float, b: float) -> bool:
-    return lt_f64(b, a)
+def _ordered_helpers(lt: Any, le: Any, key: Any, isnan: Any) -> tuple[Any, Any, Any, Any]:
+    """gt, ge, fmin, fmax of one dtype from its quiet lt/le, ordering key and isnan."""
+
+    @njit(error_model="numpy", inline="always")
+    def gt(a: Any, b: Any) -> bool:
+        return lt(b, a)
+
+    @njit(error_model="numpy", inline="always")
+    def ge(a: Any, b: Any) -> bool:
+        return le(b, a)
+
+    @njit(error_model="numpy", inline="always")
+    def fmin(a: Any, b: Any) -> Any:
+        """C99 fmin: the smaller, or the other operand when one is NaN (quiet)."""
+        y = a if key(a) < key(b) else b
+        y = a if isnan(b) else y
+        return b if isnan(a) else y
+
+    @njit(error_model="numpy", inline="always")
+    def fmax(a: Any, b: Any) -> Any:
+        """C99 fmax: the larger, or the other operand when one is NaN (quiet)."""
+        y = a if key(a) > key(b) else b
+        y = a if isnan(b) else y
+        return b if isnan(a) else y
+
+    return gt, ge, fmin, fmax
 
 
-@njit(error_model="numpy", inline="always")
-def ge_f64(a: float, b: float) -> bool:
-    return le_f64(b, a)
-
-
-@njit(error_model="numpy", inline="always")
-def fmin_f64(a: float, b: float) -> float:
-    """C99 fmin: the smaller, or the other operand when one is NaN (quiet)."""
-    y = a if _key64(a) < _key64(b) else b
-    y = a if isnan_f64(b) else y
-    return b if isnan_f64(a) else y
-
-
-@njit(error_model="numpy", inline="always")
-def fmax_f64(a: float, b: float) -> float:
-    """C99 fmax: the larger, or the other operand when one is NaN (quiet)."""
-    y = a if _key64(a) > _key64(b) else b
-    y = a if isnan_f64(b) else y
-    return b if isnan_f64(a) else y
+gt_f64, ge_f64, fmin_f64, fmax_f64 = _ordered_helpers(lt_f64, le_f64, _key64, isnan_f64)
 
 
 # float32: native float32 arithmetic -------------------------------------------
@@ -1145,30 +1150,7 @@ def le_f32(a: Any, b: Any) -> bool:
     return ((_key32(a) <= _key32(b)) | _both_zero32(a, b)) & ((isnan_f32(a) | isnan_f32(b)) ^ True)
 
 
-@njit(error_model="numpy", inline="always")
-def gt_f32(a: Any, b: Any) -> bool:
-    return lt_f32(b, a)
-
-
-@njit(error_model="numpy", inline="always")
-def ge_f32(a: Any, b: Any) -> bool:
-    return le_f32(b, a)
-
-
-@njit(error_model="numpy", inline="always")
-def fmin_f32(a: Any, b: Any) -> Any:
-    """C99 fmin: the smaller, or the other operand when one is NaN (quiet)."""
-    y = a if _key32(a) < _key32(b) else b
-    y = a if isnan_f32(b) else y
-    return b if isnan_f32(a) else y
-
-
-@njit(error_model="numpy", inline="always")
-def fmax_f32(a: Any, b: Any) -> Any:
-    """C99 fmax: the larger, or the other operand when one is NaN (quiet)."""
-    y = a if _key32(a) > _key32(b) else b
-    y = a if isnan_f32(b) else y
-    return b if isnan_f32(a) else y
+gt_f32, ge_f32, fmin_f32, fmax_f32 = _ordered_helpers(lt_f32, le_f32, _key32, isnan_f32)
 
 
 _NAMES = ("exp", "expm1", "log", "log1p", "tanh", "erf", "erfc", "sqrt", "hypot",
