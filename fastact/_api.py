@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fastact import _dispatch
+from fastact import _bias, _dispatch
 from fastact import _validate as V
 
 # The compiled half of the API (built with the kernels it calls).
@@ -128,6 +128,10 @@ class Activation(_Base):
             routed = _router(self, method, arrays, args, raw_kwargs, out, backend)
             if routed is not NotImplemented:
                 return routed
+        bias = None
+        if "bias" in raw_kwargs:  # not a parameter: an input that every method may take
+            raw_kwargs = dict(raw_kwargs)
+            bias = raw_kwargs.pop("bias")
         raw = V.bind(spec, args, raw_kwargs)
         main_name = "y" if method == "backward_y" else "x"
         main = V.as_array(arrays[main_name], main_name)
@@ -147,6 +151,12 @@ class Activation(_Base):
                 f"{spec.name}.backward: grad of shape {grad.shape} does not broadcast to "
                 f"the output's shape {y_shape}"
             )
+        backward = method in ("backward_x", "backward_y")
+        bias_array = None
+        if bias is not None:
+            bias_array = V.bias_input(spec, bias, compute, main.shape)
+            if backward:  # the bias gradient comes last, in the bias's shape
+                shapes = [*shapes, bias_array.shape]
         outs = self._check_outs(out, shapes, result_dtype)
 
         # Which results come back as the input's subclass (as a ufunc's do; Jacobians
@@ -174,12 +184,15 @@ class Activation(_Base):
             inputs.insert(0, np.broadcast_to(V.compute_input(grad, compute), y_shape))
         # Array parameters are the caller's arrays (not copies): inputs too.
         param_arrays = [v for v in params.values() if isinstance(v, np.ndarray)]
+        if bias_array is not None:
+            param_arrays.append(bias_array)
         # A parameter gradient (prelu's, computed first) must not overwrite an input
-        # that grad_x still reads: any overlap with one goes through a temporary.
+        # that grad_x still reads, nor may the bias gradient: any overlap with one goes
+        # through a temporary.
         direct = [
             o is not None and result_dtype == compute and V.may_write_directly(
                 o, compute, sources + inputs + param_arrays,
-                exact_ok=i == 0 or method != "backward_x",
+                exact_ok=i == 0 or method == "value_and_derivative",
             )
             for i, o in enumerate(outs)
         ]
@@ -189,7 +202,20 @@ class Activation(_Base):
             else np.empty(s, dtype=compute)
             for o, s, ok in zip(outs, shapes, direct, strict=True)
         ]
-        if method == "value_and_derivative":
+        if bias_array is not None:
+            bias_target = targets[-1] if backward else None
+            _bias.run(
+                method, kernels, inputs, bias_array,
+                targets[:-1] if backward else targets, bias_target, params,
+                spec.param_grads if method == "backward_x" else (),
+                bias_target is not None and any(
+                    np.may_share_memory(bias_target, a) for a in inputs + param_arrays
+                ),
+                None if method == "backward_y" else _dispatch.kernel_of(
+                    plan.backend, spec.name, f"{method}_bias", compute
+                ),
+            )
+        elif method == "value_and_derivative":
             kernels[0](*inputs, *targets, **params)
         else:
             # Parameter gradients first: the first kernel may write into its own input
@@ -239,9 +265,13 @@ class Activation(_Base):
             None if o is None else V.check_out(o, s, dtype, f"out[{i}]")
             for i, (o, s) in enumerate(zip(out, shapes, strict=True))
         ]
-        present = [o for o in checked if o is not None]
-        if len(present) == 2 and np.may_share_memory(present[0], present[1]):
-            raise ValueError("out[0] and out[1] must not overlap")
+        for i, first in enumerate(checked):
+            for j in range(i + 1, len(checked)):
+                second = checked[j]
+                if first is not None and second is not None and np.may_share_memory(
+                    first, second
+                ):
+                    raise ValueError(f"out[{i}] and out[{j}] must not overlap")
         return checked
 
 
@@ -265,6 +295,8 @@ def _signature(spec: ActivationSpec, *, backward: bool = False) -> inspect.Signa
         if backward or not p.required:
             default = kinds.empty if p.required else p.default
             parameters.append(kinds(p.name, kinds.KEYWORD_ONLY, default=default))
+    if spec.kind == "elementwise":
+        parameters.append(kinds("bias", kinds.KEYWORD_ONLY, default=None))
     parameters += [
         kinds("out", kinds.KEYWORD_ONLY, default=None),
         kinds("backend", kinds.KEYWORD_ONLY, default=None),
@@ -328,11 +360,22 @@ def _example(spec: ActivationSpec) -> str:
     return "\n".join(lines)
 
 
+_BIAS_DOC = (
+    "bias : array_like, optional\n"
+    "    Added to x first, in the same pass: every method computes at x + bias (a\n"
+    "    layer's ``act(x @ W + b)``), with no temporary of x's size. It broadcasts to\n"
+    "    x and is cast to x's compute dtype, as parameters are. With it, ``.backward``\n"
+    "    (from x or from y) also returns the bias gradient, grad * f'(x + bias) summed\n"
+    "    to bias's shape, as its last result (``out=`` then takes one more array)."
+)
+
+
 def _docstring(spec: ActivationSpec) -> str:
     params = "\n".join(
         [
             "x : array_like\n    Input; any shape, strides and real dtype.",
             *(_param_doc(p) for p in spec.params),
+            *([_BIAS_DOC] if spec.kind == "elementwise" else []),
             "out : ndarray, optional\n    Where to write the result (may be x itself).",
             "backend : str, optional\n    Backend for this call (default: the current one, "
             "normally 'auto').",

@@ -26,6 +26,7 @@ __all__ = [
     "BUILTIN_BACKENDS",
     "available_backends",
     "current_backend",
+    "kernel_of",
     "register_backend",
     "select",
     "set_backend",
@@ -146,6 +147,14 @@ def _changed() -> None:
     """The set of backends changed: forget the selections made from the old set."""
     _selected.clear()
     _by_priority[:] = sorted(_backends.values(), key=lambda b: -b.priority)
+
+
+def kernel_of(backend: str, activation: str, method: str, dtype: np.dtype) -> Kernel | None:
+    """The kernel of one (already selected) backend, or None where it has none: for
+    optional kernels, such as the fused-bias ones (fastact._bias), that a call can do
+    without."""
+    _load_builtins()
+    return _backends[backend].kernel(activation, method, dtype)
 
 
 def select(

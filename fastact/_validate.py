@@ -40,6 +40,7 @@ __all__ = [
     "COMPUTE",
     "PLAN_CACHE_SIZE",
     "Plan",
+    "bias_input",
     "bind",
     "check_out",
     "forward_shape",
@@ -183,6 +184,30 @@ def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
     if len(shape) > len(target):
         return False
     return all(s in (1, t) for s, t in zip(reversed(shape), reversed(target), strict=False))
+
+
+def bias_input(spec: ActivationSpec, value: Any, compute: np.dtype, shape: tuple) -> np.ndarray:
+    """The ``bias=`` of an elementwise call, in the compute dtype (cast as parameters
+    are: to x's compute dtype, a copy only when needed), broadcasting to the main
+    input's ``shape``. Its values are data: NaN and infinities are allowed (they
+    propagate as in ``x + bias``)."""
+    if spec.kind != "elementwise":
+        raise TypeError(
+            f"{spec.name}() got an unexpected keyword argument 'bias' (bias= is taken by "
+            "the elementwise activations)"
+        )
+    array = as_array(value, "bias")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{spec.name}: bias has dtype {array.dtype}; it must be real (it is cast to "
+            f"the input's compute dtype, {compute})"
+        )
+    if not broadcasts_to(array.shape, shape):
+        raise ValueError(
+            f"{spec.name}: bias of shape {array.shape} does not broadcast to the input's "
+            f"shape {shape} (bias may not enlarge the result)"
+        )
+    return compute_input(array, compute)
 
 
 # --------------------------------------------------------------------------- parameters

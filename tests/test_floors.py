@@ -23,7 +23,7 @@ FLOORS: list[set[str]] = [
      "fastact.thinc", "fastact.bench"},
     {"fastact._interop"},  # the array-protocol adapters, above the API
     {"fastact._api", "fastact._kernels._fastcall"},  # the API and its compiled half
-    {"fastact._validate", "fastact._device"},
+    {"fastact._validate", "fastact._device", "fastact._bias"},
     {"fastact._dispatch"},
     {"fastact._backends"},
     {"fastact._kernels", "fastact._threads", "fastact._formulas", "fastact._primitives",

@@ -332,6 +332,26 @@ def kernel_entries() -> list[KernelEntry]:
                 (f"in0 * {call(kernels.derivative, 'in1')}",), f"{title}: grad * f'(x)",
             ),
         ]
+        # Fused bias (fastact/_bias.py): the same formulas at in0 + in1, the sum
+        # rounded in the dtype as the two-pass form would, so the results are those of
+        # the plain kernels at z = x + bias bit for bit.
+        fwd_b, der_b = call(kernels.forward, "(in0 + in1)"), call(kernels.derivative, "(in0 + in1)")
+        entries += [
+            KernelEntry(f"{prefix}_forward_bias", ("x", "bias"), params, (fwd_b,),
+                        f"{title}: f(x + bias)"),
+            KernelEntry(f"{prefix}_derivative_bias", ("x", "bias"), params, (der_b,),
+                        f"{title}: f'(x + bias)"),
+            KernelEntry(
+                f"{prefix}_value_and_derivative_bias", ("x", "bias"), params, (fwd_b, der_b),
+                f"{title}: (f(x + bias), f'(x + bias))",
+                (f"{prefix}_forward_bias", f"{prefix}_derivative_bias"),
+            ),
+            KernelEntry(
+                f"{prefix}_backward_x_bias", ("grad", "x", "bias"), params,
+                (f"in0 * {call(kernels.derivative, '(in1 + in2)')}",),
+                f"{title}: grad * f'(x + bias)",
+            ),
+        ]  # fmt: skip
         if kernels.from_output is not None:
             entries.append(
                 KernelEntry(

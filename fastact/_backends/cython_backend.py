@@ -89,6 +89,15 @@ def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
     pick = _ufunc_for(activation, method)
     if pick is None:
         return None
+    if method.endswith("_bias"):
+        # Fused bias (fastact._bias): kernel(*inputs, bias, *outs, **params). rrelu's
+        # training slopes are not served fused: fastact._bias forms x + bias for them.
+        nout = 2 if method.startswith("value_and_derivative") else 1
+
+        def fused(*arrays: np.ndarray, **p: Any) -> None:
+            pick(p)(*arrays[:-nout], *param_values(names, p), out=arrays[-nout:])
+
+        return fused
     training = activation == "rrelu"
 
     if method == "value_and_derivative":

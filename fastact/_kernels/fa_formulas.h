@@ -870,6 +870,56 @@ FA_KERNEL void fa_blk_s_sigmoid_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_sigmoid_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_sigmoid_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_sigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_sigmoid_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_sigmoid_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_sigmoid_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_sigmoid_derivative_f32((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_sigmoid_backward_y_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
@@ -927,6 +977,56 @@ FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_f32(char *const *a, const void *p
     }
 }
 
+FA_KERNEL void fa_blk_s_log_sigmoid_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_log_sigmoid_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_log_sigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_log_sigmoid_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_log_sigmoid_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_log_sigmoid_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_log_sigmoid_derivative_f32((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_tanh_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -968,6 +1068,56 @@ FA_KERNEL void fa_blk_s_tanh_backward_x_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_tanh_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanh_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_tanh_forward_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanh_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_tanh_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_tanh_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_tanh_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_tanh_derivative_f32((in1 + in2));
     }
 }
 
@@ -1028,6 +1178,56 @@ FA_KERNEL void fa_blk_s_relu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_relu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_relu_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_relu_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_relu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_relu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_relu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_relu_derivative_f32((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_relu_backward_y_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
@@ -1082,6 +1282,56 @@ FA_KERNEL void fa_blk_s_relu6_backward_x_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_relu6_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu6_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_relu6_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu6_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_relu6_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu6_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_relu6_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_relu6_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_relu6_derivative_f32((in1 + in2));
     }
 }
 
@@ -1186,6 +1436,109 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv
         const float in1 = src1[j];
         const float P_negative_slope = A_negative_slope[j];
         out0[j] = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_negative_slope = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_leaky_relu_f32((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_negative_slope = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_negative_slope = A_negative_slope[j];
+        out0[j] = fa_leaky_relu_f32((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_negative_slope = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_leaky_relu_derivative_f32((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_negative_slope = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_negative_slope = A_negative_slope[j];
+        out0[j] = fa_leaky_relu_derivative_f32((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_leaky_relu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_leaky_relu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_leaky_relu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_leaky_relu_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_negative_slope = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f32((in1 + in2), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_negative_slope = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_negative_slope = A_negative_slope[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f32((in1 + in2), P_negative_slope);
     }
 }
 
@@ -1304,6 +1657,109 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv) {
         const float in1 = src1[j];
         const float P_weight = A_weight[j];
         out0[j] = in0 * fa_prelu_derivative_f32(in1, P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_weight = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_prelu_f32((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_a_prelu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_weight = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_weight = A_weight[j];
+        out0[j] = fa_prelu_f32((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_weight = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_prelu_derivative_f32((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_a_prelu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_weight = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_weight = A_weight[j];
+        out0[j] = fa_prelu_derivative_f32((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_prelu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_prelu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_prelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_prelu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_prelu_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_weight = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_prelu_derivative_f32((in1 + in2), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_weight = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_weight = A_weight[j];
+        out0[j] = in0 * fa_prelu_derivative_f32((in1 + in2), P_weight);
     }
 }
 
@@ -1434,6 +1890,118 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_rrelu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lower = ((const float *)pv)[0];
+    const float P_upper = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_rrelu_f32((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_a_rrelu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_lower = (const float *)a[2];
+    const float *A_upper = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_lower = A_lower[j];
+        const float P_upper = A_upper[j];
+        out0[j] = fa_rrelu_f32((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_s_rrelu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lower = ((const float *)pv)[0];
+    const float P_upper = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_rrelu_derivative_f32((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_lower = (const float *)a[2];
+    const float *A_upper = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_lower = A_lower[j];
+        const float P_upper = A_upper[j];
+        out0[j] = fa_rrelu_derivative_f32((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_rrelu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_rrelu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_rrelu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_rrelu_forward_bias_f32(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_lower = ((const float *)pv)[0];
+    const float P_upper = ((const float *)pv)[1];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_rrelu_derivative_f32((in1 + in2), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_lower = (const float *)a[3];
+    const float *A_upper = (const float *)a[4];
+    float *out0 = (float *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_lower = A_lower[j];
+        const float P_upper = A_upper[j];
+        out0[j] = in0 * fa_rrelu_derivative_f32((in1 + in2), P_lower, P_upper);
+    }
+}
+
 FA_KERNEL void fa_blk_s_elu_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_alpha = ((const float *)pv)[0];
@@ -1525,6 +2093,109 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_elu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_elu_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_elu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_alpha = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_alpha = A_alpha[j];
+        out0[j] = fa_elu_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_elu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_elu_derivative_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_elu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_alpha = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_alpha = A_alpha[j];
+        out0[j] = fa_elu_derivative_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_elu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_elu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_elu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_elu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_elu_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_elu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_elu_derivative_f32((in1 + in2), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_elu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_alpha = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_alpha = A_alpha[j];
+        out0[j] = in0 * fa_elu_derivative_f32((in1 + in2), P_alpha);
+    }
+}
+
 FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
@@ -1593,6 +2264,56 @@ FA_KERNEL void fa_blk_s_selu_backward_x_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_selu_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_selu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_selu_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_selu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_selu_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_selu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_selu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_selu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_selu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_selu_derivative_f32((in1 + in2));
     }
 }
 
@@ -1700,6 +2421,109 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_celu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_celu_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_celu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_alpha = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_alpha = A_alpha[j];
+        out0[j] = fa_celu_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_celu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_celu_derivative_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_celu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_alpha = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_alpha = A_alpha[j];
+        out0[j] = fa_celu_derivative_f32((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_celu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_celu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_celu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_celu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_celu_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_celu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_alpha = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_celu_derivative_f32((in1 + in2), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_celu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_alpha = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_alpha = A_alpha[j];
+        out0[j] = in0 * fa_celu_derivative_f32((in1 + in2), P_alpha);
+    }
+}
+
 FA_KERNEL void fa_blk_s_celu_backward_y_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
@@ -1771,6 +2595,56 @@ FA_KERNEL void fa_blk_s_gelu_none_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_gelu_none_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_gelu_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_none_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_gelu_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_gelu_none_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_gelu_none_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_gelu_derivative_f32((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_gelu_tanh_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -1812,6 +2686,56 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f32(char *const *a, const void *pv)
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_gelu_tanh_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_gelu_tanh_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_gelu_tanh_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_gelu_tanh_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_gelu_tanh_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_gelu_tanh_derivative_f32((in1 + in2));
     }
 }
 
@@ -1906,6 +2830,109 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_silu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_beta = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_silu_f32((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_a_silu_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_beta = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_beta = A_beta[j];
+        out0[j] = fa_silu_f32((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_s_silu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_beta = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_silu_derivative_f32((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_a_silu_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_beta = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_beta = A_beta[j];
+        out0[j] = fa_silu_derivative_f32((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_silu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_silu_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_silu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_silu_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_silu_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_silu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_beta = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_silu_derivative_f32((in1 + in2), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_a_silu_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_beta = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_beta = A_beta[j];
+        out0[j] = in0 * fa_silu_derivative_f32((in1 + in2), P_beta);
+    }
+}
+
 FA_KERNEL void fa_blk_s_mish_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -1947,6 +2974,56 @@ FA_KERNEL void fa_blk_s_mish_backward_x_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_mish_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_mish_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_mish_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_mish_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_mish_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_mish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_mish_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_mish_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_mish_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_mish_derivative_f32((in1 + in2));
     }
 }
 
@@ -2050,6 +3127,118 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
+FA_KERNEL void fa_blk_s_softplus_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_beta = ((const float *)pv)[0];
+    const float P_threshold = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_softplus_f32((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softplus_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_beta = (const float *)a[2];
+    const float *A_threshold = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_beta = A_beta[j];
+        const float P_threshold = A_threshold[j];
+        out0[j] = fa_softplus_f32((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softplus_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_beta = ((const float *)pv)[0];
+    const float P_threshold = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_softplus_derivative_f32((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softplus_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_beta = (const float *)a[2];
+    const float *A_threshold = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_beta = A_beta[j];
+        const float P_threshold = A_threshold[j];
+        out0[j] = fa_softplus_derivative_f32((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_softplus_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_softplus_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_softplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_softplus_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_softplus_forward_bias_f32(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_beta = ((const float *)pv)[0];
+    const float P_threshold = ((const float *)pv)[1];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_softplus_derivative_f32((in1 + in2), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_beta = (const float *)a[3];
+    const float *A_threshold = (const float *)a[4];
+    float *out0 = (float *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_beta = A_beta[j];
+        const float P_threshold = A_threshold[j];
+        out0[j] = in0 * fa_softplus_derivative_f32((in1 + in2), P_beta, P_threshold);
+    }
+}
+
 FA_KERNEL void fa_blk_s_softsign_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -2091,6 +3280,56 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_f32(char *const *a, const void *pv) 
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_softsign_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softsign_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_softsign_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_softsign_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_softsign_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_softsign_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_softsign_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_softsign_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_softsign_derivative_f32((in1 + in2));
     }
 }
 
@@ -2194,6 +3433,118 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *p
     }
 }
 
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_hardsigmoid_f32((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_slope = (const float *)a[2];
+    const float *A_offset = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        out0[j] = fa_hardsigmoid_f32((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_hardsigmoid_derivative_f32((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_slope = (const float *)a[2];
+    const float *A_offset = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        out0[j] = fa_hardsigmoid_derivative_f32((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardsigmoid_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_hardsigmoid_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_hardsigmoid_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_hardsigmoid_forward_bias_f32(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f32((in1 + in2), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_slope = (const float *)a[3];
+    const float *A_offset = (const float *)a[4];
+    float *out0 = (float *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f32((in1 + in2), P_slope, P_offset);
+    }
+}
+
 FA_KERNEL void fa_blk_s_hardswish_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -2235,6 +3586,56 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_f32(char *const *a, const void *pv)
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_hardswish_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardswish_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_hardswish_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardswish_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_hardswish_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardswish_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_hardswish_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_hardswish_derivative_f32((in1 + in2));
     }
 }
 
@@ -2338,6 +3739,118 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
+FA_KERNEL void fa_blk_s_hardtanh_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_min_val = ((const float *)pv)[0];
+    const float P_max_val = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_hardtanh_f32((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_min_val = (const float *)a[2];
+    const float *A_max_val = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = fa_hardtanh_f32((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_min_val = ((const float *)pv)[0];
+    const float P_max_val = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_hardtanh_derivative_f32((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_min_val = (const float *)a[2];
+    const float *A_max_val = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = fa_hardtanh_derivative_f32((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardtanh_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_hardtanh_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_hardtanh_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_hardtanh_forward_bias_f32(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_min_val = ((const float *)pv)[0];
+    const float P_max_val = ((const float *)pv)[1];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f32((in1 + in2), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_min_val = (const float *)a[3];
+    const float *A_max_val = (const float *)a[4];
+    float *out0 = (float *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f32((in1 + in2), P_min_val, P_max_val);
+    }
+}
+
 FA_KERNEL void fa_blk_s_hardtanh_backward_y_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
@@ -2409,6 +3922,56 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f32(char *const *a, const void *pv
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_tanhshrink_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_tanhshrink_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_tanhshrink_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_tanhshrink_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_tanhshrink_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_tanhshrink_derivative_f32((in1 + in2));
     }
 }
 
@@ -2503,6 +4066,109 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
+FA_KERNEL void fa_blk_s_softshrink_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_softshrink_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softshrink_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_lambd = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_lambd = A_lambd[j];
+        out0[j] = fa_softshrink_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softshrink_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_shrink_derivative_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_lambd = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_lambd = A_lambd[j];
+        out0[j] = fa_shrink_derivative_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_softshrink_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_softshrink_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_softshrink_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_softshrink_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_shrink_derivative_f32((in1 + in2), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_lambd = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_lambd = A_lambd[j];
+        out0[j] = in0 * fa_shrink_derivative_f32((in1 + in2), P_lambd);
+    }
+}
+
 FA_KERNEL void fa_blk_s_hardshrink_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
@@ -2591,6 +4257,109 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv
         const float in1 = src1[j];
         const float P_lambd = A_lambd[j];
         out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_hardshrink_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_lambd = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_lambd = A_lambd[j];
+        out0[j] = fa_hardshrink_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_shrink_derivative_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_lambd = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_lambd = A_lambd[j];
+        out0[j] = fa_shrink_derivative_f32((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardshrink_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_hardshrink_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_hardshrink_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_hardshrink_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_lambd = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_shrink_derivative_f32((in1 + in2), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_lambd = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_lambd = A_lambd[j];
+        out0[j] = in0 * fa_shrink_derivative_f32((in1 + in2), P_lambd);
     }
 }
 
@@ -2694,6 +4463,118 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_threshold_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_threshold = ((const float *)pv)[0];
+    const float P_value = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_threshold_f32((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_a_threshold_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_threshold = (const float *)a[2];
+    const float *A_value = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_threshold = A_threshold[j];
+        const float P_value = A_value[j];
+        out0[j] = fa_threshold_f32((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_s_threshold_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_threshold = ((const float *)pv)[0];
+    const float P_value = ((const float *)pv)[1];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_threshold_derivative_f32((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_a_threshold_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_threshold = (const float *)a[2];
+    const float *A_value = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_threshold = A_threshold[j];
+        const float P_value = A_value[j];
+        out0[j] = fa_threshold_derivative_f32((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_threshold_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_threshold_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_threshold_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_threshold_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_threshold_forward_bias_f32(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_threshold = ((const float *)pv)[0];
+    const float P_value = ((const float *)pv)[1];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_threshold_derivative_f32((in1 + in2), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_threshold = (const float *)a[3];
+    const float *A_value = (const float *)a[4];
+    float *out0 = (float *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_threshold = A_threshold[j];
+        const float P_value = A_value[j];
+        out0[j] = in0 * fa_threshold_derivative_f32((in1 + in2), P_threshold, P_value);
+    }
+}
+
 FA_KERNEL void fa_blk_s_squareplus_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     const float P_b = ((const float *)pv)[0];
@@ -2782,6 +4663,109 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv
         const float in1 = src1[j];
         const float P_b = A_b[j];
         out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_b = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_squareplus_f32((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_a_squareplus_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_b = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_b = A_b[j];
+        out0[j] = fa_squareplus_f32((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_b = ((const float *)pv)[0];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_squareplus_derivative_f32((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_b = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_b = A_b[j];
+        out0[j] = fa_squareplus_derivative_f32((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_squareplus_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_squareplus_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_squareplus_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_squareplus_forward_bias_f32(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_b = ((const float *)pv)[0];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_squareplus_derivative_f32((in1 + in2), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_b = (const float *)a[3];
+    float *out0 = (float *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_b = A_b[j];
+        out0[j] = in0 * fa_squareplus_derivative_f32((in1 + in2), P_b);
     }
 }
 
@@ -2903,6 +4887,136 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void
     }
 }
 
+FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_clipped_linear_f32((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_slope = (const float *)a[2];
+    const float *A_offset = (const float *)a[3];
+    const float *A_min_val = (const float *)a[4];
+    const float *A_max_val = (const float *)a[5];
+    float *out0 = (float *)a[6];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_f32((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_clipped_linear_derivative_f32((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *A_slope = (const float *)a[2];
+    const float *A_offset = (const float *)a[3];
+    const float *A_min_val = (const float *)a[4];
+    const float *A_max_val = (const float *)a[5];
+    float *out0 = (float *)a[6];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_derivative_f32((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_clipped_linear_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_clipped_linear_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], a[5], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6]};
+    fa_blk_a_clipped_linear_derivative_bias_f32(for_derivative, pv);
+    fa_blk_a_clipped_linear_forward_bias_f32(for_forward, pv);
+    memcpy(a[7], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float P_slope = ((const float *)pv)[0];
+    const float P_offset = ((const float *)pv)[1];
+    const float P_min_val = ((const float *)pv)[2];
+    const float P_max_val = ((const float *)pv)[3];
+    float *out0 = (float *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f32((in1 + in2), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    const float *A_slope = (const float *)a[3];
+    const float *A_offset = (const float *)a[4];
+    const float *A_min_val = (const float *)a[5];
+    const float *A_max_val = (const float *)a[6];
+    float *out0 = (float *)a[7];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        const float P_slope = A_slope[j];
+        const float P_offset = A_offset[j];
+        const float P_min_val = A_min_val[j];
+        const float P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f32((in1 + in2), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
 FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -2944,6 +5058,56 @@ FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f32(char *const *a, const vo
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_thinc_hard_swish_derivative_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_thinc_hard_swish_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_thinc_hard_swish_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_thinc_hard_swish_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_thinc_hard_swish_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_thinc_hard_swish_derivative_f32((in1 + in2));
     }
 }
 
@@ -2991,6 +5155,56 @@ FA_KERNEL void fa_blk_s_dish_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_dish_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_dish_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_dish_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_dish_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_dish_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_dish_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_dish_derivative_f32((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_erf_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -3035,6 +5249,56 @@ FA_KERNEL void fa_blk_s_erf_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_erf_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_erf_activation_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_erf_derivative_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_erf_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_erf_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_erf_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_erf_derivative_f32((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_exponential_forward_f32(char *const *a, const void *pv) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
@@ -3076,6 +5340,56 @@ FA_KERNEL void fa_blk_s_exponential_backward_x_f32(char *const *a, const void *p
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_exponential_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_exponential_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_exponential_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_exponential_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_exponential_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_exponential_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_exponential_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_exponential_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_exponential_f32((in1 + in2));
     }
 }
 
@@ -3133,6 +5447,56 @@ FA_KERNEL void fa_blk_s_linear_backward_x_f32(char *const *a, const void *pv) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_ones_f32(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_linear_forward_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_linear_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_linear_derivative_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    float *out0 = (float *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        out0[j] = fa_ones_f32((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_linear_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+    _Alignas(64) float d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_linear_derivative_bias_f32(for_derivative, pv);
+    fa_blk_s_linear_forward_bias_f32(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_linear_backward_x_bias_f32(char *const *a, const void *pv) {
+    const float *src0 = (const float *)a[0];
+    const float *src1 = (const float *)a[1];
+    const float *src2 = (const float *)a[2];
+    float *out0 = (float *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const float in0 = src0[j];
+        const float in1 = src1[j];
+        const float in2 = src2[j];
+        out0[j] = in0 * fa_ones_f32((in1 + in2));
     }
 }
 
@@ -3195,6 +5559,56 @@ FA_KERNEL void fa_blk_s_sigmoid_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_sigmoid_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_sigmoid_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_sigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_sigmoid_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_sigmoid_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_sigmoid_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_sigmoid_derivative_f64((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_sigmoid_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
@@ -3252,6 +5666,56 @@ FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_f64(char *const *a, const void *p
     }
 }
 
+FA_KERNEL void fa_blk_s_log_sigmoid_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_log_sigmoid_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_log_sigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_log_sigmoid_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_log_sigmoid_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_log_sigmoid_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_log_sigmoid_derivative_f64((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_tanh_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -3293,6 +5757,56 @@ FA_KERNEL void fa_blk_s_tanh_backward_x_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_tanh_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanh_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_tanh_forward_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanh_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_tanh_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_tanh_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_tanh_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_tanh_derivative_f64((in1 + in2));
     }
 }
 
@@ -3353,6 +5867,56 @@ FA_KERNEL void fa_blk_s_relu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_relu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_relu_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_relu_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_relu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_relu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_relu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_relu_derivative_f64((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_relu_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
@@ -3407,6 +5971,56 @@ FA_KERNEL void fa_blk_s_relu6_backward_x_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_relu6_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu6_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_relu6_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu6_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_relu6_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_relu6_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_relu6_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_relu6_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_relu6_derivative_f64((in1 + in2));
     }
 }
 
@@ -3511,6 +6125,109 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv
         const double in1 = src1[j];
         const double P_negative_slope = A_negative_slope[j];
         out0[j] = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_negative_slope = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_leaky_relu_f64((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_negative_slope = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_negative_slope = A_negative_slope[j];
+        out0[j] = fa_leaky_relu_f64((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_negative_slope = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_leaky_relu_derivative_f64((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_negative_slope = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_negative_slope = A_negative_slope[j];
+        out0[j] = fa_leaky_relu_derivative_f64((in0 + in1), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_leaky_relu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_leaky_relu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_leaky_relu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_leaky_relu_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_negative_slope = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f64((in1 + in2), P_negative_slope);
+    }
+}
+
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_negative_slope = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_negative_slope = A_negative_slope[j];
+        out0[j] = in0 * fa_leaky_relu_derivative_f64((in1 + in2), P_negative_slope);
     }
 }
 
@@ -3629,6 +6346,109 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv) {
         const double in1 = src1[j];
         const double P_weight = A_weight[j];
         out0[j] = in0 * fa_prelu_derivative_f64(in1, P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_weight = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_prelu_f64((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_a_prelu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_weight = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_weight = A_weight[j];
+        out0[j] = fa_prelu_f64((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_weight = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_prelu_derivative_f64((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_a_prelu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_weight = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_weight = A_weight[j];
+        out0[j] = fa_prelu_derivative_f64((in0 + in1), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_prelu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_prelu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_prelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_prelu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_prelu_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_weight = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_prelu_derivative_f64((in1 + in2), P_weight);
+    }
+}
+
+FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_weight = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_weight = A_weight[j];
+        out0[j] = in0 * fa_prelu_derivative_f64((in1 + in2), P_weight);
     }
 }
 
@@ -3759,6 +6579,118 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_rrelu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lower = ((const double *)pv)[0];
+    const double P_upper = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_rrelu_f64((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_a_rrelu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_lower = (const double *)a[2];
+    const double *A_upper = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_lower = A_lower[j];
+        const double P_upper = A_upper[j];
+        out0[j] = fa_rrelu_f64((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_s_rrelu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lower = ((const double *)pv)[0];
+    const double P_upper = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_rrelu_derivative_f64((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_lower = (const double *)a[2];
+    const double *A_upper = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_lower = A_lower[j];
+        const double P_upper = A_upper[j];
+        out0[j] = fa_rrelu_derivative_f64((in0 + in1), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_rrelu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_rrelu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_rrelu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_rrelu_forward_bias_f64(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_lower = ((const double *)pv)[0];
+    const double P_upper = ((const double *)pv)[1];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_rrelu_derivative_f64((in1 + in2), P_lower, P_upper);
+    }
+}
+
+FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_lower = (const double *)a[3];
+    const double *A_upper = (const double *)a[4];
+    double *out0 = (double *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_lower = A_lower[j];
+        const double P_upper = A_upper[j];
+        out0[j] = in0 * fa_rrelu_derivative_f64((in1 + in2), P_lower, P_upper);
+    }
+}
+
 FA_KERNEL void fa_blk_s_elu_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_alpha = ((const double *)pv)[0];
@@ -3850,6 +6782,109 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_elu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_elu_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_elu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_alpha = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_alpha = A_alpha[j];
+        out0[j] = fa_elu_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_elu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_elu_derivative_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_elu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_alpha = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_alpha = A_alpha[j];
+        out0[j] = fa_elu_derivative_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_elu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_elu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_elu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_elu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_elu_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_elu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_elu_derivative_f64((in1 + in2), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_elu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_alpha = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_alpha = A_alpha[j];
+        out0[j] = in0 * fa_elu_derivative_f64((in1 + in2), P_alpha);
+    }
+}
+
 FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
@@ -3918,6 +6953,56 @@ FA_KERNEL void fa_blk_s_selu_backward_x_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_selu_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_selu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_selu_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_selu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_selu_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_selu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_selu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_selu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_selu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_selu_derivative_f64((in1 + in2));
     }
 }
 
@@ -4025,6 +7110,109 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_celu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_celu_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_celu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_alpha = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_alpha = A_alpha[j];
+        out0[j] = fa_celu_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_celu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_celu_derivative_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_celu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_alpha = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_alpha = A_alpha[j];
+        out0[j] = fa_celu_derivative_f64((in0 + in1), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_celu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_celu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_celu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_celu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_celu_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_celu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_alpha = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_celu_derivative_f64((in1 + in2), P_alpha);
+    }
+}
+
+FA_KERNEL void fa_blk_a_celu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_alpha = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_alpha = A_alpha[j];
+        out0[j] = in0 * fa_celu_derivative_f64((in1 + in2), P_alpha);
+    }
+}
+
 FA_KERNEL void fa_blk_s_celu_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
@@ -4096,6 +7284,56 @@ FA_KERNEL void fa_blk_s_gelu_none_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_gelu_none_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_gelu_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_none_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_gelu_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_gelu_none_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_gelu_none_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_gelu_derivative_f64((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_gelu_tanh_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -4137,6 +7375,56 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f64(char *const *a, const void *pv)
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_gelu_tanh_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_gelu_tanh_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_gelu_tanh_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_gelu_tanh_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_gelu_tanh_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_gelu_tanh_derivative_f64((in1 + in2));
     }
 }
 
@@ -4231,6 +7519,109 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_silu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_beta = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_silu_f64((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_a_silu_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_beta = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_beta = A_beta[j];
+        out0[j] = fa_silu_f64((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_s_silu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_beta = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_silu_derivative_f64((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_a_silu_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_beta = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_beta = A_beta[j];
+        out0[j] = fa_silu_derivative_f64((in0 + in1), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_silu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_silu_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_silu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_silu_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_silu_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_silu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_beta = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_silu_derivative_f64((in1 + in2), P_beta);
+    }
+}
+
+FA_KERNEL void fa_blk_a_silu_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_beta = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_beta = A_beta[j];
+        out0[j] = in0 * fa_silu_derivative_f64((in1 + in2), P_beta);
+    }
+}
+
 FA_KERNEL void fa_blk_s_mish_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -4272,6 +7663,56 @@ FA_KERNEL void fa_blk_s_mish_backward_x_f64(char *const *a, const void *pv) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_mish_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_mish_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_mish_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_mish_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_mish_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_mish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_mish_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_mish_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_mish_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_mish_derivative_f64((in1 + in2));
     }
 }
 
@@ -4375,6 +7816,118 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
+FA_KERNEL void fa_blk_s_softplus_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_beta = ((const double *)pv)[0];
+    const double P_threshold = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_softplus_f64((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softplus_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_beta = (const double *)a[2];
+    const double *A_threshold = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_beta = A_beta[j];
+        const double P_threshold = A_threshold[j];
+        out0[j] = fa_softplus_f64((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softplus_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_beta = ((const double *)pv)[0];
+    const double P_threshold = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_softplus_derivative_f64((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softplus_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_beta = (const double *)a[2];
+    const double *A_threshold = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_beta = A_beta[j];
+        const double P_threshold = A_threshold[j];
+        out0[j] = fa_softplus_derivative_f64((in0 + in1), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_softplus_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_softplus_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_softplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_softplus_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_softplus_forward_bias_f64(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_beta = ((const double *)pv)[0];
+    const double P_threshold = ((const double *)pv)[1];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_softplus_derivative_f64((in1 + in2), P_beta, P_threshold);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_beta = (const double *)a[3];
+    const double *A_threshold = (const double *)a[4];
+    double *out0 = (double *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_beta = A_beta[j];
+        const double P_threshold = A_threshold[j];
+        out0[j] = in0 * fa_softplus_derivative_f64((in1 + in2), P_beta, P_threshold);
+    }
+}
+
 FA_KERNEL void fa_blk_s_softsign_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -4416,6 +7969,56 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_f64(char *const *a, const void *pv) 
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_softsign_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softsign_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_softsign_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_softsign_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_softsign_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_softsign_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_softsign_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_softsign_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_softsign_derivative_f64((in1 + in2));
     }
 }
 
@@ -4519,6 +8122,118 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *p
     }
 }
 
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_hardsigmoid_f64((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_slope = (const double *)a[2];
+    const double *A_offset = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        out0[j] = fa_hardsigmoid_f64((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_hardsigmoid_derivative_f64((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_slope = (const double *)a[2];
+    const double *A_offset = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        out0[j] = fa_hardsigmoid_derivative_f64((in0 + in1), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardsigmoid_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_hardsigmoid_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_hardsigmoid_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_hardsigmoid_forward_bias_f64(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f64((in1 + in2), P_slope, P_offset);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_slope = (const double *)a[3];
+    const double *A_offset = (const double *)a[4];
+    double *out0 = (double *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        out0[j] = in0 * fa_hardsigmoid_derivative_f64((in1 + in2), P_slope, P_offset);
+    }
+}
+
 FA_KERNEL void fa_blk_s_hardswish_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -4560,6 +8275,56 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_f64(char *const *a, const void *pv)
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_hardswish_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardswish_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_hardswish_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardswish_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_hardswish_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardswish_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_hardswish_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_hardswish_derivative_f64((in1 + in2));
     }
 }
 
@@ -4663,6 +8428,118 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
+FA_KERNEL void fa_blk_s_hardtanh_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_min_val = ((const double *)pv)[0];
+    const double P_max_val = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_hardtanh_f64((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_min_val = (const double *)a[2];
+    const double *A_max_val = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = fa_hardtanh_f64((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_min_val = ((const double *)pv)[0];
+    const double P_max_val = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_hardtanh_derivative_f64((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_min_val = (const double *)a[2];
+    const double *A_max_val = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = fa_hardtanh_derivative_f64((in0 + in1), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardtanh_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_hardtanh_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_hardtanh_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_hardtanh_forward_bias_f64(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_min_val = ((const double *)pv)[0];
+    const double P_max_val = ((const double *)pv)[1];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f64((in1 + in2), P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_min_val = (const double *)a[3];
+    const double *A_max_val = (const double *)a[4];
+    double *out0 = (double *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_hardtanh_derivative_f64((in1 + in2), P_min_val, P_max_val);
+    }
+}
+
 FA_KERNEL void fa_blk_s_hardtanh_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
@@ -4734,6 +8611,56 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f64(char *const *a, const void *pv
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_tanhshrink_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_tanhshrink_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_tanhshrink_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_tanhshrink_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_tanhshrink_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_tanhshrink_derivative_f64((in1 + in2));
     }
 }
 
@@ -4828,6 +8755,109 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
+FA_KERNEL void fa_blk_s_softshrink_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_softshrink_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softshrink_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_lambd = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_lambd = A_lambd[j];
+        out0[j] = fa_softshrink_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softshrink_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_shrink_derivative_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_lambd = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_lambd = A_lambd[j];
+        out0[j] = fa_shrink_derivative_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_softshrink_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_softshrink_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_softshrink_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_softshrink_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_shrink_derivative_f64((in1 + in2), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_lambd = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_lambd = A_lambd[j];
+        out0[j] = in0 * fa_shrink_derivative_f64((in1 + in2), P_lambd);
+    }
+}
+
 FA_KERNEL void fa_blk_s_hardshrink_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
@@ -4916,6 +8946,109 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv
         const double in1 = src1[j];
         const double P_lambd = A_lambd[j];
         out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_hardshrink_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_lambd = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_lambd = A_lambd[j];
+        out0[j] = fa_hardshrink_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_shrink_derivative_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_lambd = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_lambd = A_lambd[j];
+        out0[j] = fa_shrink_derivative_f64((in0 + in1), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_hardshrink_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_hardshrink_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_hardshrink_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_hardshrink_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_lambd = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_shrink_derivative_f64((in1 + in2), P_lambd);
+    }
+}
+
+FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_lambd = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_lambd = A_lambd[j];
+        out0[j] = in0 * fa_shrink_derivative_f64((in1 + in2), P_lambd);
     }
 }
 
@@ -5019,6 +9152,118 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
+FA_KERNEL void fa_blk_s_threshold_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_threshold = ((const double *)pv)[0];
+    const double P_value = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_threshold_f64((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_a_threshold_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_threshold = (const double *)a[2];
+    const double *A_value = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_threshold = A_threshold[j];
+        const double P_value = A_value[j];
+        out0[j] = fa_threshold_f64((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_s_threshold_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_threshold = ((const double *)pv)[0];
+    const double P_value = ((const double *)pv)[1];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_threshold_derivative_f64((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_a_threshold_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_threshold = (const double *)a[2];
+    const double *A_value = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_threshold = A_threshold[j];
+        const double P_value = A_value[j];
+        out0[j] = fa_threshold_derivative_f64((in0 + in1), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_threshold_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_threshold_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_threshold_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
+    fa_blk_a_threshold_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_threshold_forward_bias_f64(for_forward, pv);
+    memcpy(a[5], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_threshold = ((const double *)pv)[0];
+    const double P_value = ((const double *)pv)[1];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_threshold_derivative_f64((in1 + in2), P_threshold, P_value);
+    }
+}
+
+FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_threshold = (const double *)a[3];
+    const double *A_value = (const double *)a[4];
+    double *out0 = (double *)a[5];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_threshold = A_threshold[j];
+        const double P_value = A_value[j];
+        out0[j] = in0 * fa_threshold_derivative_f64((in1 + in2), P_threshold, P_value);
+    }
+}
+
 FA_KERNEL void fa_blk_s_squareplus_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double P_b = ((const double *)pv)[0];
@@ -5107,6 +9352,109 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv
         const double in1 = src1[j];
         const double P_b = A_b[j];
         out0[j] = in0 * fa_squareplus_derivative_f64(in1, P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_b = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_squareplus_f64((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_a_squareplus_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_b = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_b = A_b[j];
+        out0[j] = fa_squareplus_f64((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_b = ((const double *)pv)[0];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_squareplus_derivative_f64((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_b = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_b = A_b[j];
+        out0[j] = fa_squareplus_derivative_f64((in0 + in1), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_squareplus_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_squareplus_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3]};
+    fa_blk_a_squareplus_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_squareplus_forward_bias_f64(for_forward, pv);
+    memcpy(a[4], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_b = ((const double *)pv)[0];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_squareplus_derivative_f64((in1 + in2), P_b);
+    }
+}
+
+FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_b = (const double *)a[3];
+    double *out0 = (double *)a[4];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_b = A_b[j];
+        out0[j] = in0 * fa_squareplus_derivative_f64((in1 + in2), P_b);
     }
 }
 
@@ -5228,6 +9576,136 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void
     }
 }
 
+FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_clipped_linear_f64((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_slope = (const double *)a[2];
+    const double *A_offset = (const double *)a[3];
+    const double *A_min_val = (const double *)a[4];
+    const double *A_max_val = (const double *)a[5];
+    double *out0 = (double *)a[6];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_f64((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[2];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_clipped_linear_derivative_f64((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *A_slope = (const double *)a[2];
+    const double *A_offset = (const double *)a[3];
+    const double *A_min_val = (const double *)a[4];
+    const double *A_max_val = (const double *)a[5];
+    double *out0 = (double *)a[6];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = fa_clipped_linear_derivative_f64((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_clipped_linear_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_clipped_linear_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], a[5], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6]};
+    fa_blk_a_clipped_linear_derivative_bias_f64(for_derivative, pv);
+    fa_blk_a_clipped_linear_forward_bias_f64(for_forward, pv);
+    memcpy(a[7], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double P_slope = ((const double *)pv)[0];
+    const double P_offset = ((const double *)pv)[1];
+    const double P_min_val = ((const double *)pv)[2];
+    const double P_max_val = ((const double *)pv)[3];
+    double *out0 = (double *)a[3];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f64((in1 + in2), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    const double *A_slope = (const double *)a[3];
+    const double *A_offset = (const double *)a[4];
+    const double *A_min_val = (const double *)a[5];
+    const double *A_max_val = (const double *)a[6];
+    double *out0 = (double *)a[7];
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        const double P_slope = A_slope[j];
+        const double P_offset = A_offset[j];
+        const double P_min_val = A_min_val[j];
+        const double P_max_val = A_max_val[j];
+        out0[j] = in0 * fa_clipped_linear_derivative_f64((in1 + in2), P_slope, P_offset, P_min_val, P_max_val);
+    }
+}
+
 FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -5269,6 +9747,56 @@ FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f64(char *const *a, const vo
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_thinc_hard_swish_derivative_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_thinc_hard_swish_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_thinc_hard_swish_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_thinc_hard_swish_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_thinc_hard_swish_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_thinc_hard_swish_derivative_f64((in1 + in2));
     }
 }
 
@@ -5316,6 +9844,56 @@ FA_KERNEL void fa_blk_s_dish_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_dish_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_dish_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_dish_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_dish_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_dish_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_dish_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_dish_derivative_f64((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_erf_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -5360,6 +9938,56 @@ FA_KERNEL void fa_blk_s_erf_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_erf_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_erf_activation_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_erf_derivative_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_erf_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_erf_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_erf_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_erf_derivative_f64((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_exponential_forward_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
@@ -5401,6 +10029,56 @@ FA_KERNEL void fa_blk_s_exponential_backward_x_f64(char *const *a, const void *p
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_exponential_f64(in1);
+    }
+}
+
+FA_KERNEL void fa_blk_s_exponential_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_exponential_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_exponential_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_exponential_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_exponential_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_exponential_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_exponential_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_exponential_f64((in1 + in2));
     }
 }
 
@@ -5461,6 +10139,56 @@ FA_KERNEL void fa_blk_s_linear_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
+FA_KERNEL void fa_blk_s_linear_forward_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_linear_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_linear_derivative_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    double *out0 = (double *)a[2];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        out0[j] = fa_ones_f64((in0 + in1));
+    }
+}
+
+FA_KERNEL void fa_blk_s_linear_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+    _Alignas(64) double d[FA_BLOCK];
+    char *const for_derivative[] = {a[0], a[1], (char *)d};
+    char *const for_forward[] = {a[0], a[1], a[2]};
+    fa_blk_s_linear_derivative_bias_f64(for_derivative, pv);
+    fa_blk_s_linear_forward_bias_f64(for_forward, pv);
+    memcpy(a[3], d, sizeof d);
+}
+
+FA_KERNEL void fa_blk_s_linear_backward_x_bias_f64(char *const *a, const void *pv) {
+    const double *src0 = (const double *)a[0];
+    const double *src1 = (const double *)a[1];
+    const double *src2 = (const double *)a[2];
+    double *out0 = (double *)a[3];
+    (void)pv;
+    FA_SIMD_LOOP
+    for (int j = 0; j < FA_BLOCK; j++) {
+        const double in0 = src0[j];
+        const double in1 = src1[j];
+        const double in2 = src2[j];
+        out0[j] = in0 * fa_ones_f64((in1 + in2));
+    }
+}
+
 FA_KERNEL void fa_blk_s_linear_backward_y_f64(char *const *a, const void *pv) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
@@ -5482,143 +10210,267 @@ typedef struct {
     fa_block_fn f32_scalar, f32_array, f64_scalar, f64_array;
 } fa_kernel_entry;
 
-#define FA_KERNEL_COUNT 136
+#define FA_KERNEL_COUNT 260
 static const fa_kernel_entry fa_kernel_table[FA_KERNEL_COUNT] = {
     {"sigmoid_forward", "sigmoid (no parameters): f(x)", 1, 0, 1, fa_blk_s_sigmoid_forward_f32, fa_blk_s_sigmoid_forward_f32, fa_blk_s_sigmoid_forward_f64, fa_blk_s_sigmoid_forward_f64},
     {"sigmoid_derivative", "sigmoid (no parameters): f'(x)", 1, 0, 1, fa_blk_s_sigmoid_derivative_f32, fa_blk_s_sigmoid_derivative_f32, fa_blk_s_sigmoid_derivative_f64, fa_blk_s_sigmoid_derivative_f64},
     {"sigmoid_value_and_derivative", "sigmoid (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_sigmoid_value_and_derivative_f32, fa_blk_s_sigmoid_value_and_derivative_f32, fa_blk_s_sigmoid_value_and_derivative_f64, fa_blk_s_sigmoid_value_and_derivative_f64},
     {"sigmoid_backward_x", "sigmoid (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_sigmoid_backward_x_f32, fa_blk_s_sigmoid_backward_x_f32, fa_blk_s_sigmoid_backward_x_f64, fa_blk_s_sigmoid_backward_x_f64},
+    {"sigmoid_forward_bias", "sigmoid (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_sigmoid_forward_bias_f32, fa_blk_s_sigmoid_forward_bias_f32, fa_blk_s_sigmoid_forward_bias_f64, fa_blk_s_sigmoid_forward_bias_f64},
+    {"sigmoid_derivative_bias", "sigmoid (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_sigmoid_derivative_bias_f32, fa_blk_s_sigmoid_derivative_bias_f32, fa_blk_s_sigmoid_derivative_bias_f64, fa_blk_s_sigmoid_derivative_bias_f64},
+    {"sigmoid_value_and_derivative_bias", "sigmoid (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_sigmoid_value_and_derivative_bias_f32, fa_blk_s_sigmoid_value_and_derivative_bias_f32, fa_blk_s_sigmoid_value_and_derivative_bias_f64, fa_blk_s_sigmoid_value_and_derivative_bias_f64},
+    {"sigmoid_backward_x_bias", "sigmoid (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_sigmoid_backward_x_bias_f32, fa_blk_s_sigmoid_backward_x_bias_f32, fa_blk_s_sigmoid_backward_x_bias_f64, fa_blk_s_sigmoid_backward_x_bias_f64},
     {"sigmoid_backward_y", "sigmoid (no parameters): grad * h(y)", 2, 0, 1, fa_blk_s_sigmoid_backward_y_f32, fa_blk_s_sigmoid_backward_y_f32, fa_blk_s_sigmoid_backward_y_f64, fa_blk_s_sigmoid_backward_y_f64},
     {"log_sigmoid_forward", "log_sigmoid (no parameters): f(x)", 1, 0, 1, fa_blk_s_log_sigmoid_forward_f32, fa_blk_s_log_sigmoid_forward_f32, fa_blk_s_log_sigmoid_forward_f64, fa_blk_s_log_sigmoid_forward_f64},
     {"log_sigmoid_derivative", "log_sigmoid (no parameters): f'(x)", 1, 0, 1, fa_blk_s_log_sigmoid_derivative_f32, fa_blk_s_log_sigmoid_derivative_f32, fa_blk_s_log_sigmoid_derivative_f64, fa_blk_s_log_sigmoid_derivative_f64},
     {"log_sigmoid_value_and_derivative", "log_sigmoid (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_log_sigmoid_value_and_derivative_f32, fa_blk_s_log_sigmoid_value_and_derivative_f32, fa_blk_s_log_sigmoid_value_and_derivative_f64, fa_blk_s_log_sigmoid_value_and_derivative_f64},
     {"log_sigmoid_backward_x", "log_sigmoid (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_log_sigmoid_backward_x_f32, fa_blk_s_log_sigmoid_backward_x_f32, fa_blk_s_log_sigmoid_backward_x_f64, fa_blk_s_log_sigmoid_backward_x_f64},
+    {"log_sigmoid_forward_bias", "log_sigmoid (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_log_sigmoid_forward_bias_f32, fa_blk_s_log_sigmoid_forward_bias_f32, fa_blk_s_log_sigmoid_forward_bias_f64, fa_blk_s_log_sigmoid_forward_bias_f64},
+    {"log_sigmoid_derivative_bias", "log_sigmoid (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_log_sigmoid_derivative_bias_f32, fa_blk_s_log_sigmoid_derivative_bias_f32, fa_blk_s_log_sigmoid_derivative_bias_f64, fa_blk_s_log_sigmoid_derivative_bias_f64},
+    {"log_sigmoid_value_and_derivative_bias", "log_sigmoid (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_log_sigmoid_value_and_derivative_bias_f32, fa_blk_s_log_sigmoid_value_and_derivative_bias_f32, fa_blk_s_log_sigmoid_value_and_derivative_bias_f64, fa_blk_s_log_sigmoid_value_and_derivative_bias_f64},
+    {"log_sigmoid_backward_x_bias", "log_sigmoid (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_log_sigmoid_backward_x_bias_f32, fa_blk_s_log_sigmoid_backward_x_bias_f32, fa_blk_s_log_sigmoid_backward_x_bias_f64, fa_blk_s_log_sigmoid_backward_x_bias_f64},
     {"tanh_forward", "tanh (no parameters): f(x)", 1, 0, 1, fa_blk_s_tanh_forward_f32, fa_blk_s_tanh_forward_f32, fa_blk_s_tanh_forward_f64, fa_blk_s_tanh_forward_f64},
     {"tanh_derivative", "tanh (no parameters): f'(x)", 1, 0, 1, fa_blk_s_tanh_derivative_f32, fa_blk_s_tanh_derivative_f32, fa_blk_s_tanh_derivative_f64, fa_blk_s_tanh_derivative_f64},
     {"tanh_value_and_derivative", "tanh (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_tanh_value_and_derivative_f32, fa_blk_s_tanh_value_and_derivative_f32, fa_blk_s_tanh_value_and_derivative_f64, fa_blk_s_tanh_value_and_derivative_f64},
     {"tanh_backward_x", "tanh (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_tanh_backward_x_f32, fa_blk_s_tanh_backward_x_f32, fa_blk_s_tanh_backward_x_f64, fa_blk_s_tanh_backward_x_f64},
+    {"tanh_forward_bias", "tanh (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_tanh_forward_bias_f32, fa_blk_s_tanh_forward_bias_f32, fa_blk_s_tanh_forward_bias_f64, fa_blk_s_tanh_forward_bias_f64},
+    {"tanh_derivative_bias", "tanh (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_tanh_derivative_bias_f32, fa_blk_s_tanh_derivative_bias_f32, fa_blk_s_tanh_derivative_bias_f64, fa_blk_s_tanh_derivative_bias_f64},
+    {"tanh_value_and_derivative_bias", "tanh (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_tanh_value_and_derivative_bias_f32, fa_blk_s_tanh_value_and_derivative_bias_f32, fa_blk_s_tanh_value_and_derivative_bias_f64, fa_blk_s_tanh_value_and_derivative_bias_f64},
+    {"tanh_backward_x_bias", "tanh (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_tanh_backward_x_bias_f32, fa_blk_s_tanh_backward_x_bias_f32, fa_blk_s_tanh_backward_x_bias_f64, fa_blk_s_tanh_backward_x_bias_f64},
     {"tanh_backward_y", "tanh (no parameters): grad * h(y)", 2, 0, 1, fa_blk_s_tanh_backward_y_f32, fa_blk_s_tanh_backward_y_f32, fa_blk_s_tanh_backward_y_f64, fa_blk_s_tanh_backward_y_f64},
     {"relu_forward", "relu (no parameters): f(x)", 1, 0, 1, fa_blk_s_relu_forward_f32, fa_blk_s_relu_forward_f32, fa_blk_s_relu_forward_f64, fa_blk_s_relu_forward_f64},
     {"relu_derivative", "relu (no parameters): f'(x)", 1, 0, 1, fa_blk_s_relu_derivative_f32, fa_blk_s_relu_derivative_f32, fa_blk_s_relu_derivative_f64, fa_blk_s_relu_derivative_f64},
     {"relu_value_and_derivative", "relu (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_relu_value_and_derivative_f32, fa_blk_s_relu_value_and_derivative_f32, fa_blk_s_relu_value_and_derivative_f64, fa_blk_s_relu_value_and_derivative_f64},
     {"relu_backward_x", "relu (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_relu_backward_x_f32, fa_blk_s_relu_backward_x_f32, fa_blk_s_relu_backward_x_f64, fa_blk_s_relu_backward_x_f64},
+    {"relu_forward_bias", "relu (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_relu_forward_bias_f32, fa_blk_s_relu_forward_bias_f32, fa_blk_s_relu_forward_bias_f64, fa_blk_s_relu_forward_bias_f64},
+    {"relu_derivative_bias", "relu (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_relu_derivative_bias_f32, fa_blk_s_relu_derivative_bias_f32, fa_blk_s_relu_derivative_bias_f64, fa_blk_s_relu_derivative_bias_f64},
+    {"relu_value_and_derivative_bias", "relu (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_relu_value_and_derivative_bias_f32, fa_blk_s_relu_value_and_derivative_bias_f32, fa_blk_s_relu_value_and_derivative_bias_f64, fa_blk_s_relu_value_and_derivative_bias_f64},
+    {"relu_backward_x_bias", "relu (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_relu_backward_x_bias_f32, fa_blk_s_relu_backward_x_bias_f32, fa_blk_s_relu_backward_x_bias_f64, fa_blk_s_relu_backward_x_bias_f64},
     {"relu_backward_y", "relu (no parameters): grad * h(y)", 2, 0, 1, fa_blk_s_relu_backward_y_f32, fa_blk_s_relu_backward_y_f32, fa_blk_s_relu_backward_y_f64, fa_blk_s_relu_backward_y_f64},
     {"relu6_forward", "relu6 (no parameters): f(x)", 1, 0, 1, fa_blk_s_relu6_forward_f32, fa_blk_s_relu6_forward_f32, fa_blk_s_relu6_forward_f64, fa_blk_s_relu6_forward_f64},
     {"relu6_derivative", "relu6 (no parameters): f'(x)", 1, 0, 1, fa_blk_s_relu6_derivative_f32, fa_blk_s_relu6_derivative_f32, fa_blk_s_relu6_derivative_f64, fa_blk_s_relu6_derivative_f64},
     {"relu6_value_and_derivative", "relu6 (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_relu6_value_and_derivative_f32, fa_blk_s_relu6_value_and_derivative_f32, fa_blk_s_relu6_value_and_derivative_f64, fa_blk_s_relu6_value_and_derivative_f64},
     {"relu6_backward_x", "relu6 (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_relu6_backward_x_f32, fa_blk_s_relu6_backward_x_f32, fa_blk_s_relu6_backward_x_f64, fa_blk_s_relu6_backward_x_f64},
+    {"relu6_forward_bias", "relu6 (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_relu6_forward_bias_f32, fa_blk_s_relu6_forward_bias_f32, fa_blk_s_relu6_forward_bias_f64, fa_blk_s_relu6_forward_bias_f64},
+    {"relu6_derivative_bias", "relu6 (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_relu6_derivative_bias_f32, fa_blk_s_relu6_derivative_bias_f32, fa_blk_s_relu6_derivative_bias_f64, fa_blk_s_relu6_derivative_bias_f64},
+    {"relu6_value_and_derivative_bias", "relu6 (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_relu6_value_and_derivative_bias_f32, fa_blk_s_relu6_value_and_derivative_bias_f32, fa_blk_s_relu6_value_and_derivative_bias_f64, fa_blk_s_relu6_value_and_derivative_bias_f64},
+    {"relu6_backward_x_bias", "relu6 (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_relu6_backward_x_bias_f32, fa_blk_s_relu6_backward_x_bias_f32, fa_blk_s_relu6_backward_x_bias_f64, fa_blk_s_relu6_backward_x_bias_f64},
     {"relu6_backward_y", "relu6 (no parameters): grad * h(y)", 2, 0, 1, fa_blk_s_relu6_backward_y_f32, fa_blk_s_relu6_backward_y_f32, fa_blk_s_relu6_backward_y_f64, fa_blk_s_relu6_backward_y_f64},
     {"leaky_relu_forward", "leaky_relu (negative_slope): f(x)", 1, 1, 1, fa_blk_s_leaky_relu_forward_f32, fa_blk_a_leaky_relu_forward_f32, fa_blk_s_leaky_relu_forward_f64, fa_blk_a_leaky_relu_forward_f64},
     {"leaky_relu_derivative", "leaky_relu (negative_slope): f'(x)", 1, 1, 1, fa_blk_s_leaky_relu_derivative_f32, fa_blk_a_leaky_relu_derivative_f32, fa_blk_s_leaky_relu_derivative_f64, fa_blk_a_leaky_relu_derivative_f64},
     {"leaky_relu_value_and_derivative", "leaky_relu (negative_slope): (f(x), f'(x))", 1, 1, 2, fa_blk_s_leaky_relu_value_and_derivative_f32, fa_blk_a_leaky_relu_value_and_derivative_f32, fa_blk_s_leaky_relu_value_and_derivative_f64, fa_blk_a_leaky_relu_value_and_derivative_f64},
     {"leaky_relu_backward_x", "leaky_relu (negative_slope): grad * f'(x)", 2, 1, 1, fa_blk_s_leaky_relu_backward_x_f32, fa_blk_a_leaky_relu_backward_x_f32, fa_blk_s_leaky_relu_backward_x_f64, fa_blk_a_leaky_relu_backward_x_f64},
+    {"leaky_relu_forward_bias", "leaky_relu (negative_slope): f(x + bias)", 2, 1, 1, fa_blk_s_leaky_relu_forward_bias_f32, fa_blk_a_leaky_relu_forward_bias_f32, fa_blk_s_leaky_relu_forward_bias_f64, fa_blk_a_leaky_relu_forward_bias_f64},
+    {"leaky_relu_derivative_bias", "leaky_relu (negative_slope): f'(x + bias)", 2, 1, 1, fa_blk_s_leaky_relu_derivative_bias_f32, fa_blk_a_leaky_relu_derivative_bias_f32, fa_blk_s_leaky_relu_derivative_bias_f64, fa_blk_a_leaky_relu_derivative_bias_f64},
+    {"leaky_relu_value_and_derivative_bias", "leaky_relu (negative_slope): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_leaky_relu_value_and_derivative_bias_f32, fa_blk_a_leaky_relu_value_and_derivative_bias_f32, fa_blk_s_leaky_relu_value_and_derivative_bias_f64, fa_blk_a_leaky_relu_value_and_derivative_bias_f64},
+    {"leaky_relu_backward_x_bias", "leaky_relu (negative_slope): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_leaky_relu_backward_x_bias_f32, fa_blk_a_leaky_relu_backward_x_bias_f32, fa_blk_s_leaky_relu_backward_x_bias_f64, fa_blk_a_leaky_relu_backward_x_bias_f64},
     {"leaky_relu_backward_y", "leaky_relu (negative_slope): grad * h(y)", 2, 1, 1, fa_blk_s_leaky_relu_backward_y_f32, fa_blk_a_leaky_relu_backward_y_f32, fa_blk_s_leaky_relu_backward_y_f64, fa_blk_a_leaky_relu_backward_y_f64},
     {"prelu_forward", "prelu (weight): f(x)", 1, 1, 1, fa_blk_s_prelu_forward_f32, fa_blk_a_prelu_forward_f32, fa_blk_s_prelu_forward_f64, fa_blk_a_prelu_forward_f64},
     {"prelu_derivative", "prelu (weight): f'(x)", 1, 1, 1, fa_blk_s_prelu_derivative_f32, fa_blk_a_prelu_derivative_f32, fa_blk_s_prelu_derivative_f64, fa_blk_a_prelu_derivative_f64},
     {"prelu_value_and_derivative", "prelu (weight): (f(x), f'(x))", 1, 1, 2, fa_blk_s_prelu_value_and_derivative_f32, fa_blk_a_prelu_value_and_derivative_f32, fa_blk_s_prelu_value_and_derivative_f64, fa_blk_a_prelu_value_and_derivative_f64},
     {"prelu_backward_x", "prelu (weight): grad * f'(x)", 2, 1, 1, fa_blk_s_prelu_backward_x_f32, fa_blk_a_prelu_backward_x_f32, fa_blk_s_prelu_backward_x_f64, fa_blk_a_prelu_backward_x_f64},
+    {"prelu_forward_bias", "prelu (weight): f(x + bias)", 2, 1, 1, fa_blk_s_prelu_forward_bias_f32, fa_blk_a_prelu_forward_bias_f32, fa_blk_s_prelu_forward_bias_f64, fa_blk_a_prelu_forward_bias_f64},
+    {"prelu_derivative_bias", "prelu (weight): f'(x + bias)", 2, 1, 1, fa_blk_s_prelu_derivative_bias_f32, fa_blk_a_prelu_derivative_bias_f32, fa_blk_s_prelu_derivative_bias_f64, fa_blk_a_prelu_derivative_bias_f64},
+    {"prelu_value_and_derivative_bias", "prelu (weight): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_prelu_value_and_derivative_bias_f32, fa_blk_a_prelu_value_and_derivative_bias_f32, fa_blk_s_prelu_value_and_derivative_bias_f64, fa_blk_a_prelu_value_and_derivative_bias_f64},
+    {"prelu_backward_x_bias", "prelu (weight): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_prelu_backward_x_bias_f32, fa_blk_a_prelu_backward_x_bias_f32, fa_blk_s_prelu_backward_x_bias_f64, fa_blk_a_prelu_backward_x_bias_f64},
     {"prelu_param_factor_weight", "prelu (weight): grad * df/dweight", 2, 1, 1, fa_blk_s_prelu_param_factor_weight_f32, fa_blk_a_prelu_param_factor_weight_f32, fa_blk_s_prelu_param_factor_weight_f64, fa_blk_a_prelu_param_factor_weight_f64},
     {"rrelu_forward", "rrelu (lower, upper): f(x)", 1, 2, 1, fa_blk_s_rrelu_forward_f32, fa_blk_a_rrelu_forward_f32, fa_blk_s_rrelu_forward_f64, fa_blk_a_rrelu_forward_f64},
     {"rrelu_derivative", "rrelu (lower, upper): f'(x)", 1, 2, 1, fa_blk_s_rrelu_derivative_f32, fa_blk_a_rrelu_derivative_f32, fa_blk_s_rrelu_derivative_f64, fa_blk_a_rrelu_derivative_f64},
     {"rrelu_value_and_derivative", "rrelu (lower, upper): (f(x), f'(x))", 1, 2, 2, fa_blk_s_rrelu_value_and_derivative_f32, fa_blk_a_rrelu_value_and_derivative_f32, fa_blk_s_rrelu_value_and_derivative_f64, fa_blk_a_rrelu_value_and_derivative_f64},
     {"rrelu_backward_x", "rrelu (lower, upper): grad * f'(x)", 2, 2, 1, fa_blk_s_rrelu_backward_x_f32, fa_blk_a_rrelu_backward_x_f32, fa_blk_s_rrelu_backward_x_f64, fa_blk_a_rrelu_backward_x_f64},
+    {"rrelu_forward_bias", "rrelu (lower, upper): f(x + bias)", 2, 2, 1, fa_blk_s_rrelu_forward_bias_f32, fa_blk_a_rrelu_forward_bias_f32, fa_blk_s_rrelu_forward_bias_f64, fa_blk_a_rrelu_forward_bias_f64},
+    {"rrelu_derivative_bias", "rrelu (lower, upper): f'(x + bias)", 2, 2, 1, fa_blk_s_rrelu_derivative_bias_f32, fa_blk_a_rrelu_derivative_bias_f32, fa_blk_s_rrelu_derivative_bias_f64, fa_blk_a_rrelu_derivative_bias_f64},
+    {"rrelu_value_and_derivative_bias", "rrelu (lower, upper): (f(x + bias), f'(x + bias))", 2, 2, 2, fa_blk_s_rrelu_value_and_derivative_bias_f32, fa_blk_a_rrelu_value_and_derivative_bias_f32, fa_blk_s_rrelu_value_and_derivative_bias_f64, fa_blk_a_rrelu_value_and_derivative_bias_f64},
+    {"rrelu_backward_x_bias", "rrelu (lower, upper): grad * f'(x + bias)", 3, 2, 1, fa_blk_s_rrelu_backward_x_bias_f32, fa_blk_a_rrelu_backward_x_bias_f32, fa_blk_s_rrelu_backward_x_bias_f64, fa_blk_a_rrelu_backward_x_bias_f64},
     {"elu_forward", "elu (alpha): f(x)", 1, 1, 1, fa_blk_s_elu_forward_f32, fa_blk_a_elu_forward_f32, fa_blk_s_elu_forward_f64, fa_blk_a_elu_forward_f64},
     {"elu_derivative", "elu (alpha): f'(x)", 1, 1, 1, fa_blk_s_elu_derivative_f32, fa_blk_a_elu_derivative_f32, fa_blk_s_elu_derivative_f64, fa_blk_a_elu_derivative_f64},
     {"elu_value_and_derivative", "elu (alpha): (f(x), f'(x))", 1, 1, 2, fa_blk_s_elu_value_and_derivative_f32, fa_blk_a_elu_value_and_derivative_f32, fa_blk_s_elu_value_and_derivative_f64, fa_blk_a_elu_value_and_derivative_f64},
     {"elu_backward_x", "elu (alpha): grad * f'(x)", 2, 1, 1, fa_blk_s_elu_backward_x_f32, fa_blk_a_elu_backward_x_f32, fa_blk_s_elu_backward_x_f64, fa_blk_a_elu_backward_x_f64},
+    {"elu_forward_bias", "elu (alpha): f(x + bias)", 2, 1, 1, fa_blk_s_elu_forward_bias_f32, fa_blk_a_elu_forward_bias_f32, fa_blk_s_elu_forward_bias_f64, fa_blk_a_elu_forward_bias_f64},
+    {"elu_derivative_bias", "elu (alpha): f'(x + bias)", 2, 1, 1, fa_blk_s_elu_derivative_bias_f32, fa_blk_a_elu_derivative_bias_f32, fa_blk_s_elu_derivative_bias_f64, fa_blk_a_elu_derivative_bias_f64},
+    {"elu_value_and_derivative_bias", "elu (alpha): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_elu_value_and_derivative_bias_f32, fa_blk_a_elu_value_and_derivative_bias_f32, fa_blk_s_elu_value_and_derivative_bias_f64, fa_blk_a_elu_value_and_derivative_bias_f64},
+    {"elu_backward_x_bias", "elu (alpha): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_elu_backward_x_bias_f32, fa_blk_a_elu_backward_x_bias_f32, fa_blk_s_elu_backward_x_bias_f64, fa_blk_a_elu_backward_x_bias_f64},
     {"elu_backward_y", "elu (alpha): grad * h(y)", 2, 1, 1, fa_blk_s_elu_backward_y_f32, fa_blk_a_elu_backward_y_f32, fa_blk_s_elu_backward_y_f64, fa_blk_a_elu_backward_y_f64},
     {"selu_forward", "selu (no parameters): f(x)", 1, 0, 1, fa_blk_s_selu_forward_f32, fa_blk_s_selu_forward_f32, fa_blk_s_selu_forward_f64, fa_blk_s_selu_forward_f64},
     {"selu_derivative", "selu (no parameters): f'(x)", 1, 0, 1, fa_blk_s_selu_derivative_f32, fa_blk_s_selu_derivative_f32, fa_blk_s_selu_derivative_f64, fa_blk_s_selu_derivative_f64},
     {"selu_value_and_derivative", "selu (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_selu_value_and_derivative_f32, fa_blk_s_selu_value_and_derivative_f32, fa_blk_s_selu_value_and_derivative_f64, fa_blk_s_selu_value_and_derivative_f64},
     {"selu_backward_x", "selu (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_selu_backward_x_f32, fa_blk_s_selu_backward_x_f32, fa_blk_s_selu_backward_x_f64, fa_blk_s_selu_backward_x_f64},
+    {"selu_forward_bias", "selu (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_selu_forward_bias_f32, fa_blk_s_selu_forward_bias_f32, fa_blk_s_selu_forward_bias_f64, fa_blk_s_selu_forward_bias_f64},
+    {"selu_derivative_bias", "selu (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_selu_derivative_bias_f32, fa_blk_s_selu_derivative_bias_f32, fa_blk_s_selu_derivative_bias_f64, fa_blk_s_selu_derivative_bias_f64},
+    {"selu_value_and_derivative_bias", "selu (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_selu_value_and_derivative_bias_f32, fa_blk_s_selu_value_and_derivative_bias_f32, fa_blk_s_selu_value_and_derivative_bias_f64, fa_blk_s_selu_value_and_derivative_bias_f64},
+    {"selu_backward_x_bias", "selu (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_selu_backward_x_bias_f32, fa_blk_s_selu_backward_x_bias_f32, fa_blk_s_selu_backward_x_bias_f64, fa_blk_s_selu_backward_x_bias_f64},
     {"selu_backward_y", "selu (no parameters): grad * h(y)", 2, 0, 1, fa_blk_s_selu_backward_y_f32, fa_blk_s_selu_backward_y_f32, fa_blk_s_selu_backward_y_f64, fa_blk_s_selu_backward_y_f64},
     {"celu_forward", "celu (alpha): f(x)", 1, 1, 1, fa_blk_s_celu_forward_f32, fa_blk_a_celu_forward_f32, fa_blk_s_celu_forward_f64, fa_blk_a_celu_forward_f64},
     {"celu_derivative", "celu (alpha): f'(x)", 1, 1, 1, fa_blk_s_celu_derivative_f32, fa_blk_a_celu_derivative_f32, fa_blk_s_celu_derivative_f64, fa_blk_a_celu_derivative_f64},
     {"celu_value_and_derivative", "celu (alpha): (f(x), f'(x))", 1, 1, 2, fa_blk_s_celu_value_and_derivative_f32, fa_blk_a_celu_value_and_derivative_f32, fa_blk_s_celu_value_and_derivative_f64, fa_blk_a_celu_value_and_derivative_f64},
     {"celu_backward_x", "celu (alpha): grad * f'(x)", 2, 1, 1, fa_blk_s_celu_backward_x_f32, fa_blk_a_celu_backward_x_f32, fa_blk_s_celu_backward_x_f64, fa_blk_a_celu_backward_x_f64},
+    {"celu_forward_bias", "celu (alpha): f(x + bias)", 2, 1, 1, fa_blk_s_celu_forward_bias_f32, fa_blk_a_celu_forward_bias_f32, fa_blk_s_celu_forward_bias_f64, fa_blk_a_celu_forward_bias_f64},
+    {"celu_derivative_bias", "celu (alpha): f'(x + bias)", 2, 1, 1, fa_blk_s_celu_derivative_bias_f32, fa_blk_a_celu_derivative_bias_f32, fa_blk_s_celu_derivative_bias_f64, fa_blk_a_celu_derivative_bias_f64},
+    {"celu_value_and_derivative_bias", "celu (alpha): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_celu_value_and_derivative_bias_f32, fa_blk_a_celu_value_and_derivative_bias_f32, fa_blk_s_celu_value_and_derivative_bias_f64, fa_blk_a_celu_value_and_derivative_bias_f64},
+    {"celu_backward_x_bias", "celu (alpha): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_celu_backward_x_bias_f32, fa_blk_a_celu_backward_x_bias_f32, fa_blk_s_celu_backward_x_bias_f64, fa_blk_a_celu_backward_x_bias_f64},
     {"celu_backward_y", "celu (alpha): grad * h(y)", 2, 1, 1, fa_blk_s_celu_backward_y_f32, fa_blk_a_celu_backward_y_f32, fa_blk_s_celu_backward_y_f64, fa_blk_a_celu_backward_y_f64},
     {"gelu_none_forward", "gelu_none (no parameters): f(x)", 1, 0, 1, fa_blk_s_gelu_none_forward_f32, fa_blk_s_gelu_none_forward_f32, fa_blk_s_gelu_none_forward_f64, fa_blk_s_gelu_none_forward_f64},
     {"gelu_none_derivative", "gelu_none (no parameters): f'(x)", 1, 0, 1, fa_blk_s_gelu_none_derivative_f32, fa_blk_s_gelu_none_derivative_f32, fa_blk_s_gelu_none_derivative_f64, fa_blk_s_gelu_none_derivative_f64},
     {"gelu_none_value_and_derivative", "gelu_none (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_gelu_none_value_and_derivative_f32, fa_blk_s_gelu_none_value_and_derivative_f32, fa_blk_s_gelu_none_value_and_derivative_f64, fa_blk_s_gelu_none_value_and_derivative_f64},
     {"gelu_none_backward_x", "gelu_none (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_gelu_none_backward_x_f32, fa_blk_s_gelu_none_backward_x_f32, fa_blk_s_gelu_none_backward_x_f64, fa_blk_s_gelu_none_backward_x_f64},
+    {"gelu_none_forward_bias", "gelu_none (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_gelu_none_forward_bias_f32, fa_blk_s_gelu_none_forward_bias_f32, fa_blk_s_gelu_none_forward_bias_f64, fa_blk_s_gelu_none_forward_bias_f64},
+    {"gelu_none_derivative_bias", "gelu_none (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_gelu_none_derivative_bias_f32, fa_blk_s_gelu_none_derivative_bias_f32, fa_blk_s_gelu_none_derivative_bias_f64, fa_blk_s_gelu_none_derivative_bias_f64},
+    {"gelu_none_value_and_derivative_bias", "gelu_none (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_gelu_none_value_and_derivative_bias_f32, fa_blk_s_gelu_none_value_and_derivative_bias_f32, fa_blk_s_gelu_none_value_and_derivative_bias_f64, fa_blk_s_gelu_none_value_and_derivative_bias_f64},
+    {"gelu_none_backward_x_bias", "gelu_none (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_gelu_none_backward_x_bias_f32, fa_blk_s_gelu_none_backward_x_bias_f32, fa_blk_s_gelu_none_backward_x_bias_f64, fa_blk_s_gelu_none_backward_x_bias_f64},
     {"gelu_tanh_forward", "gelu_tanh (no parameters): f(x)", 1, 0, 1, fa_blk_s_gelu_tanh_forward_f32, fa_blk_s_gelu_tanh_forward_f32, fa_blk_s_gelu_tanh_forward_f64, fa_blk_s_gelu_tanh_forward_f64},
     {"gelu_tanh_derivative", "gelu_tanh (no parameters): f'(x)", 1, 0, 1, fa_blk_s_gelu_tanh_derivative_f32, fa_blk_s_gelu_tanh_derivative_f32, fa_blk_s_gelu_tanh_derivative_f64, fa_blk_s_gelu_tanh_derivative_f64},
     {"gelu_tanh_value_and_derivative", "gelu_tanh (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_gelu_tanh_value_and_derivative_f32, fa_blk_s_gelu_tanh_value_and_derivative_f32, fa_blk_s_gelu_tanh_value_and_derivative_f64, fa_blk_s_gelu_tanh_value_and_derivative_f64},
     {"gelu_tanh_backward_x", "gelu_tanh (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_gelu_tanh_backward_x_f32, fa_blk_s_gelu_tanh_backward_x_f32, fa_blk_s_gelu_tanh_backward_x_f64, fa_blk_s_gelu_tanh_backward_x_f64},
+    {"gelu_tanh_forward_bias", "gelu_tanh (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_gelu_tanh_forward_bias_f32, fa_blk_s_gelu_tanh_forward_bias_f32, fa_blk_s_gelu_tanh_forward_bias_f64, fa_blk_s_gelu_tanh_forward_bias_f64},
+    {"gelu_tanh_derivative_bias", "gelu_tanh (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_gelu_tanh_derivative_bias_f32, fa_blk_s_gelu_tanh_derivative_bias_f32, fa_blk_s_gelu_tanh_derivative_bias_f64, fa_blk_s_gelu_tanh_derivative_bias_f64},
+    {"gelu_tanh_value_and_derivative_bias", "gelu_tanh (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_gelu_tanh_value_and_derivative_bias_f32, fa_blk_s_gelu_tanh_value_and_derivative_bias_f32, fa_blk_s_gelu_tanh_value_and_derivative_bias_f64, fa_blk_s_gelu_tanh_value_and_derivative_bias_f64},
+    {"gelu_tanh_backward_x_bias", "gelu_tanh (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_gelu_tanh_backward_x_bias_f32, fa_blk_s_gelu_tanh_backward_x_bias_f32, fa_blk_s_gelu_tanh_backward_x_bias_f64, fa_blk_s_gelu_tanh_backward_x_bias_f64},
     {"silu_forward", "silu (beta): f(x)", 1, 1, 1, fa_blk_s_silu_forward_f32, fa_blk_a_silu_forward_f32, fa_blk_s_silu_forward_f64, fa_blk_a_silu_forward_f64},
     {"silu_derivative", "silu (beta): f'(x)", 1, 1, 1, fa_blk_s_silu_derivative_f32, fa_blk_a_silu_derivative_f32, fa_blk_s_silu_derivative_f64, fa_blk_a_silu_derivative_f64},
     {"silu_value_and_derivative", "silu (beta): (f(x), f'(x))", 1, 1, 2, fa_blk_s_silu_value_and_derivative_f32, fa_blk_a_silu_value_and_derivative_f32, fa_blk_s_silu_value_and_derivative_f64, fa_blk_a_silu_value_and_derivative_f64},
     {"silu_backward_x", "silu (beta): grad * f'(x)", 2, 1, 1, fa_blk_s_silu_backward_x_f32, fa_blk_a_silu_backward_x_f32, fa_blk_s_silu_backward_x_f64, fa_blk_a_silu_backward_x_f64},
+    {"silu_forward_bias", "silu (beta): f(x + bias)", 2, 1, 1, fa_blk_s_silu_forward_bias_f32, fa_blk_a_silu_forward_bias_f32, fa_blk_s_silu_forward_bias_f64, fa_blk_a_silu_forward_bias_f64},
+    {"silu_derivative_bias", "silu (beta): f'(x + bias)", 2, 1, 1, fa_blk_s_silu_derivative_bias_f32, fa_blk_a_silu_derivative_bias_f32, fa_blk_s_silu_derivative_bias_f64, fa_blk_a_silu_derivative_bias_f64},
+    {"silu_value_and_derivative_bias", "silu (beta): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_silu_value_and_derivative_bias_f32, fa_blk_a_silu_value_and_derivative_bias_f32, fa_blk_s_silu_value_and_derivative_bias_f64, fa_blk_a_silu_value_and_derivative_bias_f64},
+    {"silu_backward_x_bias", "silu (beta): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_silu_backward_x_bias_f32, fa_blk_a_silu_backward_x_bias_f32, fa_blk_s_silu_backward_x_bias_f64, fa_blk_a_silu_backward_x_bias_f64},
     {"mish_forward", "mish (no parameters): f(x)", 1, 0, 1, fa_blk_s_mish_forward_f32, fa_blk_s_mish_forward_f32, fa_blk_s_mish_forward_f64, fa_blk_s_mish_forward_f64},
     {"mish_derivative", "mish (no parameters): f'(x)", 1, 0, 1, fa_blk_s_mish_derivative_f32, fa_blk_s_mish_derivative_f32, fa_blk_s_mish_derivative_f64, fa_blk_s_mish_derivative_f64},
     {"mish_value_and_derivative", "mish (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_mish_value_and_derivative_f32, fa_blk_s_mish_value_and_derivative_f32, fa_blk_s_mish_value_and_derivative_f64, fa_blk_s_mish_value_and_derivative_f64},
     {"mish_backward_x", "mish (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_mish_backward_x_f32, fa_blk_s_mish_backward_x_f32, fa_blk_s_mish_backward_x_f64, fa_blk_s_mish_backward_x_f64},
+    {"mish_forward_bias", "mish (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_mish_forward_bias_f32, fa_blk_s_mish_forward_bias_f32, fa_blk_s_mish_forward_bias_f64, fa_blk_s_mish_forward_bias_f64},
+    {"mish_derivative_bias", "mish (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_mish_derivative_bias_f32, fa_blk_s_mish_derivative_bias_f32, fa_blk_s_mish_derivative_bias_f64, fa_blk_s_mish_derivative_bias_f64},
+    {"mish_value_and_derivative_bias", "mish (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_mish_value_and_derivative_bias_f32, fa_blk_s_mish_value_and_derivative_bias_f32, fa_blk_s_mish_value_and_derivative_bias_f64, fa_blk_s_mish_value_and_derivative_bias_f64},
+    {"mish_backward_x_bias", "mish (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_mish_backward_x_bias_f32, fa_blk_s_mish_backward_x_bias_f32, fa_blk_s_mish_backward_x_bias_f64, fa_blk_s_mish_backward_x_bias_f64},
     {"softplus_forward", "softplus (beta, threshold): f(x)", 1, 2, 1, fa_blk_s_softplus_forward_f32, fa_blk_a_softplus_forward_f32, fa_blk_s_softplus_forward_f64, fa_blk_a_softplus_forward_f64},
     {"softplus_derivative", "softplus (beta, threshold): f'(x)", 1, 2, 1, fa_blk_s_softplus_derivative_f32, fa_blk_a_softplus_derivative_f32, fa_blk_s_softplus_derivative_f64, fa_blk_a_softplus_derivative_f64},
     {"softplus_value_and_derivative", "softplus (beta, threshold): (f(x), f'(x))", 1, 2, 2, fa_blk_s_softplus_value_and_derivative_f32, fa_blk_a_softplus_value_and_derivative_f32, fa_blk_s_softplus_value_and_derivative_f64, fa_blk_a_softplus_value_and_derivative_f64},
     {"softplus_backward_x", "softplus (beta, threshold): grad * f'(x)", 2, 2, 1, fa_blk_s_softplus_backward_x_f32, fa_blk_a_softplus_backward_x_f32, fa_blk_s_softplus_backward_x_f64, fa_blk_a_softplus_backward_x_f64},
+    {"softplus_forward_bias", "softplus (beta, threshold): f(x + bias)", 2, 2, 1, fa_blk_s_softplus_forward_bias_f32, fa_blk_a_softplus_forward_bias_f32, fa_blk_s_softplus_forward_bias_f64, fa_blk_a_softplus_forward_bias_f64},
+    {"softplus_derivative_bias", "softplus (beta, threshold): f'(x + bias)", 2, 2, 1, fa_blk_s_softplus_derivative_bias_f32, fa_blk_a_softplus_derivative_bias_f32, fa_blk_s_softplus_derivative_bias_f64, fa_blk_a_softplus_derivative_bias_f64},
+    {"softplus_value_and_derivative_bias", "softplus (beta, threshold): (f(x + bias), f'(x + bias))", 2, 2, 2, fa_blk_s_softplus_value_and_derivative_bias_f32, fa_blk_a_softplus_value_and_derivative_bias_f32, fa_blk_s_softplus_value_and_derivative_bias_f64, fa_blk_a_softplus_value_and_derivative_bias_f64},
+    {"softplus_backward_x_bias", "softplus (beta, threshold): grad * f'(x + bias)", 3, 2, 1, fa_blk_s_softplus_backward_x_bias_f32, fa_blk_a_softplus_backward_x_bias_f32, fa_blk_s_softplus_backward_x_bias_f64, fa_blk_a_softplus_backward_x_bias_f64},
     {"softsign_forward", "softsign (no parameters): f(x)", 1, 0, 1, fa_blk_s_softsign_forward_f32, fa_blk_s_softsign_forward_f32, fa_blk_s_softsign_forward_f64, fa_blk_s_softsign_forward_f64},
     {"softsign_derivative", "softsign (no parameters): f'(x)", 1, 0, 1, fa_blk_s_softsign_derivative_f32, fa_blk_s_softsign_derivative_f32, fa_blk_s_softsign_derivative_f64, fa_blk_s_softsign_derivative_f64},
     {"softsign_value_and_derivative", "softsign (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_softsign_value_and_derivative_f32, fa_blk_s_softsign_value_and_derivative_f32, fa_blk_s_softsign_value_and_derivative_f64, fa_blk_s_softsign_value_and_derivative_f64},
     {"softsign_backward_x", "softsign (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_softsign_backward_x_f32, fa_blk_s_softsign_backward_x_f32, fa_blk_s_softsign_backward_x_f64, fa_blk_s_softsign_backward_x_f64},
+    {"softsign_forward_bias", "softsign (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_softsign_forward_bias_f32, fa_blk_s_softsign_forward_bias_f32, fa_blk_s_softsign_forward_bias_f64, fa_blk_s_softsign_forward_bias_f64},
+    {"softsign_derivative_bias", "softsign (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_softsign_derivative_bias_f32, fa_blk_s_softsign_derivative_bias_f32, fa_blk_s_softsign_derivative_bias_f64, fa_blk_s_softsign_derivative_bias_f64},
+    {"softsign_value_and_derivative_bias", "softsign (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_softsign_value_and_derivative_bias_f32, fa_blk_s_softsign_value_and_derivative_bias_f32, fa_blk_s_softsign_value_and_derivative_bias_f64, fa_blk_s_softsign_value_and_derivative_bias_f64},
+    {"softsign_backward_x_bias", "softsign (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_softsign_backward_x_bias_f32, fa_blk_s_softsign_backward_x_bias_f32, fa_blk_s_softsign_backward_x_bias_f64, fa_blk_s_softsign_backward_x_bias_f64},
     {"hardsigmoid_forward", "hardsigmoid (slope, offset): f(x)", 1, 2, 1, fa_blk_s_hardsigmoid_forward_f32, fa_blk_a_hardsigmoid_forward_f32, fa_blk_s_hardsigmoid_forward_f64, fa_blk_a_hardsigmoid_forward_f64},
     {"hardsigmoid_derivative", "hardsigmoid (slope, offset): f'(x)", 1, 2, 1, fa_blk_s_hardsigmoid_derivative_f32, fa_blk_a_hardsigmoid_derivative_f32, fa_blk_s_hardsigmoid_derivative_f64, fa_blk_a_hardsigmoid_derivative_f64},
     {"hardsigmoid_value_and_derivative", "hardsigmoid (slope, offset): (f(x), f'(x))", 1, 2, 2, fa_blk_s_hardsigmoid_value_and_derivative_f32, fa_blk_a_hardsigmoid_value_and_derivative_f32, fa_blk_s_hardsigmoid_value_and_derivative_f64, fa_blk_a_hardsigmoid_value_and_derivative_f64},
     {"hardsigmoid_backward_x", "hardsigmoid (slope, offset): grad * f'(x)", 2, 2, 1, fa_blk_s_hardsigmoid_backward_x_f32, fa_blk_a_hardsigmoid_backward_x_f32, fa_blk_s_hardsigmoid_backward_x_f64, fa_blk_a_hardsigmoid_backward_x_f64},
+    {"hardsigmoid_forward_bias", "hardsigmoid (slope, offset): f(x + bias)", 2, 2, 1, fa_blk_s_hardsigmoid_forward_bias_f32, fa_blk_a_hardsigmoid_forward_bias_f32, fa_blk_s_hardsigmoid_forward_bias_f64, fa_blk_a_hardsigmoid_forward_bias_f64},
+    {"hardsigmoid_derivative_bias", "hardsigmoid (slope, offset): f'(x + bias)", 2, 2, 1, fa_blk_s_hardsigmoid_derivative_bias_f32, fa_blk_a_hardsigmoid_derivative_bias_f32, fa_blk_s_hardsigmoid_derivative_bias_f64, fa_blk_a_hardsigmoid_derivative_bias_f64},
+    {"hardsigmoid_value_and_derivative_bias", "hardsigmoid (slope, offset): (f(x + bias), f'(x + bias))", 2, 2, 2, fa_blk_s_hardsigmoid_value_and_derivative_bias_f32, fa_blk_a_hardsigmoid_value_and_derivative_bias_f32, fa_blk_s_hardsigmoid_value_and_derivative_bias_f64, fa_blk_a_hardsigmoid_value_and_derivative_bias_f64},
+    {"hardsigmoid_backward_x_bias", "hardsigmoid (slope, offset): grad * f'(x + bias)", 3, 2, 1, fa_blk_s_hardsigmoid_backward_x_bias_f32, fa_blk_a_hardsigmoid_backward_x_bias_f32, fa_blk_s_hardsigmoid_backward_x_bias_f64, fa_blk_a_hardsigmoid_backward_x_bias_f64},
     {"hardswish_forward", "hardswish (no parameters): f(x)", 1, 0, 1, fa_blk_s_hardswish_forward_f32, fa_blk_s_hardswish_forward_f32, fa_blk_s_hardswish_forward_f64, fa_blk_s_hardswish_forward_f64},
     {"hardswish_derivative", "hardswish (no parameters): f'(x)", 1, 0, 1, fa_blk_s_hardswish_derivative_f32, fa_blk_s_hardswish_derivative_f32, fa_blk_s_hardswish_derivative_f64, fa_blk_s_hardswish_derivative_f64},
     {"hardswish_value_and_derivative", "hardswish (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_hardswish_value_and_derivative_f32, fa_blk_s_hardswish_value_and_derivative_f32, fa_blk_s_hardswish_value_and_derivative_f64, fa_blk_s_hardswish_value_and_derivative_f64},
     {"hardswish_backward_x", "hardswish (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_hardswish_backward_x_f32, fa_blk_s_hardswish_backward_x_f32, fa_blk_s_hardswish_backward_x_f64, fa_blk_s_hardswish_backward_x_f64},
+    {"hardswish_forward_bias", "hardswish (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_hardswish_forward_bias_f32, fa_blk_s_hardswish_forward_bias_f32, fa_blk_s_hardswish_forward_bias_f64, fa_blk_s_hardswish_forward_bias_f64},
+    {"hardswish_derivative_bias", "hardswish (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_hardswish_derivative_bias_f32, fa_blk_s_hardswish_derivative_bias_f32, fa_blk_s_hardswish_derivative_bias_f64, fa_blk_s_hardswish_derivative_bias_f64},
+    {"hardswish_value_and_derivative_bias", "hardswish (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_hardswish_value_and_derivative_bias_f32, fa_blk_s_hardswish_value_and_derivative_bias_f32, fa_blk_s_hardswish_value_and_derivative_bias_f64, fa_blk_s_hardswish_value_and_derivative_bias_f64},
+    {"hardswish_backward_x_bias", "hardswish (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_hardswish_backward_x_bias_f32, fa_blk_s_hardswish_backward_x_bias_f32, fa_blk_s_hardswish_backward_x_bias_f64, fa_blk_s_hardswish_backward_x_bias_f64},
     {"hardtanh_forward", "hardtanh (min_val, max_val): f(x)", 1, 2, 1, fa_blk_s_hardtanh_forward_f32, fa_blk_a_hardtanh_forward_f32, fa_blk_s_hardtanh_forward_f64, fa_blk_a_hardtanh_forward_f64},
     {"hardtanh_derivative", "hardtanh (min_val, max_val): f'(x)", 1, 2, 1, fa_blk_s_hardtanh_derivative_f32, fa_blk_a_hardtanh_derivative_f32, fa_blk_s_hardtanh_derivative_f64, fa_blk_a_hardtanh_derivative_f64},
     {"hardtanh_value_and_derivative", "hardtanh (min_val, max_val): (f(x), f'(x))", 1, 2, 2, fa_blk_s_hardtanh_value_and_derivative_f32, fa_blk_a_hardtanh_value_and_derivative_f32, fa_blk_s_hardtanh_value_and_derivative_f64, fa_blk_a_hardtanh_value_and_derivative_f64},
     {"hardtanh_backward_x", "hardtanh (min_val, max_val): grad * f'(x)", 2, 2, 1, fa_blk_s_hardtanh_backward_x_f32, fa_blk_a_hardtanh_backward_x_f32, fa_blk_s_hardtanh_backward_x_f64, fa_blk_a_hardtanh_backward_x_f64},
+    {"hardtanh_forward_bias", "hardtanh (min_val, max_val): f(x + bias)", 2, 2, 1, fa_blk_s_hardtanh_forward_bias_f32, fa_blk_a_hardtanh_forward_bias_f32, fa_blk_s_hardtanh_forward_bias_f64, fa_blk_a_hardtanh_forward_bias_f64},
+    {"hardtanh_derivative_bias", "hardtanh (min_val, max_val): f'(x + bias)", 2, 2, 1, fa_blk_s_hardtanh_derivative_bias_f32, fa_blk_a_hardtanh_derivative_bias_f32, fa_blk_s_hardtanh_derivative_bias_f64, fa_blk_a_hardtanh_derivative_bias_f64},
+    {"hardtanh_value_and_derivative_bias", "hardtanh (min_val, max_val): (f(x + bias), f'(x + bias))", 2, 2, 2, fa_blk_s_hardtanh_value_and_derivative_bias_f32, fa_blk_a_hardtanh_value_and_derivative_bias_f32, fa_blk_s_hardtanh_value_and_derivative_bias_f64, fa_blk_a_hardtanh_value_and_derivative_bias_f64},
+    {"hardtanh_backward_x_bias", "hardtanh (min_val, max_val): grad * f'(x + bias)", 3, 2, 1, fa_blk_s_hardtanh_backward_x_bias_f32, fa_blk_a_hardtanh_backward_x_bias_f32, fa_blk_s_hardtanh_backward_x_bias_f64, fa_blk_a_hardtanh_backward_x_bias_f64},
     {"hardtanh_backward_y", "hardtanh (min_val, max_val): grad * h(y)", 2, 2, 1, fa_blk_s_hardtanh_backward_y_f32, fa_blk_a_hardtanh_backward_y_f32, fa_blk_s_hardtanh_backward_y_f64, fa_blk_a_hardtanh_backward_y_f64},
     {"tanhshrink_forward", "tanhshrink (no parameters): f(x)", 1, 0, 1, fa_blk_s_tanhshrink_forward_f32, fa_blk_s_tanhshrink_forward_f32, fa_blk_s_tanhshrink_forward_f64, fa_blk_s_tanhshrink_forward_f64},
     {"tanhshrink_derivative", "tanhshrink (no parameters): f'(x)", 1, 0, 1, fa_blk_s_tanhshrink_derivative_f32, fa_blk_s_tanhshrink_derivative_f32, fa_blk_s_tanhshrink_derivative_f64, fa_blk_s_tanhshrink_derivative_f64},
     {"tanhshrink_value_and_derivative", "tanhshrink (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_tanhshrink_value_and_derivative_f32, fa_blk_s_tanhshrink_value_and_derivative_f32, fa_blk_s_tanhshrink_value_and_derivative_f64, fa_blk_s_tanhshrink_value_and_derivative_f64},
     {"tanhshrink_backward_x", "tanhshrink (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_tanhshrink_backward_x_f32, fa_blk_s_tanhshrink_backward_x_f32, fa_blk_s_tanhshrink_backward_x_f64, fa_blk_s_tanhshrink_backward_x_f64},
+    {"tanhshrink_forward_bias", "tanhshrink (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_tanhshrink_forward_bias_f32, fa_blk_s_tanhshrink_forward_bias_f32, fa_blk_s_tanhshrink_forward_bias_f64, fa_blk_s_tanhshrink_forward_bias_f64},
+    {"tanhshrink_derivative_bias", "tanhshrink (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_tanhshrink_derivative_bias_f32, fa_blk_s_tanhshrink_derivative_bias_f32, fa_blk_s_tanhshrink_derivative_bias_f64, fa_blk_s_tanhshrink_derivative_bias_f64},
+    {"tanhshrink_value_and_derivative_bias", "tanhshrink (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_tanhshrink_value_and_derivative_bias_f32, fa_blk_s_tanhshrink_value_and_derivative_bias_f32, fa_blk_s_tanhshrink_value_and_derivative_bias_f64, fa_blk_s_tanhshrink_value_and_derivative_bias_f64},
+    {"tanhshrink_backward_x_bias", "tanhshrink (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_tanhshrink_backward_x_bias_f32, fa_blk_s_tanhshrink_backward_x_bias_f32, fa_blk_s_tanhshrink_backward_x_bias_f64, fa_blk_s_tanhshrink_backward_x_bias_f64},
     {"softshrink_forward", "softshrink (lambd): f(x)", 1, 1, 1, fa_blk_s_softshrink_forward_f32, fa_blk_a_softshrink_forward_f32, fa_blk_s_softshrink_forward_f64, fa_blk_a_softshrink_forward_f64},
     {"softshrink_derivative", "softshrink (lambd): f'(x)", 1, 1, 1, fa_blk_s_softshrink_derivative_f32, fa_blk_a_softshrink_derivative_f32, fa_blk_s_softshrink_derivative_f64, fa_blk_a_softshrink_derivative_f64},
     {"softshrink_value_and_derivative", "softshrink (lambd): (f(x), f'(x))", 1, 1, 2, fa_blk_s_softshrink_value_and_derivative_f32, fa_blk_a_softshrink_value_and_derivative_f32, fa_blk_s_softshrink_value_and_derivative_f64, fa_blk_a_softshrink_value_and_derivative_f64},
     {"softshrink_backward_x", "softshrink (lambd): grad * f'(x)", 2, 1, 1, fa_blk_s_softshrink_backward_x_f32, fa_blk_a_softshrink_backward_x_f32, fa_blk_s_softshrink_backward_x_f64, fa_blk_a_softshrink_backward_x_f64},
+    {"softshrink_forward_bias", "softshrink (lambd): f(x + bias)", 2, 1, 1, fa_blk_s_softshrink_forward_bias_f32, fa_blk_a_softshrink_forward_bias_f32, fa_blk_s_softshrink_forward_bias_f64, fa_blk_a_softshrink_forward_bias_f64},
+    {"softshrink_derivative_bias", "softshrink (lambd): f'(x + bias)", 2, 1, 1, fa_blk_s_softshrink_derivative_bias_f32, fa_blk_a_softshrink_derivative_bias_f32, fa_blk_s_softshrink_derivative_bias_f64, fa_blk_a_softshrink_derivative_bias_f64},
+    {"softshrink_value_and_derivative_bias", "softshrink (lambd): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_softshrink_value_and_derivative_bias_f32, fa_blk_a_softshrink_value_and_derivative_bias_f32, fa_blk_s_softshrink_value_and_derivative_bias_f64, fa_blk_a_softshrink_value_and_derivative_bias_f64},
+    {"softshrink_backward_x_bias", "softshrink (lambd): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_softshrink_backward_x_bias_f32, fa_blk_a_softshrink_backward_x_bias_f32, fa_blk_s_softshrink_backward_x_bias_f64, fa_blk_a_softshrink_backward_x_bias_f64},
     {"hardshrink_forward", "hardshrink (lambd): f(x)", 1, 1, 1, fa_blk_s_hardshrink_forward_f32, fa_blk_a_hardshrink_forward_f32, fa_blk_s_hardshrink_forward_f64, fa_blk_a_hardshrink_forward_f64},
     {"hardshrink_derivative", "hardshrink (lambd): f'(x)", 1, 1, 1, fa_blk_s_hardshrink_derivative_f32, fa_blk_a_hardshrink_derivative_f32, fa_blk_s_hardshrink_derivative_f64, fa_blk_a_hardshrink_derivative_f64},
     {"hardshrink_value_and_derivative", "hardshrink (lambd): (f(x), f'(x))", 1, 1, 2, fa_blk_s_hardshrink_value_and_derivative_f32, fa_blk_a_hardshrink_value_and_derivative_f32, fa_blk_s_hardshrink_value_and_derivative_f64, fa_blk_a_hardshrink_value_and_derivative_f64},
     {"hardshrink_backward_x", "hardshrink (lambd): grad * f'(x)", 2, 1, 1, fa_blk_s_hardshrink_backward_x_f32, fa_blk_a_hardshrink_backward_x_f32, fa_blk_s_hardshrink_backward_x_f64, fa_blk_a_hardshrink_backward_x_f64},
+    {"hardshrink_forward_bias", "hardshrink (lambd): f(x + bias)", 2, 1, 1, fa_blk_s_hardshrink_forward_bias_f32, fa_blk_a_hardshrink_forward_bias_f32, fa_blk_s_hardshrink_forward_bias_f64, fa_blk_a_hardshrink_forward_bias_f64},
+    {"hardshrink_derivative_bias", "hardshrink (lambd): f'(x + bias)", 2, 1, 1, fa_blk_s_hardshrink_derivative_bias_f32, fa_blk_a_hardshrink_derivative_bias_f32, fa_blk_s_hardshrink_derivative_bias_f64, fa_blk_a_hardshrink_derivative_bias_f64},
+    {"hardshrink_value_and_derivative_bias", "hardshrink (lambd): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_hardshrink_value_and_derivative_bias_f32, fa_blk_a_hardshrink_value_and_derivative_bias_f32, fa_blk_s_hardshrink_value_and_derivative_bias_f64, fa_blk_a_hardshrink_value_and_derivative_bias_f64},
+    {"hardshrink_backward_x_bias", "hardshrink (lambd): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_hardshrink_backward_x_bias_f32, fa_blk_a_hardshrink_backward_x_bias_f32, fa_blk_s_hardshrink_backward_x_bias_f64, fa_blk_a_hardshrink_backward_x_bias_f64},
     {"threshold_forward", "threshold (threshold, value): f(x)", 1, 2, 1, fa_blk_s_threshold_forward_f32, fa_blk_a_threshold_forward_f32, fa_blk_s_threshold_forward_f64, fa_blk_a_threshold_forward_f64},
     {"threshold_derivative", "threshold (threshold, value): f'(x)", 1, 2, 1, fa_blk_s_threshold_derivative_f32, fa_blk_a_threshold_derivative_f32, fa_blk_s_threshold_derivative_f64, fa_blk_a_threshold_derivative_f64},
     {"threshold_value_and_derivative", "threshold (threshold, value): (f(x), f'(x))", 1, 2, 2, fa_blk_s_threshold_value_and_derivative_f32, fa_blk_a_threshold_value_and_derivative_f32, fa_blk_s_threshold_value_and_derivative_f64, fa_blk_a_threshold_value_and_derivative_f64},
     {"threshold_backward_x", "threshold (threshold, value): grad * f'(x)", 2, 2, 1, fa_blk_s_threshold_backward_x_f32, fa_blk_a_threshold_backward_x_f32, fa_blk_s_threshold_backward_x_f64, fa_blk_a_threshold_backward_x_f64},
+    {"threshold_forward_bias", "threshold (threshold, value): f(x + bias)", 2, 2, 1, fa_blk_s_threshold_forward_bias_f32, fa_blk_a_threshold_forward_bias_f32, fa_blk_s_threshold_forward_bias_f64, fa_blk_a_threshold_forward_bias_f64},
+    {"threshold_derivative_bias", "threshold (threshold, value): f'(x + bias)", 2, 2, 1, fa_blk_s_threshold_derivative_bias_f32, fa_blk_a_threshold_derivative_bias_f32, fa_blk_s_threshold_derivative_bias_f64, fa_blk_a_threshold_derivative_bias_f64},
+    {"threshold_value_and_derivative_bias", "threshold (threshold, value): (f(x + bias), f'(x + bias))", 2, 2, 2, fa_blk_s_threshold_value_and_derivative_bias_f32, fa_blk_a_threshold_value_and_derivative_bias_f32, fa_blk_s_threshold_value_and_derivative_bias_f64, fa_blk_a_threshold_value_and_derivative_bias_f64},
+    {"threshold_backward_x_bias", "threshold (threshold, value): grad * f'(x + bias)", 3, 2, 1, fa_blk_s_threshold_backward_x_bias_f32, fa_blk_a_threshold_backward_x_bias_f32, fa_blk_s_threshold_backward_x_bias_f64, fa_blk_a_threshold_backward_x_bias_f64},
     {"squareplus_forward", "squareplus (b): f(x)", 1, 1, 1, fa_blk_s_squareplus_forward_f32, fa_blk_a_squareplus_forward_f32, fa_blk_s_squareplus_forward_f64, fa_blk_a_squareplus_forward_f64},
     {"squareplus_derivative", "squareplus (b): f'(x)", 1, 1, 1, fa_blk_s_squareplus_derivative_f32, fa_blk_a_squareplus_derivative_f32, fa_blk_s_squareplus_derivative_f64, fa_blk_a_squareplus_derivative_f64},
     {"squareplus_value_and_derivative", "squareplus (b): (f(x), f'(x))", 1, 1, 2, fa_blk_s_squareplus_value_and_derivative_f32, fa_blk_a_squareplus_value_and_derivative_f32, fa_blk_s_squareplus_value_and_derivative_f64, fa_blk_a_squareplus_value_and_derivative_f64},
     {"squareplus_backward_x", "squareplus (b): grad * f'(x)", 2, 1, 1, fa_blk_s_squareplus_backward_x_f32, fa_blk_a_squareplus_backward_x_f32, fa_blk_s_squareplus_backward_x_f64, fa_blk_a_squareplus_backward_x_f64},
+    {"squareplus_forward_bias", "squareplus (b): f(x + bias)", 2, 1, 1, fa_blk_s_squareplus_forward_bias_f32, fa_blk_a_squareplus_forward_bias_f32, fa_blk_s_squareplus_forward_bias_f64, fa_blk_a_squareplus_forward_bias_f64},
+    {"squareplus_derivative_bias", "squareplus (b): f'(x + bias)", 2, 1, 1, fa_blk_s_squareplus_derivative_bias_f32, fa_blk_a_squareplus_derivative_bias_f32, fa_blk_s_squareplus_derivative_bias_f64, fa_blk_a_squareplus_derivative_bias_f64},
+    {"squareplus_value_and_derivative_bias", "squareplus (b): (f(x + bias), f'(x + bias))", 2, 1, 2, fa_blk_s_squareplus_value_and_derivative_bias_f32, fa_blk_a_squareplus_value_and_derivative_bias_f32, fa_blk_s_squareplus_value_and_derivative_bias_f64, fa_blk_a_squareplus_value_and_derivative_bias_f64},
+    {"squareplus_backward_x_bias", "squareplus (b): grad * f'(x + bias)", 3, 1, 1, fa_blk_s_squareplus_backward_x_bias_f32, fa_blk_a_squareplus_backward_x_bias_f32, fa_blk_s_squareplus_backward_x_bias_f64, fa_blk_a_squareplus_backward_x_bias_f64},
     {"clipped_linear_forward", "clipped_linear (slope, offset, min_val, max_val): f(x)", 1, 4, 1, fa_blk_s_clipped_linear_forward_f32, fa_blk_a_clipped_linear_forward_f32, fa_blk_s_clipped_linear_forward_f64, fa_blk_a_clipped_linear_forward_f64},
     {"clipped_linear_derivative", "clipped_linear (slope, offset, min_val, max_val): f'(x)", 1, 4, 1, fa_blk_s_clipped_linear_derivative_f32, fa_blk_a_clipped_linear_derivative_f32, fa_blk_s_clipped_linear_derivative_f64, fa_blk_a_clipped_linear_derivative_f64},
     {"clipped_linear_value_and_derivative", "clipped_linear (slope, offset, min_val, max_val): (f(x), f'(x))", 1, 4, 2, fa_blk_s_clipped_linear_value_and_derivative_f32, fa_blk_a_clipped_linear_value_and_derivative_f32, fa_blk_s_clipped_linear_value_and_derivative_f64, fa_blk_a_clipped_linear_value_and_derivative_f64},
     {"clipped_linear_backward_x", "clipped_linear (slope, offset, min_val, max_val): grad * f'(x)", 2, 4, 1, fa_blk_s_clipped_linear_backward_x_f32, fa_blk_a_clipped_linear_backward_x_f32, fa_blk_s_clipped_linear_backward_x_f64, fa_blk_a_clipped_linear_backward_x_f64},
+    {"clipped_linear_forward_bias", "clipped_linear (slope, offset, min_val, max_val): f(x + bias)", 2, 4, 1, fa_blk_s_clipped_linear_forward_bias_f32, fa_blk_a_clipped_linear_forward_bias_f32, fa_blk_s_clipped_linear_forward_bias_f64, fa_blk_a_clipped_linear_forward_bias_f64},
+    {"clipped_linear_derivative_bias", "clipped_linear (slope, offset, min_val, max_val): f'(x + bias)", 2, 4, 1, fa_blk_s_clipped_linear_derivative_bias_f32, fa_blk_a_clipped_linear_derivative_bias_f32, fa_blk_s_clipped_linear_derivative_bias_f64, fa_blk_a_clipped_linear_derivative_bias_f64},
+    {"clipped_linear_value_and_derivative_bias", "clipped_linear (slope, offset, min_val, max_val): (f(x + bias), f'(x + bias))", 2, 4, 2, fa_blk_s_clipped_linear_value_and_derivative_bias_f32, fa_blk_a_clipped_linear_value_and_derivative_bias_f32, fa_blk_s_clipped_linear_value_and_derivative_bias_f64, fa_blk_a_clipped_linear_value_and_derivative_bias_f64},
+    {"clipped_linear_backward_x_bias", "clipped_linear (slope, offset, min_val, max_val): grad * f'(x + bias)", 3, 4, 1, fa_blk_s_clipped_linear_backward_x_bias_f32, fa_blk_a_clipped_linear_backward_x_bias_f32, fa_blk_s_clipped_linear_backward_x_bias_f64, fa_blk_a_clipped_linear_backward_x_bias_f64},
     {"thinc_hard_swish_forward", "thinc_hard_swish (no parameters): f(x)", 1, 0, 1, fa_blk_s_thinc_hard_swish_forward_f32, fa_blk_s_thinc_hard_swish_forward_f32, fa_blk_s_thinc_hard_swish_forward_f64, fa_blk_s_thinc_hard_swish_forward_f64},
     {"thinc_hard_swish_derivative", "thinc_hard_swish (no parameters): f'(x)", 1, 0, 1, fa_blk_s_thinc_hard_swish_derivative_f32, fa_blk_s_thinc_hard_swish_derivative_f32, fa_blk_s_thinc_hard_swish_derivative_f64, fa_blk_s_thinc_hard_swish_derivative_f64},
     {"thinc_hard_swish_value_and_derivative", "thinc_hard_swish (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_thinc_hard_swish_value_and_derivative_f32, fa_blk_s_thinc_hard_swish_value_and_derivative_f32, fa_blk_s_thinc_hard_swish_value_and_derivative_f64, fa_blk_s_thinc_hard_swish_value_and_derivative_f64},
     {"thinc_hard_swish_backward_x", "thinc_hard_swish (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_thinc_hard_swish_backward_x_f32, fa_blk_s_thinc_hard_swish_backward_x_f32, fa_blk_s_thinc_hard_swish_backward_x_f64, fa_blk_s_thinc_hard_swish_backward_x_f64},
+    {"thinc_hard_swish_forward_bias", "thinc_hard_swish (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_thinc_hard_swish_forward_bias_f32, fa_blk_s_thinc_hard_swish_forward_bias_f32, fa_blk_s_thinc_hard_swish_forward_bias_f64, fa_blk_s_thinc_hard_swish_forward_bias_f64},
+    {"thinc_hard_swish_derivative_bias", "thinc_hard_swish (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_thinc_hard_swish_derivative_bias_f32, fa_blk_s_thinc_hard_swish_derivative_bias_f32, fa_blk_s_thinc_hard_swish_derivative_bias_f64, fa_blk_s_thinc_hard_swish_derivative_bias_f64},
+    {"thinc_hard_swish_value_and_derivative_bias", "thinc_hard_swish (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f32, fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f32, fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f64, fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f64},
+    {"thinc_hard_swish_backward_x_bias", "thinc_hard_swish (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_thinc_hard_swish_backward_x_bias_f32, fa_blk_s_thinc_hard_swish_backward_x_bias_f32, fa_blk_s_thinc_hard_swish_backward_x_bias_f64, fa_blk_s_thinc_hard_swish_backward_x_bias_f64},
     {"dish_forward", "dish (no parameters): f(x)", 1, 0, 1, fa_blk_s_dish_forward_f32, fa_blk_s_dish_forward_f32, fa_blk_s_dish_forward_f64, fa_blk_s_dish_forward_f64},
     {"dish_derivative", "dish (no parameters): f'(x)", 1, 0, 1, fa_blk_s_dish_derivative_f32, fa_blk_s_dish_derivative_f32, fa_blk_s_dish_derivative_f64, fa_blk_s_dish_derivative_f64},
     {"dish_value_and_derivative", "dish (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_dish_value_and_derivative_f32, fa_blk_s_dish_value_and_derivative_f32, fa_blk_s_dish_value_and_derivative_f64, fa_blk_s_dish_value_and_derivative_f64},
     {"dish_backward_x", "dish (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_dish_backward_x_f32, fa_blk_s_dish_backward_x_f32, fa_blk_s_dish_backward_x_f64, fa_blk_s_dish_backward_x_f64},
+    {"dish_forward_bias", "dish (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_dish_forward_bias_f32, fa_blk_s_dish_forward_bias_f32, fa_blk_s_dish_forward_bias_f64, fa_blk_s_dish_forward_bias_f64},
+    {"dish_derivative_bias", "dish (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_dish_derivative_bias_f32, fa_blk_s_dish_derivative_bias_f32, fa_blk_s_dish_derivative_bias_f64, fa_blk_s_dish_derivative_bias_f64},
+    {"dish_value_and_derivative_bias", "dish (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_dish_value_and_derivative_bias_f32, fa_blk_s_dish_value_and_derivative_bias_f32, fa_blk_s_dish_value_and_derivative_bias_f64, fa_blk_s_dish_value_and_derivative_bias_f64},
+    {"dish_backward_x_bias", "dish (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_dish_backward_x_bias_f32, fa_blk_s_dish_backward_x_bias_f32, fa_blk_s_dish_backward_x_bias_f64, fa_blk_s_dish_backward_x_bias_f64},
     {"erf_forward", "erf (no parameters): f(x)", 1, 0, 1, fa_blk_s_erf_forward_f32, fa_blk_s_erf_forward_f32, fa_blk_s_erf_forward_f64, fa_blk_s_erf_forward_f64},
     {"erf_derivative", "erf (no parameters): f'(x)", 1, 0, 1, fa_blk_s_erf_derivative_f32, fa_blk_s_erf_derivative_f32, fa_blk_s_erf_derivative_f64, fa_blk_s_erf_derivative_f64},
     {"erf_value_and_derivative", "erf (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_erf_value_and_derivative_f32, fa_blk_s_erf_value_and_derivative_f32, fa_blk_s_erf_value_and_derivative_f64, fa_blk_s_erf_value_and_derivative_f64},
     {"erf_backward_x", "erf (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_erf_backward_x_f32, fa_blk_s_erf_backward_x_f32, fa_blk_s_erf_backward_x_f64, fa_blk_s_erf_backward_x_f64},
+    {"erf_forward_bias", "erf (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_erf_forward_bias_f32, fa_blk_s_erf_forward_bias_f32, fa_blk_s_erf_forward_bias_f64, fa_blk_s_erf_forward_bias_f64},
+    {"erf_derivative_bias", "erf (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_erf_derivative_bias_f32, fa_blk_s_erf_derivative_bias_f32, fa_blk_s_erf_derivative_bias_f64, fa_blk_s_erf_derivative_bias_f64},
+    {"erf_value_and_derivative_bias", "erf (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_erf_value_and_derivative_bias_f32, fa_blk_s_erf_value_and_derivative_bias_f32, fa_blk_s_erf_value_and_derivative_bias_f64, fa_blk_s_erf_value_and_derivative_bias_f64},
+    {"erf_backward_x_bias", "erf (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_erf_backward_x_bias_f32, fa_blk_s_erf_backward_x_bias_f32, fa_blk_s_erf_backward_x_bias_f64, fa_blk_s_erf_backward_x_bias_f64},
     {"exponential_forward", "exponential (no parameters): f(x)", 1, 0, 1, fa_blk_s_exponential_forward_f32, fa_blk_s_exponential_forward_f32, fa_blk_s_exponential_forward_f64, fa_blk_s_exponential_forward_f64},
     {"exponential_derivative", "exponential (no parameters): f'(x)", 1, 0, 1, fa_blk_s_exponential_derivative_f32, fa_blk_s_exponential_derivative_f32, fa_blk_s_exponential_derivative_f64, fa_blk_s_exponential_derivative_f64},
     {"exponential_value_and_derivative", "exponential (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_exponential_value_and_derivative_f32, fa_blk_s_exponential_value_and_derivative_f32, fa_blk_s_exponential_value_and_derivative_f64, fa_blk_s_exponential_value_and_derivative_f64},
     {"exponential_backward_x", "exponential (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_exponential_backward_x_f32, fa_blk_s_exponential_backward_x_f32, fa_blk_s_exponential_backward_x_f64, fa_blk_s_exponential_backward_x_f64},
+    {"exponential_forward_bias", "exponential (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_exponential_forward_bias_f32, fa_blk_s_exponential_forward_bias_f32, fa_blk_s_exponential_forward_bias_f64, fa_blk_s_exponential_forward_bias_f64},
+    {"exponential_derivative_bias", "exponential (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_exponential_derivative_bias_f32, fa_blk_s_exponential_derivative_bias_f32, fa_blk_s_exponential_derivative_bias_f64, fa_blk_s_exponential_derivative_bias_f64},
+    {"exponential_value_and_derivative_bias", "exponential (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_exponential_value_and_derivative_bias_f32, fa_blk_s_exponential_value_and_derivative_bias_f32, fa_blk_s_exponential_value_and_derivative_bias_f64, fa_blk_s_exponential_value_and_derivative_bias_f64},
+    {"exponential_backward_x_bias", "exponential (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_exponential_backward_x_bias_f32, fa_blk_s_exponential_backward_x_bias_f32, fa_blk_s_exponential_backward_x_bias_f64, fa_blk_s_exponential_backward_x_bias_f64},
     {"exponential_backward_y", "exponential (no parameters): grad * h(y)", 2, 0, 1, fa_blk_s_exponential_backward_y_f32, fa_blk_s_exponential_backward_y_f32, fa_blk_s_exponential_backward_y_f64, fa_blk_s_exponential_backward_y_f64},
     {"linear_forward", "linear (no parameters): f(x)", 1, 0, 1, fa_blk_s_linear_forward_f32, fa_blk_s_linear_forward_f32, fa_blk_s_linear_forward_f64, fa_blk_s_linear_forward_f64},
     {"linear_derivative", "linear (no parameters): f'(x)", 1, 0, 1, fa_blk_s_linear_derivative_f32, fa_blk_s_linear_derivative_f32, fa_blk_s_linear_derivative_f64, fa_blk_s_linear_derivative_f64},
     {"linear_value_and_derivative", "linear (no parameters): (f(x), f'(x))", 1, 0, 2, fa_blk_s_linear_value_and_derivative_f32, fa_blk_s_linear_value_and_derivative_f32, fa_blk_s_linear_value_and_derivative_f64, fa_blk_s_linear_value_and_derivative_f64},
     {"linear_backward_x", "linear (no parameters): grad * f'(x)", 2, 0, 1, fa_blk_s_linear_backward_x_f32, fa_blk_s_linear_backward_x_f32, fa_blk_s_linear_backward_x_f64, fa_blk_s_linear_backward_x_f64},
+    {"linear_forward_bias", "linear (no parameters): f(x + bias)", 2, 0, 1, fa_blk_s_linear_forward_bias_f32, fa_blk_s_linear_forward_bias_f32, fa_blk_s_linear_forward_bias_f64, fa_blk_s_linear_forward_bias_f64},
+    {"linear_derivative_bias", "linear (no parameters): f'(x + bias)", 2, 0, 1, fa_blk_s_linear_derivative_bias_f32, fa_blk_s_linear_derivative_bias_f32, fa_blk_s_linear_derivative_bias_f64, fa_blk_s_linear_derivative_bias_f64},
+    {"linear_value_and_derivative_bias", "linear (no parameters): (f(x + bias), f'(x + bias))", 2, 0, 2, fa_blk_s_linear_value_and_derivative_bias_f32, fa_blk_s_linear_value_and_derivative_bias_f32, fa_blk_s_linear_value_and_derivative_bias_f64, fa_blk_s_linear_value_and_derivative_bias_f64},
+    {"linear_backward_x_bias", "linear (no parameters): grad * f'(x + bias)", 3, 0, 1, fa_blk_s_linear_backward_x_bias_f32, fa_blk_s_linear_backward_x_bias_f32, fa_blk_s_linear_backward_x_bias_f64, fa_blk_s_linear_backward_x_bias_f64},
     {"linear_backward_y", "linear (no parameters): grad * h(y)", 2, 0, 1, fa_blk_s_linear_backward_y_f32, fa_blk_s_linear_backward_y_f32, fa_blk_s_linear_backward_y_f64, fa_blk_s_linear_backward_y_f64},
 };
 
