@@ -33,3 +33,14 @@ def test_thinc_ops_times_every_case() -> None:
     rows = frameworks.thinc_ops(shape=(4, 8), repeats=1)
     assert [r["activation"] for r in rows] == ["gelu", "swish", "mish", "relu"]
     assert all(r["numpy_ops_ms"] > 0 and r["fastact_ops_ms"] > 0 for r in rows)
+
+
+def test_fused_bias_times_every_case_and_leaves_nothing_behind(capsys) -> None:
+    rows = frameworks.fused_bias(shape=(6, 5), repeats=1, names=("relu", "gelu"))
+    assert [r["activation"] for r in rows] == ["relu", "gelu"]
+    for r in rows:
+        for key in ("copy", "fused", "two_pass", "backward_fused", "backward_three_pass"):
+            assert r[f"{key}_ms"] > 0
+        assert r["forward_speedup"] == r["two_pass_ms"] / r["fused_ms"]
+    frameworks._print_bias(rows)
+    assert "fused bias act(x + b), (6, 5) float32" in capsys.readouterr().out

@@ -14,6 +14,8 @@ Two measurements, each in one run so that the machine's load affects both sides 
 * thinc: NumpyOps vs :class:`fastact.thinc.FastactOps` for gelu, swish, mish and relu,
   forward plus backprop on a (2048, 768) float32 array (new arrays, as a layer
   calls them).
+* the fused bias that both frameworks could use (:func:`fused_bias`): ``act(x + b)``
+  on (10000, 1000) float32, fused against the two-pass form, forward and backward.
 
 The load average and fastact's thread count are printed with the results.
 """
@@ -33,7 +35,7 @@ import numpy as np
 
 import fastact as fa
 
-__all__ = ["main", "sklearn_fits", "thinc_ops"]
+__all__ = ["fused_bias", "main", "sklearn_fits", "thinc_ops"]
 
 _SK_ACTIVATIONS = ("relu", "tanh", "logistic")
 
@@ -160,6 +162,65 @@ def thinc_ops(
     return rows
 
 
+#: Activations of the fused-bias measurement: memory-bound (relu), cheap
+#: transcendental (sigmoid, tanh) and compute-bound ones (gelu, silu).
+BIAS_ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "silu")
+
+
+def fused_bias(
+    *, shape: tuple[int, int] = (10_000, 1_000), repeats: int = 7, dtype: str = "float32",
+    names: tuple[str, ...] = BIAS_ACTIVATIONS,
+) -> list[dict[str, Any]]:
+    """A layer's ``act(x + b)`` with a per-feature bias, fused (``f(x, bias=b,
+    out=y)``: x in, y out) against the two-pass form the frameworks use (``np.add(x,
+    b, out=t); f(t, out=t)``: four arrays through memory), and the backward with its
+    bias gradient fused (``f.backward(g, x, bias=b)``) against three passes (add,
+    backward, ``gx.sum(0)``), with a plain copy of x as the memory roof; the sides
+    alternate and the median is reported."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    b = rng.standard_normal(shape[1:]).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    y, t, gb = np.empty_like(x), np.empty_like(x), np.empty_like(b)
+    rows = []
+    for name in names:
+        f = fa.activations()[name]
+        cases: dict[str, Callable[[], Any]] = {
+            "copy": lambda: np.copyto(y, x),
+            "fused": lambda f=f: f(x, bias=b, out=y),
+            "two_pass": lambda f=f: (np.add(x, b, out=t), f(t, out=t)),
+            "backward_fused": lambda f=f: f.backward(g, x, bias=b, out=(y, gb)),
+            "backward_three_pass": lambda f=f: (
+                np.add(x, b, out=t), f.backward(g, t, out=t), t.sum(axis=0)
+            ),
+        }
+        samples: dict[str, list[float]] = {k: [] for k in cases}
+        for _ in range(3):  # alternate the sides
+            for key, fn in cases.items():
+                samples[key].append(_median_time(fn, repeats))
+        ms = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
+        rows.append({"activation": name, "shape": list(shape), "dtype": dtype,
+                     **{f"{k}_ms": v for k, v in ms.items()},
+                     "forward_speedup": ms["two_pass"] / ms["fused"],
+                     "backward_speedup": ms["backward_three_pass"] / ms["backward_fused"],
+                     "fused_vs_copy": ms["copy"] / ms["fused"]})  # fmt: skip
+    return rows
+
+
+def _print_bias(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    shape, dtype = tuple(rows[0]["shape"]), rows[0]["dtype"]
+    print(f"\nfused bias act(x + b), {shape} {dtype}, b per feature (ms; x = two-pass / fused)")
+    print(f"{'activation':<10} {'copy':>6} {'fused':>7} {'2-pass':>7} {'x':>5}   "
+          f"{'bwd fused':>9} {'3-pass':>7} {'x':>5}")  # fmt: skip
+    for r in rows:
+        print(f"{r['activation']:<10} {r['copy_ms']:>6.2f} {r['fused_ms']:>7.2f} "
+              f"{r['two_pass_ms']:>7.2f} {r['forward_speedup']:>4.2f}x   "
+              f"{r['backward_fused_ms']:>9.2f} {r['backward_three_pass_ms']:>7.2f} "
+              f"{r['backward_speedup']:>4.2f}x")  # fmt: skip
+
+
 def _print(sk: list[dict[str, Any]], th: list[dict[str, Any]]) -> None:
     if sk:
         print("\nscikit-learn MLPClassifier.fit, hidden (256, 256), adam, float64")
@@ -218,7 +279,10 @@ def main(
     except ImportError as exc:
         print(f"thinc part skipped: {exc}")
         result["thinc"] = []
+    result["bias"] = fused_bias(shape=(1_000, 1_000) if quick else (10_000, 1_000),
+                                repeats=2 if quick else 7)  # fmt: skip
     _print(result["sklearn"], result["thinc"])
+    _print_bias(result["bias"])
     result["load_average_after"] = os.getloadavg()
     print(f"\nload average after: {result['load_average_after'][0]:.2f}")
     if json_path:
