@@ -187,10 +187,10 @@ def fused_bias(
         f = fa.activations()[name]
         cases: dict[str, Callable[[], Any]] = {
             "copy": lambda: np.copyto(y, x),
-            "fused": lambda f=f: f(x, bias=b, out=y),
-            "two_pass": lambda f=f: (np.add(x, b, out=t), f(t, out=t)),
-            "backward_fused": lambda f=f: f.backward(g, x, bias=b, out=(y, gb)),
-            "backward_three_pass": lambda f=f: (
+            "fused": lambda: f(x, bias=b, out=y),
+            "two_pass": lambda: (np.add(x, b, out=t), f(t, out=t)),
+            "backward_fused": lambda: f.backward(g, x, bias=b, out=(y, gb)),
+            "backward_three_pass": lambda: (
                 np.add(x, b, out=t), f.backward(g, t, out=t), t.sum(axis=0)
             ),
         }
