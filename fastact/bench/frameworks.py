@@ -167,6 +167,21 @@ def thinc_ops(
 BIAS_ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "silu")
 
 
+def _bias_cases(
+    f: Any, x: np.ndarray, b: np.ndarray, g: np.ndarray, y: np.ndarray, t: np.ndarray,
+    gb: np.ndarray,
+) -> dict[str, Callable[[], Any]]:
+    return {
+        "copy": lambda: np.copyto(y, x),
+        "fused": lambda: f(x, bias=b, out=y),
+        "two_pass": lambda: (np.add(x, b, out=t), f(t, out=t)),
+        "backward_fused": lambda: f.backward(g, x, bias=b, out=(y, gb)),
+        "backward_three_pass": lambda: (
+            np.add(x, b, out=t), f.backward(g, t, out=t), t.sum(axis=0)
+        ),
+    }
+
+
 def fused_bias(
     *, shape: tuple[int, int] = (10_000, 1_000), repeats: int = 7, dtype: str = "float32",
     names: tuple[str, ...] = BIAS_ACTIVATIONS,
@@ -185,15 +200,7 @@ def fused_bias(
     rows = []
     for name in names:
         f = fa.activations()[name]
-        cases: dict[str, Callable[[], Any]] = {
-            "copy": lambda: np.copyto(y, x),
-            "fused": lambda: f(x, bias=b, out=y),
-            "two_pass": lambda: (np.add(x, b, out=t), f(t, out=t)),
-            "backward_fused": lambda: f.backward(g, x, bias=b, out=(y, gb)),
-            "backward_three_pass": lambda: (
-                np.add(x, b, out=t), f.backward(g, t, out=t), t.sum(axis=0)
-            ),
-        }
+        cases = _bias_cases(f, x, b, g, y, t, gb)
         samples: dict[str, list[float]] = {k: [] for k in cases}
         for _ in range(3):  # alternate the sides
             for key, fn in cases.items():
