@@ -455,12 +455,14 @@ class Plan:
 
     ``params`` are the validated parameters as the kernels take them; ``kernels``
     are the kernels of :func:`kernel_methods` (``method``'s, then the parameter
-    gradients'), all from ``backend``. ``fast`` is the compiled fast path's own data
-    for this plan (set by :mod:`fastact._kernels._fastcall`, None until then).
+    gradients'), all from ``backend``. ``fast`` and ``fast_bias`` are the compiled fast
+    path's own data for this plan and for its calls with ``bias=`` (set by
+    :mod:`fastact._kernels._fastcall`, None until then).
     """
 
     __slots__ = (
-        "backend", "compute", "fast", "kernels", "method", "params", "result_dtype", "spec",
+        "backend", "compute", "fast", "fast_bias", "kernels", "method", "params",
+        "result_dtype", "spec",
     )
 
     def __init__(
@@ -481,6 +483,7 @@ class Plan:
         self.backend = backend
         self.kernels = kernels
         self.fast: Any = None
+        self.fast_bias: Any = None
 
     def __repr__(self) -> str:
         return (

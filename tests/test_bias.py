@@ -238,3 +238,68 @@ def test_other_array_types_refuse_bias_clearly() -> None:
     x = da.ones((4, 3), chunks=2)
     with pytest.raises(NotImplementedError, match="bias= is not served for dask"):
         fa.relu(x, bias=np.ones(3))
+
+
+class _Sub(np.ndarray):
+    """An ndarray subclass: the compiled fast path takes exact ndarrays only."""
+
+
+def _general(a):
+    """The same memory as an array the compiled fast path does not take, so that the
+    call goes through the general path (its flat pieces: contiguous data). Strided
+    data would take the general path's pieces, whose float64 bias gradient is summed
+    pairwise (sum_param_grad) instead of row by row: other bits, same bound."""
+    return a.view(_Sub)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", ["gelu", "sigmoid", "leaky_relu", "softplus"])
+@pytest.mark.parametrize("shape", [(3, 100), (2, 3, 64), (700,), (5, 7)])
+def test_small_calls_on_the_fast_path_equal_the_general_path(name, shape, dtype) -> None:
+    """Small exact arrays with a bias over the trailing axes take the compiled fast
+    path (_fastcall._execute_bias); strided copies of the same values the general one
+    (fastact._bias): results and bias gradients bit for bit, out= in place too."""
+    spec = fa._registry.lookup(name)
+    f = fa.activations()[name]
+    params = {"negative_slope": 0.2} if name == "leaky_relu" else {}
+    x, b, g = _data(spec, dtype, shape=shape, bias_shape=shape[1:])
+    xs, gs = _general(x), _general(g)
+    np.testing.assert_array_equal(f(x, bias=b, **params), f(xs, bias=b, **params))
+    np.testing.assert_array_equal(f.derivative(x, bias=b, **params),
+                                  f.derivative(xs, bias=b, **params))
+    fast, general = f.backward(g, x, bias=b, **params), f.backward(gs, x, bias=b, **params)
+    for got, want in zip(fast, general, strict=True):
+        np.testing.assert_array_equal(got, np.asarray(want))
+    inplace, gb = g.copy(), np.empty_like(b)
+    results = f.backward(inplace, x, bias=b, out=(inplace, gb), **params)
+    assert results[0] is inplace and results[1] is gb
+    np.testing.assert_array_equal(inplace, general[0])
+    np.testing.assert_array_equal(gb, general[1])
+    if spec.y_backward is True:
+        y = f(x, bias=b, **params)
+        fast, general = f.backward(g, y=y, bias=b, **params), f.backward(gs, y=y, bias=b,
+                                                                          **params)
+        for got, want in zip(fast, general, strict=True):
+            np.testing.assert_array_equal(got, np.asarray(want))
+    y = x.copy()
+    assert f(y, bias=b, out=y, **params) is y
+    np.testing.assert_array_equal(y, f(xs, bias=b, **params))
+
+
+def test_fast_path_refusals_write_nothing() -> None:
+    """Calls the fast path must hand over (an out of the wrong shape, a bias gradient
+    out that overlaps x, a bias that does not broadcast) raise on the general path and
+    leave every array as it was."""
+    x = np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4)
+    b = np.ones(4, np.float32)
+    out = np.full_like(x, 5.0)
+    with pytest.raises(ValueError):
+        fa.gelu(x, bias=np.ones(3, np.float32), out=out)
+    with pytest.raises(ValueError, match="out"):
+        fa.gelu.backward(x, x, bias=b, out=(out, np.empty(3, np.float32)))
+    np.testing.assert_array_equal(out, 5.0)
+    grad_b = x[0]  # overlaps x: through a temporary on the general path
+    expected = fa.gelu.backward(np.ones_like(x), x.copy(), bias=b)[1]
+    _, got = fa.gelu.backward(np.ones_like(x), x, bias=b, out=(None, grad_b))
+    assert got is grad_b
+    np.testing.assert_array_equal(got, expected)

@@ -48,6 +48,8 @@ from cpython.object cimport PyObject
 from libc.math cimport copysign
 from libc.stdint cimport intptr_t
 from libc.string cimport memcmp, memcpy
+from libc.math cimport isfinite
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 
 import numpy as np
 
@@ -71,6 +73,22 @@ cdef enum:
     VALUE_AND_DERIVATIVE = 4
 
 _METHODS = ("forward", "derivative", "backward_x", "backward_y", "value_and_derivative")
+
+cdef extern from "fa_bias.h":
+    void fa_add_rows_f32(const float *t, intptr_t rows, intptr_t cols, double *acc) nogil
+    void fa_add_rows_f64(const double *t, intptr_t rows, intptr_t cols, double *acc,
+                         double *comp) nogil
+    void fa_fill_tile(char *tile, const char *bias, intptr_t period_bytes,
+                      intptr_t n_bytes) nogil
+
+#: Small bias= calls (fastact._bias) on the fast path: up to this many elements (the
+#: bias tile is one malloc of the input's size; larger calls take fastact._bias's
+#: flat pieces, whose tile is bounded and whose pieces the pool threads).
+cdef intptr_t _BIAS_FAST_MAX = 1 << 16
+#: Periods below which fastact._bias sums the bias gradient another way (its
+#: ROW_SUM_MIN): those calls stay on the general path, so both paths add in the
+#: same order and give the same bits.
+cdef intptr_t _ROW_SUM_MIN = 64
 
 #: Elements from which the loop runs without the GIL (below, releasing and taking
 #: it back costs more than it frees: ~0.1 us against ~0.05 us of relu at 100).
@@ -210,6 +228,37 @@ cdef object _make_direct(object plan, int typenum):
     d.nout = uf.nout
     d.keep = ufunc
     return d
+
+
+class _BiasKernelPlan:
+    """What _make_direct reads of a plan, for the fused-bias kernel of its method."""
+
+    def __init__(self, plan):
+        self.spec = plan.spec
+        self.method = f"{plan.method}_bias"
+        self.params = plan.params
+        self.backend = plan.backend
+        self.kernels = None
+
+
+cdef object _make_bias_direct(object plan, int typenum):
+    """The Direct of the fused-bias loop of ``plan``'s method (for the backward from
+    y, the plain loop: the bias only shapes its gradient), or False."""
+    spec = plan.spec
+    method = plan.method
+    if plan.backend != "cython" or spec.kind != "elementwise":
+        return False
+    if plan.params.get("training") or (method == "backward_x" and spec.param_grads):
+        return False
+    if method == "backward_y":
+        fast = plan.fast
+        if fast is None:
+            fast = _make_direct(plan, typenum)
+            plan.fast = fast
+        return fast
+    if method not in ("forward", "derivative", "backward_x"):
+        return False
+    return _make_direct(_BiasKernelPlan(plan), typenum)
 
 
 cdef inline bint _exact(object a, int typenum):
@@ -561,6 +610,168 @@ cdef class Base:
             self._memo[self._memo_next] = m
             self._memo_next = (self._memo_next + 1) % _MEMO_SIZE
 
+    cdef object _fast_bias(self, int method, object grad, object x, object bias,
+                           PyObject **kwv, PyObject *kwnames, Py_ssize_t nkw, object out,
+                           object backend, _Keywords *kw):
+        """A small ``bias=`` call (fastact._bias) of an exact array with a bias over
+        its trailing axes, on the cached plan of the same call without the bias; or
+        NotImplemented (the general path, which makes that plan, takes the rest)."""
+        cdef int typenum = _typenum_of(grad, x)
+        cdef Py_ssize_t i
+        cdef PyObject *found
+        if typenum < 0 or bias is None or self._axis_kind_of() :
+            return _NotImplemented
+        if backend is None:
+            backend = _current_backend()
+        elif type(backend) is not _str:
+            return _NotImplemented
+        params = {}
+        for i in range(nkw):
+            if i != kw.out_at and i != kw.backend_at and i != kw.y_at and i != kw.bias_at:
+                params[(<tuple><object>kwnames)[i]] = <object>kwv[i]
+        pkey = _param_key(params)
+        if pkey is None:
+            return _NotImplemented
+        key = ("plan", self._name, _METHODS[method], typenum, -1, backend, pkey)
+        found = PyDict_GetItem(_dispatch._selected, key)
+        if found == NULL:
+            return _NotImplemented
+        plan = <object>found
+        fast = plan.fast_bias
+        if fast is None:
+            fast = _make_bias_direct(plan, typenum)
+            plan.fast_bias = fast
+        if fast is False:
+            return _NotImplemented
+        return self._execute_bias(<Direct>fast, method, grad, x, bias, out, typenum)
+
+    cdef inline bint _axis_kind_of(self):
+        self._learn_spec()
+        return self._axis_kind
+
+    cdef object _execute_bias(self, Direct d, int method, object grad, object x,
+                              object bias, object out, int typenum):
+        """The fused loop over x and a tile of the bias (its period repeated to x's
+        size), then for the backward the bias gradient summed from grad_x as
+        fastact._bias sums it (fa_bias.h: same order, same bits); or NotImplemented,
+        with nothing written."""
+        cdef cnp.ndarray first = <cnp.ndarray>x, b
+        cdef int nx = cnp.PyArray_NDIM(first), nb, i
+        cdef intptr_t n = cnp.PyArray_SIZE(first), period, esize, k, j, rows
+        cdef bint backward = method == BACKWARD_X or method == BACKWARD_Y
+        cdef char *args[8]
+        cdef intptr_t dims[1]
+        cdef intptr_t steps[8]
+        cdef char *tile = NULL
+        cdef char *bias_data
+        cdef double *acc
+        cdef double *comp
+        cdef double total
+        cdef void *values
+        if d.kernel is not None or d.rows or not _exact(bias, typenum):
+            return _NotImplemented
+        b = <cnp.ndarray>bias
+        nb = cnp.PyArray_NDIM(b)
+        if nb > nx:
+            return _NotImplemented
+        for i in range(nb):
+            if cnp.PyArray_DIMS(b)[i] != cnp.PyArray_DIMS(first)[nx - nb + i]:
+                return _NotImplemented
+        period = cnp.PyArray_SIZE(b)
+        if n == 0 or period == 0 or n > _BIAS_FAST_MAX:
+            return _NotImplemented
+        if backward and period < _ROW_SUM_MIN:
+            return _NotImplemented
+        # The outputs: checked before anything is written.
+        out_b = None
+        if backward:
+            if out is not None:
+                if type(out) is not tuple or len(<tuple>out) != 2:
+                    return _NotImplemented
+                out, out_b = (<tuple>out)[0], (<tuple>out)[1]
+        elif type(out) is tuple and len(<tuple>out) == 1:
+            out = (<tuple>out)[0]
+        if out is not None:
+            if not _out_ok(out, first, typenum, x, grad, True):
+                return _NotImplemented
+            if out is bias or not _disjoint(<cnp.ndarray>out, b):
+                return _NotImplemented
+        if out_b is not None:
+            if not _exact(out_b, typenum) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out_b):
+                return _NotImplemented
+            if not cnp.PyArray_SAMESHAPE(<cnp.ndarray>out_b, b):
+                return _NotImplemented
+            for other in (x, grad, bias, out):
+                if other is not None and not _disjoint(<cnp.ndarray>out_b, <cnp.ndarray>other):
+                    return _NotImplemented
+        esize = 4 if typenum == cnp.NPY_FLOAT32 else 8
+        bias_data = <char *>cnp.PyArray_DATA(b)
+        if method != BACKWARD_Y and period != n:
+            tile = <char *>PyMem_RawMalloc(n * esize)
+            if tile == NULL:
+                return _NotImplemented  # the general path (bounded pieces) takes it
+            fa_fill_tile(tile, bias_data, period * esize, n * esize)
+            bias_data = tile
+        if out is None:
+            out = cnp.PyArray_EMPTY(nx, cnp.PyArray_DIMS(first), typenum, 0)
+        if backward and out_b is None:
+            out_b = cnp.PyArray_EMPTY(nb, cnp.PyArray_DIMS(b), typenum, 0)
+        values = <void *>d.values_f32 if typenum == cnp.NPY_FLOAT32 else <void *>d.values_f64
+        k = 0
+        if grad is not None:
+            args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>grad)
+            steps[k] = esize
+            k += 1
+        args[k] = <char *>cnp.PyArray_DATA(first)
+        steps[k] = esize
+        k += 1
+        if method != BACKWARD_Y:
+            args[k] = bias_data
+            steps[k] = esize
+            k += 1
+        for j in range(d.nparams):
+            args[k] = <char *>values + j * esize
+            steps[k] = 0
+            k += 1
+        args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+        steps[k] = esize
+        k += 1
+        if k != d.nin + d.nparams + d.nout or d.nout != 1:
+            PyMem_RawFree(tile)
+            return _NotImplemented
+        dims[0] = n
+        if n >= _NOGIL_MIN:
+            with nogil:
+                d.fn(args, dims, steps, d.data)
+        else:
+            d.fn(args, dims, steps, d.data)
+        PyMem_RawFree(tile)
+        if not backward:
+            return out
+        acc = <double *>PyMem_RawCalloc(period, sizeof(double))
+        comp = <double *>PyMem_RawCalloc(period, sizeof(double))
+        if acc == NULL or comp == NULL:
+            PyMem_RawFree(acc)
+            PyMem_RawFree(comp)
+            raise MemoryError("fastact: the bias gradient's accumulators")
+        rows = n // period
+        if typenum == cnp.NPY_FLOAT32:
+            fa_add_rows_f32(<const float *>cnp.PyArray_DATA(<cnp.ndarray>out), rows, period, acc)
+        else:
+            fa_add_rows_f64(<const double *>cnp.PyArray_DATA(<cnp.ndarray>out), rows, period,
+                            acc, comp)
+        for j in range(period):
+            total = acc[j]
+            if isfinite(total):  # an infinite sum has a NaN compensation: keep the sum
+                total = total + comp[j]
+            if typenum == cnp.NPY_FLOAT32:
+                (<float *>cnp.PyArray_DATA(<cnp.ndarray>out_b))[j] = <float>total
+            else:
+                (<double *>cnp.PyArray_DATA(<cnp.ndarray>out_b))[j] = total
+        PyMem_RawFree(acc)
+        PyMem_RawFree(comp)
+        return (out, out_b)
+
     cdef object _execute(self, Direct d, int method, object grad, object x, object out,
                          int typenum):
         """The call on checked input arrays with the plan's Direct, or NotImplemented
@@ -785,13 +996,14 @@ cdef struct _Keywords:
     # Positions in the keyword names of the keywords that are not parameters (-1:
     # absent), and whether one of them names the input itself (the general path
     # raises for that).
-    Py_ssize_t out_at, backend_at, y_at
+    Py_ssize_t out_at, backend_at, y_at, bias_at
     bint other_input
 
 
 cdef object _s_out = "out"
 cdef object _s_backend = "backend"
 cdef object _s_y = "y"
+cdef object _s_bias = "bias"
 cdef object _s_x = "x"
 cdef object _s_grad = "grad"
 
@@ -802,6 +1014,7 @@ cdef inline void _keywords(PyObject *kwnames, Py_ssize_t nkw, _Keywords *kw):
     kw.out_at = -1
     kw.backend_at = -1
     kw.y_at = -1
+    kw.bias_at = -1
     kw.other_input = False
     for i in range(nkw):
         name = <PyObject *>(<tuple><object>kwnames)[i]
@@ -811,6 +1024,8 @@ cdef inline void _keywords(PyObject *kwnames, Py_ssize_t nkw, _Keywords *kw):
             kw.backend_at = i
         elif fa_same_name(name, <PyObject *>_s_y):
             kw.y_at = i
+        elif fa_same_name(name, <PyObject *>_s_bias):
+            kw.bias_at = i
         elif fa_same_name(name, <PyObject *>_s_x) or fa_same_name(name, <PyObject *>_s_grad):
             kw.other_input = True
 
@@ -825,7 +1040,16 @@ cdef object _call_activation(object self, PyObject **args, size_t nargsf,
     cdef Base owner = <Base>self
     if nargs == 1:
         _keywords(kwnames, nkw, &kw)
-        if kw.y_at < 0 and not kw.other_input:
+        if kw.bias_at >= 0:
+            if kw.y_at < 0 and not kw.other_input:
+                result = owner._fast_bias(
+                    FORWARD, None, <object>args[0], <object>args[1 + kw.bias_at], args + 1,
+                    kwnames, nkw, None if kw.out_at < 0 else <object>args[1 + kw.out_at],
+                    None if kw.backend_at < 0 else <object>args[1 + kw.backend_at], &kw,
+                )
+                if result is not _NotImplemented:
+                    return result
+        elif kw.y_at < 0 and not kw.other_input:
             result = owner._fast_vector(
                 FORWARD, None, <object>args[0], args + 1, kwnames, nkw,
                 None if kw.out_at < 0 else <object>args[1 + kw.out_at],
@@ -852,7 +1076,20 @@ cdef object _call_bound(object self, PyObject **args, size_t nargsf, PyObject *k
     backend = None if kw.backend_at < 0 else <object>args[nargs + kw.backend_at]
     result = _NotImplemented
     owner._learn_spec()
-    if method == BACKWARD_X:
+    if kw.bias_at >= 0:
+        bias = <object>args[nargs + kw.bias_at]
+        if method == BACKWARD_X and nargs == 2 and kw.y_at < 0:
+            result = owner._fast_bias(BACKWARD_X, <object>args[0], <object>args[1], bias,
+                                      args + 2, kwnames, nkw, out, backend, &kw)
+        elif method == BACKWARD_X and nargs == 1 and kw.y_at >= 0:
+            y = <object>args[1 + kw.y_at]
+            if y is not None:
+                result = owner._fast_bias(BACKWARD_Y, <object>args[0], y, bias, args + 1,
+                                          kwnames, nkw, out, backend, &kw)
+        elif method == DERIVATIVE and nargs == 1 and kw.y_at < 0:
+            result = owner._fast_bias(DERIVATIVE, None, <object>args[0], bias, args + 1,
+                                      kwnames, nkw, out, backend, &kw)
+    elif method == BACKWARD_X:
         if nargs == 2 and kw.y_at < 0:
             if not owner._param_grads:
                 result = owner._fast_vector(

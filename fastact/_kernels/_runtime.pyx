@@ -294,36 +294,8 @@ def rrelu_uniform(seed, start, double[::1] out not None, int num_threads=1):
 
 
 
-cdef extern from *:
-    """
-    /* Row sums for the fused bias's gradient (add_rows below). restrict: acc, comp
-     * and the terms never alias, which lets gcc vectorise across the columns; the
-     * clones as fa_driver.h's FA_KERNEL (262 x 1000 float32 in cache: 48 us with the
-     * baseline SSE2 code, measured). */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define FA_ROWS_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-    #else
-    #define FA_ROWS_CLONES
-    #endif
-    FA_ROWS_CLONES static void fa_add_rows_f32(const float *restrict t, intptr_t rows, intptr_t cols,
-                                double *restrict acc) {
-        for (intptr_t i = 0; i < rows; i++) {
-            const float *restrict row = t + i * cols;
-            for (intptr_t j = 0; j < cols; j++) acc[j] += (double)row[j];
-        }
-    }
-    FA_ROWS_CLONES static void fa_add_rows_f64(const double *restrict t, intptr_t rows, intptr_t cols,
-                                double *restrict acc, double *restrict comp) {
-        for (intptr_t i = 0; i < rows; i++) {
-            const double *restrict row = t + i * cols;
-            for (intptr_t j = 0; j < cols; j++) {
-                const double a = acc[j], x = row[j], s = a + x, bb = s - a;
-                comp[j] += (a - (s - bb)) + (x - bb);
-                acc[j] = s;
-            }
-        }
-    }
-    """
+
+cdef extern from "fa_bias.h":
     void fa_add_rows_f32(const float *t, intptr_t rows, intptr_t cols, double *acc) nogil
     void fa_add_rows_f64(const double *t, intptr_t rows, intptr_t cols, double *acc,
                          double *comp) nogil
@@ -338,7 +310,7 @@ def add_rows(terms, double[::1] acc not None, double[::1] comp not None):
 
     The fused bias's gradient (fastact._bias) sums its cache-resident pieces of grad_x
     with it, faster than NumPy's ``piece.sum(axis=0, dtype=np.float64)`` on float32,
-    which casts through buffers (measured in fastact/_bias.py).
+    which casts through buffers (fa_bias.h, with the measurements).
     """
     cdef const float[:, ::1] t32
     cdef const double[:, ::1] t64
