@@ -3,28 +3,36 @@ on every host backend, with no temporary of x's size.
 
 A layer computes ``act(x @ W + b)``; the two-pass form (``z = x + b`` in place, then
 the activation) moves four arrays through memory (read x, write z, read z, write the
-result). Here the sum is formed one C-order piece of at most :data:`PIECE` elements
-at a time into a scratch that stays in cache, and the backend's kernel reads it from
-there, so memory sees two arrays (x in, the result out; the bias is small or read
-once). The backward from x does the same, and sums the bias gradient, ``grad * f'(x +
-b)`` over the axes along which the bias is broadcast, from the piece of grad_x it has
-just written (still in cache): grad_x and the bias gradient in one pass over memory.
-From y the bias only gives the gradient's shape (``f'`` is a function of y), and
-the bias gradient is summed piece by piece the same way.
+result); fused, memory sees two (x in, the result out). The backward from x also sums
+the bias gradient, ``grad * f'(x + b)`` over the axes along which the bias is
+broadcast, from each piece of grad_x it has just written (still in cache): grad_x and
+the bias gradient in one pass over memory. From y the bias only gives the gradient's
+shape (``f'`` is a function of y).
 
-The sums are those of prelu's weight gradient
-(:func:`fastact._backends._shared.sum_param_grad`): float32 terms summed in float64
-and rounded once, float64 terms compensated; deterministic for the shapes.
+Three ways, one result (the same bits for the same layout):
 
-Every backend's kernels are used as they are (this floor needs no kernel of its own,
-so every backend that serves an activation serves its bias); the price is that the
-sum ``x + b`` is one extra pass over the piece *in cache* (~0.05 ns/element for
-float32 here, against 0.3-0.5 ns/element for a pass through memory).
+* the backend has fused kernels (the C backend: ``f(in0 + in1)``, generated with the
+  others by tools/codegen.py), the data are C-contiguous and the bias spans x's
+  trailing axes (a layer's (features,) bias): :func:`_run_flat`, flat pieces of
+  :data:`FUSED_PIECE` elements with one tile of the bias repeated to a piece's length
+  (the kernel's loop and the pool's threads see long contiguous ranges), the bias
+  gradient summed by ``_runtime.add_rows`` (fa_bias.h) row by row in float64,
+  compensated for float64. Small calls of this kind (up to 2**16 elements) take the
+  compiled fast path instead (``_fastcall._execute_bias``: the same loop and sums);
+* other strides, array parameters or bias shapes: :func:`_run_pieces`, C-order pieces
+  of :data:`PIECE` elements, the fused kernel on broadcast views where there is one,
+  else ``x + b`` into a scratch piece in cache (the numba and reference backends:
+  one extra pass over the piece in cache, ~0.05 ns/element for float32, against 0.3-0.5
+  for a pass through memory); the bias gradient by
+  :func:`fastact._backends._shared.sum_param_grad`, as prelu's weight gradient;
+* prelu's weight gradient (its kernel sums over the whole array) and rrelu's training
+  mode (its slopes hash each element's C-order index over the whole array) form
+  ``x + b`` in one array of x's size (said in the README).
 
-Two cases form ``x + b`` in one array of x's size (said in the API docs): prelu's
-weight gradient (its kernel sums over the whole array) and rrelu's training mode
-(its slopes hash each element's C-order index over the whole array).
+Memory: a bias tile of at most ~FUSED_PIECE elements (4 MiB float32), a scratch of
+PIECE; the float64 accumulators of the bias gradient, of the bias's size.
 """
+
 
 from __future__ import annotations
 
@@ -50,10 +58,14 @@ PIECE = 1 << 16
 ROW_SUM_MIN = 64
 
 #: Elements per piece where the backend has fused kernels (the sum is formed in its
-#: registers): pieces large enough for its threads (the C backend threads from 2**18
-#: elements) while the bias tile and the piece of grad_x that the bias gradient sums
-#: stay in cache (1 MiB of float32 per core's L2 here, 2 MiB of float64 in L3).
-FUSED_PIECE = 1 << 18
+#: registers), and so the size of the bias tile: 4 MiB of float32 (8 of float64) stays
+#: in this machine's 32 MiB L3, and pieces this long keep the C pool's hand-offs few.
+#: Measured 2026-12-03 (AMD EPYC, AVX-512, idle; (10000, 1000) float32, 2 threads,
+#: median of 15, ms), pieces of 2**18 -> 2**20 -> 2**22: gelu fused 12.8 -> 10.4 ->
+#: 9.7 (two-pass 14.8), relu 6.8 -> 4.3 -> 6.4 (two-pass 6.3-9.0). With 2**18 the pool
+#: ran 799 of 1185 calls on the caller alone (its adaptive policy, fa_pool.h: the
+#: worker, asleep between the short calls, joined late), with 2**20 9 of 345.
+FUSED_PIECE = 1 << 20
 
 
 def _piece_params(params: Mapping[str, Any], shape: tuple[int, ...], index: tuple) -> dict:
