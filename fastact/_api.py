@@ -211,9 +211,7 @@ class Activation(_Base):
                 bias_target is not None and any(
                     np.may_share_memory(bias_target, a) for a in inputs + param_arrays
                 ),
-                None if method == "backward_y" else _dispatch.kernel_of(
-                    plan.backend, spec.name, f"{method}_bias", compute
-                ),
+                plan.backend, spec.name,
             )
         elif method == "value_and_derivative":
             kernels[0](*inputs, *targets, **params)

@@ -11,26 +11,29 @@ shape (``f'`` is a function of y).
 
 Three ways, one result (the same bits for the same layout):
 
-* the backend has fused kernels (the C backend: ``f(in0 + in1)``, generated with the
-  others by tools/codegen.py), the data are C-contiguous and the bias spans x's
-  trailing axes (a layer's (features,) bias): :func:`_run_flat`, flat pieces of
-  :data:`FUSED_PIECE` elements with one tile of the bias repeated to a piece's length
-  (the kernel's loop and the pool's threads see long contiguous ranges), the bias
-  gradient summed by ``_runtime.add_rows`` (fa_bias.h) row by row in float64,
-  compensated for float64. Small calls of this kind (up to 2**16 elements) take the
-  compiled fast path instead (``_fastcall._execute_bias``: the same loop and sums);
-* other strides, array parameters or bias shapes: :func:`_run_pieces`, C-order pieces
-  of :data:`PIECE` elements, the fused kernel on broadcast views where there is one,
-  else ``x + b`` into a scratch piece in cache (the numba and reference backends:
-  one extra pass over the piece in cache, ~0.05 ns/element for float32, against 0.3-0.5
-  for a pass through memory); the bias gradient by
-  :func:`fastact._backends._shared.sum_param_grad`, as prelu's weight gradient;
+* the backend has a flat fused kernel (``{method}_bias_flat``: the C backend, whose
+  fused kernels ``f(in0 + in1)`` are generated with the others by tools/codegen.py),
+  the data are C-contiguous, the parameters scalars and the bias spans x's trailing
+  axes (a layer's (features,) bias): one call of its driver (fa_periodic.h) over the
+  flat arrays with the bias's period given once: chunks of whole periods on the
+  thread pool with one bias tile in cache, the bias gradient summed per chunk while
+  grad_x is in cache (row by row in float64, compensated for float64; the chunks'
+  sums added in chunk order). Small calls of this kind (up to 2**16 elements) take
+  the compiled fast path (``_fastcall._execute_bias``: the same loop and sums);
+* other strides, array parameters or bias shapes, or a backend without it:
+  :func:`_run_pieces`, C-order pieces of :data:`PIECE` elements, the fused kernel on
+  broadcast views where there is one, else ``x + b`` into a scratch piece in cache
+  (the numba and reference backends: one extra pass over the piece in cache, ~0.05
+  ns/element for float32, against 0.3-0.5 for a pass through memory); the bias
+  gradient by :func:`fastact._backends._shared.sum_param_grad`, as prelu's weight
+  gradient (pairwise: other float64 bits than the flat way's, within the same bound);
 * prelu's weight gradient (its kernel sums over the whole array) and rrelu's training
   mode (its slopes hash each element's C-order index over the whole array) form
   ``x + b`` in one array of x's size (said in the README).
 
-Memory: a bias tile of at most ~FUSED_PIECE elements (4 MiB float32), a scratch of
-PIECE; the float64 accumulators of the bias gradient, of the bias's size.
+Memory: the flat way's bias tile (64K elements, 256 KiB of float32) and per-chunk
+accumulators (two float64 per bias element and chunk: 1/16 of x's bytes for float32
+with a 1000-element bias); the pieces' scratch of PIECE elements.
 """
 
 
@@ -42,10 +45,10 @@ from typing import Any
 
 import numpy as np
 
+from fastact import _dispatch
 from fastact._backends._shared import c_order_pieces, sum_param_grad
-from fastact._kernels import _runtime
 
-__all__ = ["FUSED_PIECE", "PIECE", "run"]
+__all__ = ["PIECE", "run"]
 
 #: Elements per piece: 2**16 float32 (256 KiB) or float64 (512 KiB) scratch and
 #: result pieces stay in the 1 MiB L2 of this machine's cores, while the per-piece
@@ -53,19 +56,6 @@ __all__ = ["FUSED_PIECE", "PIECE", "run"]
 #: piece's time for relu (the cheapest kernel, ~0.15 ns/element in cache).
 PIECE = 1 << 16
 
-#: The bias gradient is summed by _runtime.add_rows (columns across SIMD lanes) where
-#: a period has at least this many elements; shorter ones take sum_param_grad.
-ROW_SUM_MIN = 64
-
-#: Elements per piece where the backend has fused kernels (the sum is formed in its
-#: registers), and so the size of the bias tile: 4 MiB of float32 (8 of float64) stays
-#: in this machine's 32 MiB L3, and pieces this long keep the C pool's hand-offs few.
-#: Measured 2026-12-03 (AMD EPYC, AVX-512, idle; (10000, 1000) float32, 2 threads,
-#: median of 15, ms), pieces of 2**18 -> 2**20 -> 2**22: gelu fused 12.8 -> 10.4 ->
-#: 9.7 (two-pass 14.8), relu 6.8 -> 4.3 -> 6.4 (two-pass 6.3-9.0). With 2**18 the pool
-#: ran 799 of 1185 calls on the caller alone (its adaptive policy, fa_pool.h: the
-#: worker, asleep between the short calls, joined late), with 2**20 9 of 345.
-FUSED_PIECE = 1 << 20
 
 
 def _piece_params(params: Mapping[str, Any], shape: tuple[int, ...], index: tuple) -> dict:
@@ -109,7 +99,8 @@ def run(
     params: Mapping[str, Any],
     param_grads: Sequence[str],
     bias_aliased: bool,
-    fused: Any = None,
+    backend: str,
+    activation: str,
 ) -> None:
     """Compute ``method`` of the activation at ``x + bias`` into ``targets``.
 
@@ -118,9 +109,11 @@ def run(
     the compute dtype, grad broadcast to the output's shape), ``bias`` validated and
     cast to the compute dtype, broadcasting to the main input. ``bias_target`` (the
     backward only) receives the bias gradient (bias's shape); ``bias_aliased`` says it
-    shares memory with an input, so it is written after they are read. ``fused`` is
-    the backend's fused-bias kernel of ``method`` (``kernel(*inputs, bias, *outs,
-    **params)``), or None: then the sum goes through a scratch piece.
+    shares memory with an input, so it is written after they are read. ``backend``
+    (the plan's) and ``activation`` name where the optional fused kernels come from:
+    ``{method}_bias`` (``kernel(*inputs, bias, *outs, **params)``) and
+    ``{method}_bias_flat`` (``kernel(inputs, bias, outs, bias_grad, **params)`` on flat
+    contiguous arrays, the bias's period given once, the bias gradient or None).
     """
     main = inputs[-1]
     shape = main.shape
@@ -143,66 +136,29 @@ def run(
         if bias_target is not None:
             bias_target[...] = 0
         return
+    dtype = main.dtype
     period = _period(bias.shape, shape)
     if (
-        (fused is not None or method == "backward_y")
-        and period is not None
+        period is not None
         and not any(isinstance(v, np.ndarray) for v in params.values())
         and all(a.flags.c_contiguous for a in (*inputs, *targets))
     ):
-        _run_flat(method, kernels[0] if fused is None else fused, inputs, bias, period,
-                  targets, bias_target, params, bias_aliased)
-        return
+        flat = _dispatch.kernel_of(backend, activation, f"{method}_bias_flat", dtype)
+        if flat is not None:
+            grad_b = None
+            if bias_target is not None:
+                direct = bias_target.flags.c_contiguous and bias_target.dtype == dtype
+                grad_b = bias_target if direct else np.empty(bias_target.shape, dtype)
+            flat([a.reshape(-1) for a in inputs], bias.reshape(-1),
+                 [t.reshape(-1) for t in targets], grad_b, **params)
+            if bias_target is not None and grad_b is not bias_target:
+                bias_target[...] = grad_b
+            return
+    fused = None
+    if method != "backward_y":
+        fused = _dispatch.kernel_of(backend, activation, f"{method}_bias", dtype)
     _run_pieces(method, kernels[0], fused, inputs, bias, targets, bias_target, params,
                 bias_aliased)
-
-
-def _run_flat(
-    method: str,
-    kernel: Any,
-    inputs: Sequence[np.ndarray],
-    bias: np.ndarray,
-    period: int,
-    targets: Sequence[np.ndarray],
-    bias_target: np.ndarray | None,
-    params: Mapping[str, Any],
-    bias_aliased: bool,
-) -> None:
-    """Contiguous arrays and a bias over x's trailing axes (a layer's): flat pieces of
-    whole periods, each with the same bias tile, so the kernel's loop (and its
-    threads) runs over one long contiguous range per piece; the bias gradient sums
-    each piece of grad_x while it is in cache (_runtime.add_rows)."""
-    size = inputs[-1].size
-    limit = -(-FUSED_PIECE // period) * period  # whole periods, at least FUSED_PIECE
-    flat_in = [a.reshape(-1) for a in inputs]
-    flat_out = [t.reshape(-1) for t in targets]
-    tile = None
-    if method != "backward_y":
-        tile = np.empty((min(limit, size) // period, period), inputs[-1].dtype)
-        tile[...] = bias.reshape(period)
-        tile = tile.reshape(-1)
-    row_sums = bias_target is not None and period >= ROW_SUM_MIN
-    acc, comp = (np.zeros(period), np.zeros(period)) if row_sums else (None, None)
-    for start in range(0, size, limit):
-        stop = min(start + limit, size)
-        ins = [a[start:stop] for a in flat_in]
-        if tile is not None:
-            ins.append(tile[: stop - start])
-        kernel(*ins, *(o[start:stop] for o in flat_out), **params)
-        if acc is not None and comp is not None:
-            _runtime.add_rows(flat_out[0][start:stop].reshape(-1, period), acc, comp)
-    if bias_target is None:
-        return
-    if acc is not None and comp is not None:
-        with np.errstate(all="ignore"):  # an infinite sum has a NaN compensation
-            np.add(acc, comp, out=acc, where=np.isfinite(acc))
-            bias_target[...] = acc.reshape(bias_target.shape)
-        return
-    grad_x = targets[0]  # short periods: a second pass, over grad_x
-    sum_param_grad(
-        lambda index, scratch: grad_x[index], inputs[-1].shape, bias_target, bias_aliased,
-        PIECE,
-    )
 
 
 def _run_pieces(

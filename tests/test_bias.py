@@ -203,22 +203,34 @@ def test_partly_overlapping_out_goes_through_a_temporary() -> None:
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("name", ["sigmoid", "softplus", "tanh"])
-def test_flat_pieces_sum_the_bias_gradient_piece_by_piece(name, dtype, backend, monkeypatch):
-    """Contiguous data and a per-feature bias take the flat way (one bias tile, flat
-    pieces of whole rows, the bias gradient summed per piece): small pieces here so
-    that there are many, rows of 70 (>= ROW_SUM_MIN) so that add_rows sums them."""
-    monkeypatch.setattr(_bias, "FUSED_PIECE", 100)
+@pytest.mark.parametrize("bias_shape", [(700,), (), (3, 700)])
+def test_flat_driver_chunks_and_threads(name, dtype, bias_shape, backend) -> None:
+    """Contiguous data with a bias over the trailing axes take the backend's flat way
+    (the C backend: fa_periodic.h, chunks of whole periods, one bias tile, the bias
+    gradient summed per chunk): 210,000 elements are several chunks; the results are
+    the plain ones at z bit for bit, the bias gradient within the sum's bound, and
+    neither depends on the thread count."""
     spec = fa._registry.lookup(name)
     f = fa.activations()[name]
-    x, b, g = _data(spec, dtype, shape=(50, 70), bias_shape=(70,))
+    x, b, g = _data(spec, dtype, shape=(100, 3, 700), bias_shape=bias_shape)
     z = _z(x, b)
-    np.testing.assert_array_equal(f(x, bias=b, backend=backend), f(z, backend=backend))
-    gx, gb = f.backward(g, x, bias=b, backend=backend)
+    before = fa.get_num_threads()
+    try:
+        runs = []
+        for threads in (1, 2):
+            fa.set_num_threads(threads)
+            runs.append((f(x, bias=b, backend=backend),
+                         *f.backward(g, x, bias=b, backend=backend)))
+    finally:
+        fa.set_num_threads(before)
+    for got, want in zip(runs[0], runs[1], strict=True):
+        np.testing.assert_array_equal(got, want)
+    y, gx, gb = runs[0]
+    np.testing.assert_array_equal(y, f(z, backend=backend))
     want = f.backward(g, z, backend=backend)
     np.testing.assert_array_equal(gx, want)
     _check_bias_grad(gb, want.astype(np.float64), b.shape, dtype)
     if spec.y_backward is True:
-        y = f(z, backend=backend)
         gy, gyb = f.backward(g, y=y, bias=b, backend=backend)
         np.testing.assert_array_equal(gy, f.backward(g, y=y, backend=backend))
         _check_bias_grad(gyb, gy.astype(np.float64), b.shape, dtype)

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from fastact import _formulas, _threads
-from fastact._backends._shared import c_order_pieces, param_values, real_params, sum_param_grad
+from fastact._backends._shared import (
+    c_order_pieces,
+    kernel_name,
+    param_values,
+    real_params,
+    sum_param_grad,
+)
 from fastact._backends.base import Kernel
 from fastact._kernels import _rows, _ufuncs
 from fastact._registry import lookup
@@ -80,7 +86,37 @@ def variant_free(activation: str) -> bool:
     return activation not in _formulas.VARIANT_PARAMS
 
 
+def _flat_bias_kernel(activation: str, method: str) -> Kernel | None:
+    """``{method}_bias_flat`` for fastact._bias: the fused kernel (for the backward from
+    y the plain one: the bias only shapes its gradient) over flat C-contiguous arrays
+    with the bias's period given once, in one call of fa_periodic.h's driver (chunks of
+    whole periods on the pool, one bias tile in cache, the bias gradient summed per
+    chunk while grad_x is in cache)."""
+    base = method.removesuffix("_bias_flat")
+    kernel = base if base == "backward_y" else f"{base}_bias"
+    name_of = kernel_name(activation, kernel, _ufuncs.UFUNCS)
+    if name_of is None:
+        return None
+    names = real_params(activation)
+    bias_arg = -1 if base == "backward_y" else (2 if base == "backward_x" else 1)
+
+    def flat(
+        inputs: list[np.ndarray], bias: np.ndarray, outs: list[np.ndarray],
+        bias_grad: np.ndarray | None, **p: Any,
+    ) -> None:
+        arrays = list(inputs)
+        if bias_arg >= 0:
+            arrays.append(bias)
+        values = tuple(param_values(names, p))
+        _ufuncs.run_periodic(name_of(p), tuple(arrays), bias_arg, bias.size, values,
+                             tuple(outs), bias_grad)
+
+    return flat
+
+
 def _elementwise_kernel(activation: str, method: str) -> Kernel | None:
+    if method.endswith("_bias_flat"):
+        return _flat_bias_kernel(activation, method)
     names = real_params(activation)
     if method.startswith("param_grad:"):
         target = method.partition(":")[2]

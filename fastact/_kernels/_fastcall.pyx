@@ -82,13 +82,10 @@ cdef extern from "fa_bias.h":
                       intptr_t n_bytes) nogil
 
 #: Small bias= calls (fastact._bias) on the fast path: up to this many elements (the
-#: bias tile is one malloc of the input's size; larger calls take fastact._bias's
-#: flat pieces, whose tile is bounded and whose pieces the pool threads).
+#: bias tile is one malloc of the input's size; larger calls take the general path's
+#: driver, fa_periodic.h, whose chunks the pool threads). One chunk of that driver
+#: (FA_PERIODIC_CHUNK) holds all of them, so both paths sum the bias gradient alike.
 cdef intptr_t _BIAS_FAST_MAX = 1 << 16
-#: Periods below which fastact._bias sums the bias gradient another way (its
-#: ROW_SUM_MIN): those calls stay on the general path, so both paths add in the
-#: same order and give the same bits.
-cdef intptr_t _ROW_SUM_MIN = 64
 
 #: Elements from which the loop runs without the GIL (below, releasing and taking
 #: it back costs more than it frees: ~0.1 us against ~0.05 us of relu at 100).
@@ -652,9 +649,9 @@ cdef class Base:
     cdef object _execute_bias(self, Direct d, int method, object grad, object x,
                               object bias, object out, int typenum):
         """The fused loop over x and a tile of the bias (its period repeated to x's
-        size), then for the backward the bias gradient summed from grad_x as
-        fastact._bias sums it (fa_bias.h: same order, same bits); or NotImplemented,
-        with nothing written."""
+        size), then for the backward the bias gradient summed from grad_x as the
+        general path's driver sums a single chunk (fa_periodic.h, fa_bias.h: same
+        order, same bits); or NotImplemented, with nothing written."""
         cdef cnp.ndarray first = <cnp.ndarray>x, b
         cdef int nx = cnp.PyArray_NDIM(first), nb, i
         cdef intptr_t n = cnp.PyArray_SIZE(first), period, esize, k, j, rows
@@ -679,8 +676,6 @@ cdef class Base:
                 return _NotImplemented
         period = cnp.PyArray_SIZE(b)
         if n == 0 or period == 0 or n > _BIAS_FAST_MAX:
-            return _NotImplemented
-        if backward and period < _ROW_SUM_MIN:
             return _NotImplemented
         # The outputs: checked before anything is written.
         out_b = None

@@ -31,7 +31,6 @@ import os
 
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport intptr_t, uint64_t
-import numpy as np
 
 cdef extern from *:
     """
@@ -291,42 +290,3 @@ def rrelu_uniform(seed, start, double[::1] out not None, int num_threads=1):
     with nogil:
         fa_parallel_for((n + _RRELU_CHUNK - 1) // _RRELU_CHUNK, num_threads, _rrelu_chunk, &job)
 
-
-
-
-
-cdef extern from "fa_bias.h":
-    void fa_add_rows_f32(const float *t, intptr_t rows, intptr_t cols, double *acc) nogil
-    void fa_add_rows_f64(const double *t, intptr_t rows, intptr_t cols, double *acc,
-                         double *comp) nogil
-
-
-def add_rows(terms, double[::1] acc not None, double[::1] comp not None):
-    """``acc`` += ``terms`` (a C-contiguous 2-d float32 or float64 array) summed over
-    its rows, in float64, one row after the other (the order depends only on the
-    shapes: deterministic); float64 terms with a compensation (two-sum: ``acc + comp``
-    is the sum, each addition's rounding error kept in ``comp``), float32 terms
-    converted exactly and added in float64.
-
-    The fused bias's gradient (fastact._bias) sums its cache-resident pieces of grad_x
-    with it, faster than NumPy's ``piece.sum(axis=0, dtype=np.float64)`` on float32,
-    which casts through buffers (fa_bias.h, with the measurements).
-    """
-    cdef const float[:, ::1] t32
-    cdef const double[:, ::1] t64
-    cdef Py_ssize_t rows, cols
-    if terms.ndim != 2:
-        raise ValueError(f"terms must be 2-d, got {terms.ndim} dimensions")
-    rows, cols = terms.shape[0], terms.shape[1]
-    if acc.shape[0] != cols or comp.shape[0] != cols:
-        raise ValueError(f"acc and comp must have {cols} elements, as terms has columns")
-    if rows == 0 or cols == 0:
-        return
-    if terms.dtype == np.float32:
-        t32 = terms
-        with nogil:
-            fa_add_rows_f32(&t32[0, 0], rows, cols, &acc[0])
-    else:
-        t64 = terms
-        with nogil:
-            fa_add_rows_f64(&t64[0, 0], rows, cols, &acc[0], &comp[0])

@@ -13,3 +13,12 @@ def get_parallel_min() -> int: ...
 def rrelu_training(
     method: str, seed: int, lower: float, upper: float, *arrays: np.ndarray[Any, Any]
 ) -> None: ...
+def run_periodic(
+    name: str,
+    inputs: tuple[np.ndarray[Any, Any], ...],
+    bias_arg: int,
+    period: int,
+    values: tuple[float, ...],
+    outputs: tuple[np.ndarray[Any, Any], ...],
+    bias_grad: np.ndarray[Any, Any] | None = None,
+) -> None: ...

@@ -185,3 +185,99 @@ def rrelu_training(str method, seed, double lower, double upper, *arrays):
     key = fastact_mix64(<uint64_t>seed)
     with nogil:
         fa_rrelu_training(&loop, ndim, shape, args, strides, key, lower, upper)
+
+
+cdef extern from "fa_periodic.h":
+    int fa_periodic_run(const fa_loop *L, char *const *args, const intptr_t *steps,
+                        intptr_t n, intptr_t period, int bias_arg, const char *bias,
+                        const void *values, int sum_arg, double *total,
+                        double *total_comp) noexcept nogil
+
+
+#: kernel name -> its row in the kernel table
+_INDEX = {fa_kernel_table[i].name.decode("ascii"): i for i in range(FA_KERNEL_COUNT)}
+
+
+def run_periodic(str name, tuple inputs, int bias_arg, Py_ssize_t period, tuple values,
+                 tuple outputs, bias_grad=None):
+    """Kernel ``name`` over flat C-contiguous arrays of n elements in one call, its
+    input ``bias_arg`` given as ``period`` elements that repeat along the others
+    (``fa_periodic.h``: chunks of whole periods on the thread pool, one bias tile);
+    ``bias_arg`` -1: no such input. ``values``: the kernel's real parameters (Python
+    floats). With ``bias_grad`` (an array of ``period`` elements), the rows of the first
+    output (``n / period`` of them) are summed into it, in float64 (compensated for
+    float64) and rounded once. The callers (the Cython backend, for fastact._bias)
+    have checked shapes and dtypes; the checks here guard the memory accesses."""
+    cdef int i, k, nargs, esize, nin
+    cdef const fa_kernel_entry *e
+    cdef fa_loop loop
+    cdef char *args[8]
+    cdef intptr_t steps[8]
+    cdef char params_buf[64]
+    cdef intptr_t n
+    cdef char *bias_data = NULL
+    cdef cnp.ndarray a
+    cdef double[::1] total, total_comp
+    cdef int sum_arg = -1, rc
+    e = &fa_kernel_table[_INDEX[name]]
+    nin = e.nin
+    nargs = e.nin + e.nparams + e.nout
+    if len(inputs) != nin or len(values) != e.nparams or len(outputs) != e.nout:
+        raise ValueError(f"run_periodic({name!r}): {nin} inputs, {e.nparams} values and "
+                         f"{e.nout} outputs")
+    first = outputs[0]
+    dtype = first.dtype
+    if dtype == np.float32:
+        esize = 4
+        loop.scalar_params, loop.array_params = e.f32_scalar, e.f32_array
+    elif dtype == np.float64:
+        esize = 8
+        loop.scalar_params, loop.array_params = e.f64_scalar, e.f64_array
+    else:
+        raise TypeError(f"run_periodic: float32 or float64 arrays, got {dtype}")
+    loop.nin, loop.nparams, loop.nout, loop.esize = nin, e.nparams, e.nout, esize
+    n = first.size
+    if period < 1 or n % period:
+        raise ValueError(f"run_periodic: {n} elements are not whole periods of {period}")
+    for k, array in enumerate((*inputs, *outputs)):
+        a = array
+        expected = period if k == bias_arg else n
+        if a.dtype != dtype or not a.flags.c_contiguous or a.size != expected:
+            raise ValueError(f"run_periodic: operand {k} must be C-contiguous {dtype} "
+                             f"of {expected} elements")
+        if k >= nin and not a.flags.writeable:
+            raise ValueError(f"run_periodic: output {k - nin} is read-only")
+        slot = k if k < nin else k + e.nparams
+        args[slot] = <char *>cnp.PyArray_DATA(a)
+        steps[slot] = esize
+        if k == bias_arg:
+            bias_data = args[slot]
+    for k in range(e.nparams):
+        if esize == 4:
+            (<float *>params_buf)[k] = <float>(<double>values[k])
+        else:
+            (<double *>params_buf)[k] = <double>values[k]
+        args[nin + k] = params_buf + k * esize
+        steps[nin + k] = 0
+    if bias_grad is not None:
+        if bias_grad.dtype != dtype or bias_grad.size != period or not bias_grad.flags.writeable:
+            raise ValueError(f"run_periodic: bias_grad must be writeable {dtype} of {period}")
+        sum_arg = nin + e.nparams
+        total = np.empty(period)
+        total_comp = np.empty(period)
+    if n == 0:
+        if bias_grad is not None:
+            bias_grad[...] = 0
+        return
+    with nogil:
+        rc = fa_periodic_run(&loop, args, steps, n, period, bias_arg, bias_data,
+                             params_buf, sum_arg,
+                             &total[0] if sum_arg >= 0 else NULL,
+                             &total_comp[0] if sum_arg >= 0 else NULL)
+    if rc != 0:
+        raise MemoryError("fastact: the bias tile or the bias gradient's accumulators")
+    if bias_grad is not None:
+        t = np.asarray(total)
+        with np.errstate(all="ignore"):  # an infinite sum has a NaN compensation
+            np.add(t, np.asarray(total_comp), out=t, where=np.isfinite(t))
+            bias_grad.reshape(-1)[...] = t
