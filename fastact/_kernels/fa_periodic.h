@@ -56,6 +56,10 @@ static void fa_periodic_chunk(void *ctx, intptr_t chunk) {
     fa_run_blocks(L, args, j->steps, count, 0, (count + FA_BLOCK - 1) / FA_BLOCK, j->scalar,
                   j->values);
     if (j->sum_arg >= 0) {
+        /* The chunk's rows of the output, still in L2; ~0.2 ns/element here
+         * (measured at 1e5-1e7 float32 with a 1000-element bias, one thread), about
+         * a pass through memory: the price of a float64 sum. Summing sub-pieces of
+         * 16K elements right after each was computed measured no faster. */
         double *acc = j->acc + chunk * j->period;
         if (L->esize == 4) {
             fa_add_rows_f32((const float *)args[j->sum_arg], count / j->period, j->period, acc);
@@ -125,16 +129,18 @@ static int fa_periodic_run(const fa_loop *L, char *const *args, const intptr_t *
     const int threads = n >= fa_parallel_min ? fa_num_threads : 1;
     fa_parallel_for(nchunks, threads, fa_periodic_chunk, &job); /* chunks cannot fail */
     if (sum_arg >= 0) {
-        /* The chunks' sums in chunk order: the first as it is, then a two-sum. */
-        for (intptr_t j = 0; j < period; j++) {
-            double s = job.acc[j], e = job.comp[j];
-            for (intptr_t c = 1; c < nchunks; c++) {
-                const double a = job.acc[c * period + j], t = s + a, bb = t - s;
-                e += (s - (t - bb)) + (a - bb) + job.comp[c * period + j];
-                s = t;
+        /* The chunks' sums in chunk order: the first as it is, then a two-sum; chunk
+         * by chunk, so that the accumulators are read in order (column by column, one
+         * cache miss per element: +3 ms at 1e7 float32 with a 1000-element bias). */
+        memcpy(total, job.acc, (size_t)period * sizeof(double));
+        memcpy(total_comp, job.comp, (size_t)period * sizeof(double));
+        for (intptr_t c = 1; c < nchunks; c++) {
+            const double *acc = job.acc + c * period, *comp = job.comp + c * period;
+            for (intptr_t j = 0; j < period; j++) {
+                const double s = total[j], a = acc[j], t = s + a, bb = t - s;
+                total_comp[j] += (s - (t - bb)) + (a - bb) + comp[j];
+                total[j] = t;
             }
-            total[j] = s;
-            total_comp[j] = e;
         }
     }
     fa_fp_restore(&fp);
