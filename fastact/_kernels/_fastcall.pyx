@@ -272,6 +272,34 @@ cdef inline bint _exact(object a, int typenum):
     )
 
 
+cdef inline intptr_t _input_args(char **args, intptr_t *steps, object grad,
+                                 cnp.ndarray first, intptr_t esize):
+    """A loop's leading arguments: grad (if any), then the main input, contiguous;
+    returns how many."""
+    cdef intptr_t k = 0
+    if grad is not None:
+        args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>grad)
+        steps[k] = esize
+        k += 1
+    args[k] = <char *>cnp.PyArray_DATA(first)
+    steps[k] = esize
+    return k + 1
+
+
+cdef inline intptr_t _param_out_args(char **args, intptr_t *steps, intptr_t k,
+                                     void *values, int nparams, intptr_t esize, object out):
+    """After the inputs: the parameters as broadcast values (step 0), then ``out``;
+    returns the argument count."""
+    cdef int j
+    for j in range(nparams):
+        args[k] = <char *>values + j * esize
+        steps[k] = 0
+        k += 1
+    args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+    steps[k] = esize
+    return k + 1
+
+
 cdef inline object _flat(object a):
     """The 1-D view of a C-contiguous array."""
     return cnp.PyArray_Ravel(<cnp.ndarray>a, cnp.NPY_CORDER)
@@ -492,6 +520,20 @@ cdef class Base:
             backend = _current_backend()
         elif type(backend) is not _str:
             return None
+        plan = self._cached_plan(method, typenum, ndim, backend, params)
+        if plan is None:
+            return None
+        fast = plan.fast
+        if fast is None:
+            fast = _make_direct(plan, typenum)
+            plan.fast = fast
+        return fast
+
+    cdef inline object _cached_plan(self, int method, int typenum, int ndim, object backend,
+                                    dict params):
+        """The plan the general path cached for this call (fastact._validate.plan's
+        key; ``backend`` a name), or None."""
+        cdef PyObject *found
         pkey = _param_key(params)
         if pkey is None:
             return None
@@ -501,12 +543,7 @@ cdef class Base:
         found = PyDict_GetItem(_dispatch._selected, key)
         if found == NULL:
             return None
-        plan = <object>found
-        fast = plan.fast
-        if fast is None:
-            fast = _make_direct(plan, typenum)
-            plan.fast = fast
-        return fast
+        return <object>found
 
     cdef object _fast(self, int method, object grad, object x, object out, object backend,
                       dict params):
@@ -615,8 +652,7 @@ cdef class Base:
         NotImplemented (the general path, which makes that plan, takes the rest)."""
         cdef int typenum = _typenum_of(grad, x)
         cdef Py_ssize_t i
-        cdef PyObject *found
-        if typenum < 0 or bias is None or self._axis_kind_of() :
+        if typenum < 0 or bias is None or self._axis_kind_of():
             return _NotImplemented
         if backend is None:
             backend = _current_backend()
@@ -626,14 +662,9 @@ cdef class Base:
         for i in range(nkw):
             if i != kw.out_at and i != kw.backend_at and i != kw.y_at and i != kw.bias_at:
                 params[(<tuple><object>kwnames)[i]] = <object>kwv[i]
-        pkey = _param_key(params)
-        if pkey is None:
+        plan = self._cached_plan(method, typenum, -1, backend, params)
+        if plan is None:
             return _NotImplemented
-        key = ("plan", self._name, _METHODS[method], typenum, -1, backend, pkey)
-        found = PyDict_GetItem(_dispatch._selected, key)
-        if found == NULL:
-            return _NotImplemented
-        plan = <object>found
         fast = plan.fast_bias
         if fast is None:
             fast = _make_bias_direct(plan, typenum)
@@ -712,25 +743,12 @@ cdef class Base:
         if backward and out_b is None:
             out_b = cnp.PyArray_EMPTY(nb, cnp.PyArray_DIMS(b), typenum, 0)
         values = <void *>d.values_f32 if typenum == cnp.NPY_FLOAT32 else <void *>d.values_f64
-        k = 0
-        if grad is not None:
-            args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>grad)
-            steps[k] = esize
-            k += 1
-        args[k] = <char *>cnp.PyArray_DATA(first)
-        steps[k] = esize
-        k += 1
+        k = _input_args(args, steps, grad, first, esize)
         if method != BACKWARD_Y:
             args[k] = bias_data
             steps[k] = esize
             k += 1
-        for j in range(d.nparams):
-            args[k] = <char *>values + j * esize
-            steps[k] = 0
-            k += 1
-        args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
-        steps[k] = esize
-        k += 1
+        k = _param_out_args(args, steps, k, values, d.nparams, esize, out)
         if k != d.nin + d.nparams + d.nout or d.nout != 1:
             PyMem_RawFree(tile)
             return _NotImplemented
@@ -809,25 +827,12 @@ cdef class Base:
         esize = 4 if typenum == cnp.NPY_FLOAT32 else 8
         values = <void *>d.values_f32 if typenum == cnp.NPY_FLOAT32 else <void *>d.values_f64
         n = cnp.PyArray_SIZE(first)
-        k = 0
-        if grad is not None:
-            args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>grad)
-            steps[k] = esize
-            k += 1
-        args[k] = <char *>cnp.PyArray_DATA(first)
-        steps[k] = esize
-        k += 1
+        k = _input_args(args, steps, grad, first, esize)
         if d.rows:
             return self._rows(d, args, k, first, out, n, esize)
         if k != d.nin:
             return _NotImplemented
-        for nargs in range(d.nparams):
-            args[k] = <char *>values + nargs * esize
-            steps[k] = 0
-            k += 1
-        args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
-        steps[k] = esize
-        k += 1
+        k = _param_out_args(args, steps, k, values, d.nparams, esize, out)
         if out2 is not None:
             args[k] = <char *>cnp.PyArray_DATA(<cnp.ndarray>out2)
             steps[k] = esize

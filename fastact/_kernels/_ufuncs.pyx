@@ -125,6 +125,18 @@ def get_parallel_min():
     return fa_parallel_min
 
 
+cdef int _loop_of(const fa_kernel_entry *e, object dtype, fa_loop *loop, str who) except -1:
+    """Fill ``loop`` with kernel ``e``'s block functions for ``dtype``; its size."""
+    if dtype == np.float32:
+        loop.scalar_params, loop.array_params, loop.esize = e.f32_scalar, e.f32_array, 4
+    elif dtype == np.float64:
+        loop.scalar_params, loop.array_params, loop.esize = e.f64_scalar, e.f64_array, 8
+    else:
+        raise TypeError(f"{who}: float32 or float64 arrays, got {dtype}")
+    loop.nin, loop.nparams, loop.nout = e.nin, e.nparams, e.nout
+    return loop.esize
+
+
 def rrelu_training(str method, seed, double lower, double upper, *arrays):
     """rrelu in training mode: prelu's kernel with slope_i = lower + (upper - lower) u_i.
 
@@ -154,15 +166,7 @@ def rrelu_training(str method, seed, double lower, double upper, *arrays):
         raise ValueError(f"rrelu_training({method!r}) takes {nargs - e.nparams} arrays")
     first = arrays[0]
     dtype = first.dtype
-    if dtype == np.float32:
-        esize = 4
-        loop.scalar_params, loop.array_params = e.f32_scalar, e.f32_array
-    elif dtype == np.float64:
-        esize = 8
-        loop.scalar_params, loop.array_params = e.f64_scalar, e.f64_array
-    else:
-        raise TypeError(f"rrelu_training: float32 or float64 arrays, got {dtype}")
-    loop.nin, loop.nparams, loop.nout, loop.esize = nin, e.nparams, e.nout, esize
+    esize = _loop_of(e, dtype, &loop, "rrelu_training")
     ndim = first.ndim
     if ndim > 32:
         raise ValueError("rrelu_training: at most 32 dimensions")
@@ -227,15 +231,7 @@ def run_periodic(str name, tuple inputs, int bias_arg, Py_ssize_t period, tuple 
                          f"{e.nout} outputs")
     first = outputs[0]
     dtype = first.dtype
-    if dtype == np.float32:
-        esize = 4
-        loop.scalar_params, loop.array_params = e.f32_scalar, e.f32_array
-    elif dtype == np.float64:
-        esize = 8
-        loop.scalar_params, loop.array_params = e.f64_scalar, e.f64_array
-    else:
-        raise TypeError(f"run_periodic: float32 or float64 arrays, got {dtype}")
-    loop.nin, loop.nparams, loop.nout, loop.esize = nin, e.nparams, e.nout, esize
+    esize = _loop_of(e, dtype, &loop, "run_periodic")
     n = first.size
     if period < 1 or n % period:
         raise ValueError(f"run_periodic: {n} elements are not whole periods of {period}")
