@@ -268,3 +268,53 @@ class Ratios:
         return ratios[tuple(key)][1]
 
     track_copy_fraction.unit = "fraction of np.copyto bandwidth"  # type: ignore[attr-defined]
+
+
+class FusedBias:
+    """``f(x, bias=b)`` and ``f.backward(g, x, bias=b)`` (grad_x and the bias
+    gradient) against the unfused forms the frameworks use (``np.add`` then ``f`` in
+    place; ``np.add``, backward, ``sum(0)``), and a copy of x: a (size / 1000, 1000)
+    float array with a (1000,) bias, fastact's default backend. The calls are those
+    of ``fastact bench --frameworks`` (``fastact.bench.frameworks.bias_cases``)."""
+
+    params: ClassVar[list] = [
+        [a for a in ELEMENTWISE if a in ("sigmoid", "relu", "gelu", "silu")] or ["relu"],
+        DTYPES, SIZES,
+    ]
+    param_names: ClassVar[list] = ["activation", "dtype", "size"]
+    version = "fastact-bias-1"
+    repeat = (3, 10, 10.0)
+    rounds = 1
+    timeout = 300.0
+
+    def setup(self, activation: str, dtype: str, size: int) -> None:
+        import numpy as np
+
+        try:
+            from fastact.bench.frameworks import bias_cases
+        except ImportError:  # a commit from before the fused bias
+            raise NotImplementedError("no fused bias at this commit") from None
+        rng = np.random.default_rng(0)
+        shape = (max(1, size // 1000), 1000)
+        x = (rng.standard_normal(shape) * 3).astype(dtype)
+        b = rng.standard_normal(1000).astype(dtype)
+        g = rng.standard_normal(shape).astype(dtype)
+        y, t, gb = np.empty_like(x), np.empty_like(x), np.empty_like(b)
+        self.cases = bias_cases(fa.activations()[activation], x, b, g, y, t, gb)
+        for call in self.cases.values():
+            call()  # warm: numba compiles, pages are touched
+
+    def time_copy(self, *params: Any) -> None:
+        self.cases["copy"]()
+
+    def time_fused(self, *params: Any) -> None:
+        self.cases["fused"]()
+
+    def time_two_pass(self, *params: Any) -> None:
+        self.cases["two_pass"]()
+
+    def time_backward_fused(self, *params: Any) -> None:
+        self.cases["backward_fused"]()
+
+    def time_backward_three_pass(self, *params: Any) -> None:
+        self.cases["backward_three_pass"]()

@@ -35,7 +35,7 @@ import numpy as np
 
 import fastact as fa
 
-__all__ = ["fused_bias", "main", "sklearn_fits", "thinc_ops"]
+__all__ = ["bias_cases", "fused_bias", "main", "sklearn_fits", "thinc_ops"]
 
 _SK_ACTIVATIONS = ("relu", "tanh", "logistic")
 
@@ -167,10 +167,13 @@ def thinc_ops(
 BIAS_ACTIVATIONS = ("relu", "sigmoid", "tanh", "gelu", "silu")
 
 
-def _bias_cases(
+def bias_cases(
     f: Any, x: np.ndarray, b: np.ndarray, g: np.ndarray, y: np.ndarray, t: np.ndarray,
     gb: np.ndarray,
 ) -> dict[str, Callable[[], Any]]:
+    """The timed calls of the fused-bias measurement (also asv's FusedBias): a copy of
+    x, the fused forward and backward of ``f`` and their unfused forms; ``y``, ``t``
+    (x's shape) and ``gb`` (b's) are the outputs they write."""
     return {
         "copy": lambda: np.copyto(y, x),
         "fused": lambda: f(x, bias=b, out=y),
@@ -200,7 +203,7 @@ def fused_bias(
     rows = []
     for name in names:
         f = fa.activations()[name]
-        cases = _bias_cases(f, x, b, g, y, t, gb)
+        cases = bias_cases(f, x, b, g, y, t, gb)
         samples: dict[str, list[float]] = {k: [] for k in cases}
         for _ in range(3):  # alternate the sides
             for key, fn in cases.items():
