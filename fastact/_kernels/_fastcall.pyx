@@ -730,18 +730,31 @@ cdef class Base:
             for other in (x, grad, bias, out):
                 if other is not None and not _disjoint(<cnp.ndarray>out_b, <cnp.ndarray>other):
                     return _NotImplemented
+        # Everything allocated before anything is written; a raw allocation that
+        # fails hands the call to the general path (which raises MemoryError, if it
+        # must, before writing).
+        if out is None:
+            out = cnp.PyArray_EMPTY(nx, cnp.PyArray_DIMS(first), typenum, 0)
+        if backward and out_b is None:
+            out_b = cnp.PyArray_EMPTY(nb, cnp.PyArray_DIMS(b), typenum, 0)
+        acc = comp = NULL
+        if backward:
+            acc = <double *>PyMem_RawCalloc(period, sizeof(double))
+            comp = <double *>PyMem_RawCalloc(period, sizeof(double))
+            if acc == NULL or comp == NULL:
+                PyMem_RawFree(acc)
+                PyMem_RawFree(comp)
+                return _NotImplemented
         esize = 4 if typenum == cnp.NPY_FLOAT32 else 8
         bias_data = <char *>cnp.PyArray_DATA(b)
         if method != BACKWARD_Y and period != n:
             tile = <char *>PyMem_RawMalloc(n * esize)
             if tile == NULL:
-                return _NotImplemented  # the general path (bounded pieces) takes it
+                PyMem_RawFree(acc)
+                PyMem_RawFree(comp)
+                return _NotImplemented
             fa_fill_tile(tile, bias_data, period * esize, n * esize)
             bias_data = tile
-        if out is None:
-            out = cnp.PyArray_EMPTY(nx, cnp.PyArray_DIMS(first), typenum, 0)
-        if backward and out_b is None:
-            out_b = cnp.PyArray_EMPTY(nb, cnp.PyArray_DIMS(b), typenum, 0)
         values = <void *>d.values_f32 if typenum == cnp.NPY_FLOAT32 else <void *>d.values_f64
         k = _input_args(args, steps, grad, first, esize)
         if method != BACKWARD_Y:
@@ -751,6 +764,8 @@ cdef class Base:
         k = _param_out_args(args, steps, k, values, d.nparams, esize, out)
         if k != d.nin + d.nparams + d.nout or d.nout != 1:
             PyMem_RawFree(tile)
+            PyMem_RawFree(acc)
+            PyMem_RawFree(comp)
             return _NotImplemented
         dims[0] = n
         if n >= _NOGIL_MIN:
@@ -761,12 +776,6 @@ cdef class Base:
         PyMem_RawFree(tile)
         if not backward:
             return out
-        acc = <double *>PyMem_RawCalloc(period, sizeof(double))
-        comp = <double *>PyMem_RawCalloc(period, sizeof(double))
-        if acc == NULL or comp == NULL:
-            PyMem_RawFree(acc)
-            PyMem_RawFree(comp)
-            raise MemoryError("fastact: the bias gradient's accumulators")
         rows = n // period
         if typenum == cnp.NPY_FLOAT32:
             fa_add_rows_f32(<const float *>cnp.PyArray_DATA(<cnp.ndarray>out), rows, period, acc)
