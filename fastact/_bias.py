@@ -36,7 +36,6 @@ accumulators (two float64 per bias element and chunk: 1/16 of x's bytes for floa
 with a 1000-element bias); the pieces' scratch of PIECE elements.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -55,7 +54,6 @@ __all__ = ["PIECE", "run"]
 #: cost (slicing, one np.add and one kernel call, ~5 us) stays below 10 % of a
 #: piece's time for relu (the cheapest kernel, ~0.15 ns/element in cache).
 PIECE = 1 << 16
-
 
 
 def _piece_params(params: Mapping[str, Any], shape: tuple[int, ...], index: tuple) -> dict:

@@ -45,11 +45,10 @@ cimport numpy as cnp
 from cpython.contextvars cimport get_value
 from cpython.dict cimport PyDict_GetItem
 from cpython.object cimport PyObject
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 from libc.math cimport copysign
 from libc.stdint cimport intptr_t
 from libc.string cimport memcmp, memcpy
-from libc.math cimport isfinite
-from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 
 import numpy as np
 
@@ -80,6 +79,8 @@ cdef extern from "fa_bias.h":
                          double *comp) nogil
     void fa_fill_tile(char *tile, const char *bias, intptr_t period_bytes,
                       intptr_t n_bytes) nogil
+    void fa_store_sums(const double *acc, const double *comp, intptr_t n, void *out,
+                       int esize) nogil
 
 #: Small bias= calls (fastact._bias) on the fast path: up to this many elements (the
 #: bias tile is one malloc of the input's size; larger calls take the general path's
@@ -138,13 +139,14 @@ cdef class Direct:
         return f"<fastact fast path {self.keep!r} {self.kernel!r}>"
 
 
-cdef object _make_direct(object plan, int typenum):
-    """The Direct of ``plan``, or False when the fast path does not serve it."""
+cdef object _make_direct(object plan, int typenum, object kernel_method=None):
+    """The Direct of ``plan``, or False when the fast path does not serve it; with
+    ``kernel_method``, of that kernel of the plan's activation (its fused-bias one)."""
     cdef Direct d = Direct()
     cdef cnp.ufunc uf
     cdef int k
     spec = plan.spec
-    method = plan.method
+    method = plan.method if kernel_method is None else kernel_method
     params = plan.params
     if method == "backward_x" and spec.param_grads:
         return False
@@ -227,17 +229,6 @@ cdef object _make_direct(object plan, int typenum):
     return d
 
 
-class _BiasKernelPlan:
-    """What _make_direct reads of a plan, for the fused-bias kernel of its method."""
-
-    def __init__(self, plan):
-        self.spec = plan.spec
-        self.method = f"{plan.method}_bias"
-        self.params = plan.params
-        self.backend = plan.backend
-        self.kernels = None
-
-
 cdef object _make_bias_direct(object plan, int typenum):
     """The Direct of the fused-bias loop of ``plan``'s method (for the backward from
     y, the plain loop: the bias only shapes its gradient), or False."""
@@ -255,7 +246,7 @@ cdef object _make_bias_direct(object plan, int typenum):
         return fast
     if method not in ("forward", "derivative", "backward_x"):
         return False
-    return _make_direct(_BiasKernelPlan(plan), typenum)
+    return _make_direct(plan, typenum, f"{method}_bias")
 
 
 cdef inline bint _exact(object a, int typenum):
@@ -694,7 +685,6 @@ cdef class Base:
         cdef char *bias_data
         cdef double *acc
         cdef double *comp
-        cdef double total
         cdef void *values
         if d.kernel is not None or d.rows or not _exact(bias, typenum):
             return _NotImplemented
@@ -782,14 +772,7 @@ cdef class Base:
         else:
             fa_add_rows_f64(<const double *>cnp.PyArray_DATA(<cnp.ndarray>out), rows, period,
                             acc, comp)
-        for j in range(period):
-            total = acc[j]
-            if isfinite(total):  # an infinite sum has a NaN compensation: keep the sum
-                total = total + comp[j]
-            if typenum == cnp.NPY_FLOAT32:
-                (<float *>cnp.PyArray_DATA(<cnp.ndarray>out_b))[j] = <float>total
-            else:
-                (<double *>cnp.PyArray_DATA(<cnp.ndarray>out_b))[j] = total
+        fa_store_sums(acc, comp, period, cnp.PyArray_DATA(<cnp.ndarray>out_b), esize)
         PyMem_RawFree(acc)
         PyMem_RawFree(comp)
         return (out, out_b)

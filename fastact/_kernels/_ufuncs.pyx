@@ -194,8 +194,7 @@ def rrelu_training(str method, seed, double lower, double upper, *arrays):
 cdef extern from "fa_periodic.h":
     int fa_periodic_run(const fa_loop *L, char *const *args, const intptr_t *steps,
                         intptr_t n, intptr_t period, int bias_arg, const char *bias,
-                        const void *values, int sum_arg, double *total,
-                        double *total_comp) noexcept nogil
+                        const void *values, int sum_arg, void *sums) noexcept nogil
 
 
 #: kernel name -> its row in the kernel table
@@ -208,9 +207,9 @@ def run_periodic(str name, tuple inputs, int bias_arg, Py_ssize_t period, tuple 
     input ``bias_arg`` given as ``period`` elements that repeat along the others
     (``fa_periodic.h``: chunks of whole periods on the thread pool, one bias tile);
     ``bias_arg`` -1: no such input. ``values``: the kernel's real parameters (Python
-    floats). With ``bias_grad`` (an array of ``period`` elements), the rows of the first
-    output (``n / period`` of them) are summed into it, in float64 (compensated for
-    float64) and rounded once. The callers (the Cython backend, for fastact._bias)
+    floats). With ``bias_grad`` (a C-contiguous array of ``period`` elements), the rows
+    of the first output (``n / period`` of them) are summed into it, in float64
+    (compensated for float64) and rounded once. The callers (the Cython backend, for fastact._bias)
     have checked shapes and dtypes; the checks here guard the memory accesses."""
     cdef int i, k, nargs, esize, nin
     cdef const fa_kernel_entry *e
@@ -220,8 +219,8 @@ def run_periodic(str name, tuple inputs, int bias_arg, Py_ssize_t period, tuple 
     cdef char params_buf[64]
     cdef intptr_t n
     cdef char *bias_data = NULL
+    cdef void *sums = NULL
     cdef cnp.ndarray a
-    cdef double[::1] total, total_comp
     cdef int sum_arg = -1, rc
     e = &fa_kernel_table[_INDEX[name]]
     nin = e.nin
@@ -256,24 +255,19 @@ def run_periodic(str name, tuple inputs, int bias_arg, Py_ssize_t period, tuple 
         args[nin + k] = params_buf + k * esize
         steps[nin + k] = 0
     if bias_grad is not None:
-        if bias_grad.dtype != dtype or bias_grad.size != period or not bias_grad.flags.writeable:
-            raise ValueError(f"run_periodic: bias_grad must be writeable {dtype} of {period}")
+        a = bias_grad
+        if (a.dtype != dtype or a.size != period or not a.flags.writeable
+                or not a.flags.c_contiguous):
+            raise ValueError(f"run_periodic: bias_grad must be writeable C-contiguous "
+                             f"{dtype} of {period}")
         sum_arg = nin + e.nparams
-        total = np.empty(period)
-        total_comp = np.empty(period)
+        sums = cnp.PyArray_DATA(a)
     if n == 0:
         if bias_grad is not None:
             bias_grad[...] = 0
         return
     with nogil:
         rc = fa_periodic_run(&loop, args, steps, n, period, bias_arg, bias_data,
-                             params_buf, sum_arg,
-                             &total[0] if sum_arg >= 0 else NULL,
-                             &total_comp[0] if sum_arg >= 0 else NULL)
+                             params_buf, sum_arg, sums)
     if rc != 0:
         raise MemoryError("fastact: the bias tile or the bias gradient's accumulators")
-    if bias_grad is not None:
-        t = np.asarray(total)
-        with np.errstate(all="ignore"):  # an infinite sum has a NaN compensation
-            np.add(t, np.asarray(total_comp), out=t, where=np.isfinite(t))
-            bias_grad.reshape(-1)[...] = t

@@ -1,5 +1,6 @@
-/* The fused bias's helpers shared by _runtime.pyx (fastact/_bias.py's flat pieces)
- * and _fastcall.pyx (the compiled fast path of small bias= calls), hand-written.
+/* The fused bias's helpers shared by fa_periodic.h (the general path's driver, in
+ * _ufuncs.pyx) and _fastcall.pyx (the compiled fast path of small bias= calls), so
+ * that both sum and store the bias gradient alike; hand-written.
  *
  * fa_add_rows_*: acc (+ comp) += the rows of a (rows, cols) C-contiguous block,
  * in float64, one row after the other, so the order of the additions depends only
@@ -13,6 +14,7 @@
 #ifndef FA_BIAS_H
 #define FA_BIAS_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -40,6 +42,17 @@ FA_BIAS_CLONES static void fa_add_rows_f64(const double *restrict t, intptr_t ro
             comp[j] += (a - (s - bb)) + (x - bb);
             acc[j] = s;
         }
+    }
+}
+
+/* The sums acc + comp (comp left out where acc is infinite: its compensation is NaN
+ * there) rounded once into out, float32 (esize 4) or float64. */
+static void fa_store_sums(const double *acc, const double *comp, intptr_t n, void *out,
+                          int esize) {
+    for (intptr_t j = 0; j < n; j++) {
+        const double total = isfinite(acc[j]) ? acc[j] + comp[j] : acc[j];
+        if (esize == 4) ((float *)out)[j] = (float)total;
+        else ((double *)out)[j] = total;
     }
 }
 

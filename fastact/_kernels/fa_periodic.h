@@ -72,14 +72,12 @@ static void fa_periodic_chunk(void *ctx, intptr_t chunk) {
 
 /* The loop L over n elements (args and steps as a ufunc loop's; contiguous operands;
  * parameters, if any, as the scalar values `values`), operand bias_arg repeating with
- * `period` elements taken from `bias`; with sum_arg >= 0, `total` (period doubles)
- * receives the sum of that output's rows, and `total_comp` its compensation (float64).
- * Returns 0, or -1 when memory for the tile or the accumulators is lacking (nothing
- * written). */
+ * `period` elements taken from `bias`; with sum_arg >= 0, `sums` (period elements of
+ * L's dtype) receives the sum of that output's rows (fa_store_sums). Returns 0, or -1
+ * when memory for the tile or the accumulators is lacking (nothing written). */
 static int fa_periodic_run(const fa_loop *L, char *const *args, const intptr_t *steps,
                            intptr_t n, intptr_t period, int bias_arg, const char *bias,
-                           const void *values, int sum_arg, double *total,
-                           double *total_comp) {
+                           const void *values, int sum_arg, void *sums) {
     fa_periodic_job job;
     const int nargs = L->nin + L->nparams + L->nout;
     const int esize = L->esize;
@@ -129,11 +127,11 @@ static int fa_periodic_run(const fa_loop *L, char *const *args, const intptr_t *
     const int threads = n >= fa_parallel_min ? fa_num_threads : 1;
     fa_parallel_for(nchunks, threads, fa_periodic_chunk, &job); /* chunks cannot fail */
     if (sum_arg >= 0) {
-        /* The chunks' sums in chunk order: the first as it is, then a two-sum; chunk
-         * by chunk, so that the accumulators are read in order (column by column, one
-         * cache miss per element: +3 ms at 1e7 float32 with a 1000-element bias). */
-        memcpy(total, job.acc, (size_t)period * sizeof(double));
-        memcpy(total_comp, job.comp, (size_t)period * sizeof(double));
+        /* The chunks' sums in chunk order, into chunk 0's accumulators: a two-sum;
+         * chunk by chunk, so that the accumulators are read in order (column by
+         * column, one cache miss per element: +3 ms at 1e7 float32 with a
+         * 1000-element bias). */
+        double *total = job.acc, *total_comp = job.comp;
         for (intptr_t c = 1; c < nchunks; c++) {
             const double *acc = job.acc + c * period, *comp = job.comp + c * period;
             for (intptr_t j = 0; j < period; j++) {
@@ -142,6 +140,7 @@ static int fa_periodic_run(const fa_loop *L, char *const *args, const intptr_t *
                 total[j] = t;
             }
         }
+        fa_store_sums(total, total_comp, period, sums, esize);
     }
     fa_fp_restore(&fp);
     free(tile);
