@@ -14,15 +14,18 @@ types, in this order:
   dims, coords, attrs and name. ``axis`` may be a dimension name. glu's result keeps
   the coordinates of the first half along its axis; the Jacobian of an axis function
   gets a new last dimension ``"<dim>_j"`` labelled like x along ``dim``. A
-  DataArray parameter (prelu's weight) broadcasts against x by dimension name.
+  DataArray parameter (prelu's weight) or ``bias=`` broadcasts against x by dimension
+  name, and its gradient is labelled like it.
 * **dask** arrays: the result is a lazy dask array computed blockwise, one fastact
   call per block. Parameters are validated when the graph is built (errors are
   raised then, not at ``compute()``); array parameters are computed then too (they
   are small: per-channel slopes) and sliced per block. The axis functions rechunk
   their axis to one chunk (a softmax row needs all of its elements; the other axes
   keep their chunks); rrelu with ``training=True`` runs as one block, because its
-  slopes hash each element's C-order index in the whole array. prelu's weight
-  gradient is summed per block in the kernel, then across blocks. The backend is
+  slopes hash each element's C-order index in the whole array. ``bias=`` (NumPy or
+  dask, kept lazy) goes blockwise like an array parameter. prelu's weight gradient
+  and the bias gradient are summed per block in the kernel, then across blocks (in
+  float64, rounded once). The backend is
   the one asked for when the graph is built (``use_backend`` holds for the thread
   that builds it, not for dask's workers). ``out=`` is refused: dask arrays are
   immutable.
@@ -84,11 +87,9 @@ def intercept(
         return _device.call(activation, method, arrays, args, params, out, backend)
     data_array = _type_from("xarray", "DataArray")
     if data_array is not None and any(isinstance(v, data_array) for v in values):
-        _refuse_bias(activation, params, "xarray DataArrays")
         return _xarray_call(activation, method, arrays, args, params, out, backend)
     dask_array = _type_from("dask.array.core", "Array")
     if dask_array is not None and any(isinstance(v, dask_array) for v in values):
-        _refuse_bias(activation, params, "dask arrays")
         return _dask_call(activation, method, arrays, args, params, out, backend)
     if any(_has_dlpack(v) for v in values):
         return _dlpack_call(activation, method, arrays, args, params, out, backend)
@@ -251,14 +252,19 @@ def _xarray_call(
     axis = raw.get("axis", -1)
     axis = axis % len(dims) if dims else 0
     results = list(result) if isinstance(result, tuple) else [result]
+    # The results after grad_x of a backward: the parameters' gradients (from x),
+    # then the bias's; each labelled like the DataArray it belongs to.
+    gradients = list(spec.param_grads) if method == "backward_x" else []
+    if raw.get("bias") is not None and method in ("backward_x", "backward_y"):
+        gradients.append("bias")
     outs = list(out) if isinstance(out, tuple | list) else [out]
     outs += [None] * (len(results) - len(outs))
     labelled_results = []
     for i, (value, given) in enumerate(zip(results, outs, strict=True)):
         if isinstance(given, xr.DataArray):
             labelled_results.append(given)
-        elif method == "backward_x" and i > 0:  # a parameter's gradient (prelu's weight)
-            name = spec.param_grads[i - 1]
+        elif gradients and i > 0:
+            name = gradients[i - 1]
             labelled_results.append(_label_param_grad(value, weights.get(name), dims, xr))
         else:
             labelled_results.append(_label(value, template, axis, spec, xr))
@@ -288,7 +294,7 @@ def _param_by_dims(activation: str, name: str, value: Any, dims: Sequence[str]) 
         )
     ordered = value.transpose(*[d for d in dims if d in value.dims])
     shape = tuple(ordered.sizes[d] if d in ordered.dims else 1 for d in dims)
-    return np.reshape(np.asarray(ordered.data), shape)
+    return np.reshape(ordered.data, shape)  # a dask-backed one stays lazy
 
 
 def _label_param_grad(value: Any, weight: Any, dims: Sequence[str], xr: Any) -> Any:
@@ -351,6 +357,8 @@ def _dask_call(
     main_name = _main_name(method)
 
     # Validate everything now, with the messages of the NumPy path.
+    params = dict(params)
+    bias = params.pop("bias", None)  # an input of every elementwise method, not a parameter
     raw = V.bind(spec, args, params)
     raw = {k: (v.compute() if isinstance(v, da.Array) else v) for k, v in raw.items()}
     main = da.asarray(arrays[main_name])
@@ -365,6 +373,10 @@ def _dask_call(
     chosen = backend if backend is not None else _dispatch.current_backend()
     validated = V.plan(spec, method, raw, result_dtype, main.shape, chosen).params
     y_shape = V.result_shapes(spec, method, main.shape, validated, raw)[0]
+    if bias is not None:
+        if not isinstance(bias, da.Array):
+            bias = V.as_array(bias, "bias")  # the blocks cast it, as the NumPy path does
+        V.check_bias(spec, bias.dtype, bias.shape, result_dtype, main.shape)
 
     ndim = main.ndim
     axis: int = validated.get("axis", -1)
@@ -398,18 +410,26 @@ def _dask_call(
     inputs += [main, letters]
     names.append(main_name)
 
-    # Array parameters: padded to x's ndim and passed blockwise, length-1 axes broadcast.
+    # Array parameters and the bias: padded to x's ndim and passed blockwise, length-1
+    # axes broadcast (a dask bias stays lazy, rechunked like x).
     static = {k: v for k, v in validated.items() if not isinstance(v, np.ndarray)}
     arrays_params = {k: v for k, v in validated.items() if isinstance(v, np.ndarray)}
-    padded_params: dict[str, np.ndarray] = {}
+    if bias is not None:
+        arrays_params["bias"] = bias
     for name, value in arrays_params.items():
-        padded = value.reshape((1,) * (ndim - value.ndim) + value.shape)
-        padded_params[name] = padded
-        chunks = tuple(
-            (1,) if padded.shape[i] == 1 else main.chunks[i] for i in range(ndim)
-        )
-        inputs += [da.from_array(padded, chunks=chunks), letters]
+        padded_shape = (1,) * (ndim - value.ndim) + tuple(value.shape)
+        chunks = tuple((1,) if padded_shape[i] == 1 else main.chunks[i] for i in range(ndim))
+        if isinstance(value, da.Array):
+            inputs += [value.reshape(padded_shape).rechunk(chunks), letters]
+        else:
+            inputs += [da.from_array(value.reshape(padded_shape), chunks=chunks), letters]
         names.append(name)
+    # The gradients that come after grad_x: the parameters' (backward from x), then
+    # the bias's (last, as on the NumPy path), each summed over the blocks.
+    reduced = {name: np.shape(raw[name]) for name in spec.param_grads} if (
+        method == "backward_x") else {}
+    if bias is not None and method in ("backward_x", "backward_y"):
+        reduced["bias"] = tuple(bias.shape)
 
     block = _BlockCall(activation, method, names, static, chosen)
     meta = np.empty((0,) * ndim, dtype=result_dtype)
@@ -420,9 +440,7 @@ def _dask_call(
             block, letters, *inputs, adjust_chunks=adjust or None, concatenate=True,
             **y_meta_kwargs,
         )
-    if method in ("backward_x", "backward_y") and not (
-        method == "backward_x" and spec.param_grads
-    ):
+    if method in ("backward_x", "backward_y") and not reduced:
         return da.blockwise(block, letters, *inputs, concatenate=True, **y_meta_kwargs)
     if method == "derivative":
         if spec.kind == "elementwise":
@@ -457,14 +475,14 @@ def _dask_call(
                 meta=np.empty((0,) * (ndim + 1), result_dtype),
             )
         return value, derivative
-    # backward_x with parameter gradients (prelu): grad_x, then each parameter's
-    # gradient summed over the blocks along the axes it was broadcast on.
+    # A backward with gradients to reduce (prelu's weight, the bias): grad_x, then
+    # each gradient summed over the blocks along the axes it was broadcast on (the
+    # blocks' sums added in float64, then rounded once).
     results = [
         pairs.map_blocks(operator.itemgetter(0), chunks=main.chunks, dtype=result_dtype,
                          meta=meta)
     ]
-    for i, name in enumerate(spec.param_grads, start=1):
-        shape = np.shape(raw[name])
+    for i, shape in enumerate(reduced.values(), start=1):
         padded_shape = (1,) * (ndim - len(shape)) + tuple(shape)
         broadcast = tuple(j for j in range(ndim) if padded_shape[j] == 1)
         chunks = tuple(
@@ -473,7 +491,8 @@ def _dask_call(
         partial = pairs.map_blocks(
             _ParamGradBlock(i, ndim), chunks=chunks, dtype=result_dtype, meta=meta
         )
-        results.append(partial.sum(axis=broadcast, keepdims=True).reshape(shape))
+        total = partial.sum(axis=broadcast, keepdims=True, dtype=np.float64)
+        results.append(total.astype(result_dtype).reshape(shape))
     return tuple(results)
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "Plan",
     "bias_input",
     "bind",
+    "check_bias",
     "check_out",
     "forward_shape",
     "kernel_methods",
@@ -191,23 +192,31 @@ def bias_input(spec: ActivationSpec, value: Any, compute: np.dtype, shape: tuple
     are: to x's compute dtype, a copy only when needed), broadcasting to the main
     input's ``shape``. Its values are data: NaN and infinities are allowed (they
     propagate as in ``x + bias``)."""
+    array = as_array(value, "bias")
+    check_bias(spec, array.dtype, array.shape, compute, shape)
+    return compute_input(array, compute)
+
+
+def check_bias(
+    spec: ActivationSpec, dtype: np.dtype, bias_shape: tuple, compute: np.dtype, shape: tuple
+) -> None:
+    """The checks of :func:`bias_input` on a bias's dtype and shape alone, for the
+    paths that keep the bias where it lives (a lazy dask array, a device array)."""
     if spec.kind != "elementwise":
         raise TypeError(
             f"{spec.name}() got an unexpected keyword argument 'bias' (bias= is taken by "
             "the elementwise activations)"
         )
-    array = as_array(value, "bias")
-    if array.dtype.kind not in "biuf":
+    if np.dtype(dtype).kind not in "biuf":
         raise TypeError(
-            f"{spec.name}: bias has dtype {array.dtype}; it must be real (it is cast to "
-            f"the input's compute dtype, {compute})"
+            f"{spec.name}: bias has dtype {np.dtype(dtype)}; it must be real (it is cast "
+            f"to the input's compute dtype, {compute})"
         )
-    if not broadcasts_to(array.shape, shape):
+    if not broadcasts_to(tuple(bias_shape), tuple(shape)):
         raise ValueError(
-            f"{spec.name}: bias of shape {array.shape} does not broadcast to the input's "
-            f"shape {shape} (bias may not enlarge the result)"
+            f"{spec.name}: bias of shape {tuple(bias_shape)} does not broadcast to the "
+            f"input's shape {tuple(shape)} (bias may not enlarge the result)"
         )
-    return compute_input(array, compute)
 
 
 # --------------------------------------------------------------------------- parameters

@@ -245,13 +245,6 @@ def test_the_bias_gradient_is_compensated_in_float64() -> None:
     np.testing.assert_array_equal(gb, np.ones(64))
 
 
-def test_other_array_types_refuse_bias_clearly() -> None:
-    da = pytest.importorskip("dask.array")
-    x = da.ones((4, 3), chunks=2)
-    with pytest.raises(NotImplementedError, match="bias= is not served for dask"):
-        fa.relu(x, bias=np.ones(3))
-
-
 class _Sub(np.ndarray):
     """An ndarray subclass: the compiled fast path takes exact ndarrays only."""
 

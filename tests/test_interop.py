@@ -154,6 +154,57 @@ def test_dask_backend_chosen_when_the_graph_is_built() -> None:
     _assert_same(result, fa.gelu(_data(9), backend="numpy"))
 
 
+@pytest.mark.parametrize("name", ["gelu", "sigmoid", "relu", "prelu", "rrelu", "softplus"])
+@pytest.mark.parametrize("bias_shape", [(10,), (6, 1), (), (6, 10)])
+def test_dask_bias_blockwise_and_its_gradient_over_blocks(name, bias_shape) -> None:
+    """bias= on dask arrays (issue 18): each block at x + b, the bias gradient summed
+    over the blocks; a NumPy bias or a lazy one, nothing computed while building."""
+    activation = fa.activations()[name]
+    spec = activation.spec
+    params = example_params(spec)
+    x, grad = _data(20), _data(21)
+    b = _data(22, bias_shape)
+    counter = _Counted()
+    lazy_x = da.from_array(x, chunks=CHUNKS).map_blocks(counter, dtype=x.dtype)
+    lazy_grad = da.from_array(grad, chunks=(3, 2))
+    for bias in (b, da.from_array(np.asarray(b), chunks=2)):
+        built = counter.calls
+        lazy = [
+            (activation(lazy_x, bias=bias, **params), activation(x, bias=b, **params)),
+            (activation.derivative(lazy_x, bias=bias, **params),
+             activation.derivative(x, bias=b, **params)),
+            (activation.value_and_derivative(lazy_x, bias=bias, **params),
+             activation.value_and_derivative(x, bias=b, **params)),
+            (activation.backward(lazy_grad, lazy_x, bias=bias, **params),
+             activation.backward(grad, x, bias=b, **params)),
+        ]
+        if spec.y_backward is True:
+            y = activation(x, bias=b, **params)
+            lazy.append((activation.backward(lazy_grad, y=da.from_array(y, chunks=CHUNKS),
+                                             bias=bias, **params),
+                         activation.backward(grad, y=y, bias=b, **params)))
+        assert counter.calls == built
+        for got, want in lazy:
+            _assert_same(got, want)
+        assert lazy[3][0][-1].shape == np.shape(b)
+
+
+def test_dask_bias_float32_gradient_summed_in_float64_and_errors_at_build() -> None:
+    x = da.from_array(np.full((4000, 3), 1.0, np.float32), chunks=(7, 3))
+    grad = da.from_array(np.full((4000, 3), 0.1, np.float32), chunks=(7, 3))
+    _, gb = fa.linear.backward(grad, x, bias=np.zeros(3, np.float32))
+    assert gb.dtype == np.float32
+    np.testing.assert_array_equal(gb.compute(), np.float32(np.float32(0.1) * 4000.0))
+    with pytest.raises(ValueError, match="bias of shape"):
+        fa.relu(x, bias=np.ones(4))
+    with pytest.raises(ValueError, match="bias of shape"):
+        fa.relu(x, bias=da.ones((2, 3), chunks=1))
+    with pytest.raises(TypeError, match="bias has dtype complex"):
+        fa.relu(x, bias=da.ones(3, dtype=complex, chunks=1))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'bias'"):
+        fa.softmax(x, bias=np.ones(3))
+
+
 # --------------------------------------------------------------------------- xarray
 
 
@@ -235,6 +286,34 @@ def test_xarray_weight_along_a_leading_dimension() -> None:
     assert gw.dims == ("time",) and gw.shape == (6,)
     with pytest.raises(ValueError, match="weight has dims"):
         fa.prelu(x, xr.DataArray(np.ones(3), dims=("space",)))
+
+
+def test_xarray_bias_by_dimension_name_and_its_labelled_gradient() -> None:
+    x = _labelled(_data(16))
+    bias = xr.DataArray(np.linspace(-1, 1, 10), dims=("channel",),
+                        coords={"channel": x.channel}, name="b")
+    y = fa.gelu(x, bias=bias)
+    _same_labels(y, x)
+    np.testing.assert_array_equal(y.values, fa.gelu(x.values, bias=bias.values))
+    gx, gb = fa.gelu.backward(xr.ones_like(x), x, bias=bias)
+    want_gx, want_gb = fa.gelu.backward(np.ones(SHAPE), x.values, bias=bias.values)
+    _same_labels(gx, x)
+    _same_labels(gb, bias)
+    np.testing.assert_array_equal(gx.values, want_gx)
+    np.testing.assert_allclose(gb.values, want_gb, rtol=1e-14)
+    # Along the leading dimension, by name; from y; a plain bias's gradient stays plain.
+    time_bias = xr.DataArray(np.linspace(-1, 1, 6), dims=("time",))
+    np.testing.assert_array_equal(fa.relu(x, bias=time_bias).values,
+                                  fa.relu(x.values, bias=time_bias.values[:, None]))
+    y = fa.sigmoid(x, bias=time_bias)
+    _, gb = fa.sigmoid.backward(xr.ones_like(x), y=y, bias=time_bias)
+    assert gb.dims == ("time",)
+    _, plain = fa.relu.backward(xr.ones_like(x), x, bias=np.ones(10))
+    assert isinstance(plain, np.ndarray) and plain.shape == (10,)
+    # Lazy (dask-backed) data and bias stay lazy.
+    lazy = fa.gelu(x.chunk({"time": 2}), bias=bias.chunk({"channel": 5}))
+    assert isinstance(lazy.data, da.Array)
+    np.testing.assert_array_equal(lazy.values, fa.gelu(x.values, bias=bias.values))
 
 
 def test_xarray_out() -> None:
