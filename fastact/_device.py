@@ -1,5 +1,7 @@
 """Calls on CUDA device arrays: validated here, computed by the ``"cuda"`` backend,
-results left on the device.
+results left on the device. ``bias=`` (a device array of x's dtype, or a host array,
+cast and copied) runs the backend's fused kernels, as :mod:`fastact._bias` does on
+the host (:func:`_run_with_bias`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def call(
         raise ValueError(
             f"{spec.name}: device arrays run on the 'cuda' backend, not {requested!r}"
         )
+    params = dict(params)
+    bias = params.pop("bias", None)  # an input of every elementwise method, not a parameter
     raw = V.bind(spec, args, {k: _host_param(v) for k, v in params.items()})
     main_name = "y" if method == "backward_y" else "x"
     main = _check_device(arrays[main_name], main_name)
@@ -88,6 +92,12 @@ def call(
                 f"{spec.name}.backward: grad on the device must have the output's shape "
                 f"{y_shape} and dtype {dtype}, got {tuple(grad.shape)} {np.dtype(grad.dtype)}"
             )
+    backward = method in ("backward_x", "backward_y")
+    device_bias = None
+    if bias is not None:
+        device_bias = _device_bias(spec, bias, dtype, shape)
+        if backward:  # the bias gradient comes last, in the bias's shape
+            shapes = [*shapes, tuple(device_bias.shape)]
     outs = _device_outs(out, shapes, dtype)
     kernels = plan.kernels
     from numba import cuda
@@ -97,12 +107,70 @@ def call(
         for o, s in zip(outs, shapes, strict=True)
     ]
     inputs = [main] if grad is None else [grad, main]
-    if method == "value_and_derivative":
+    if device_bias is not None:
+        _run_with_bias(spec, method, kernels, inputs, device_bias, targets, checked, dtype)
+    elif method == "value_and_derivative":
         kernels[0](*inputs, *targets, **checked)
     else:
         for kernel, target in reversed(list(zip(kernels, targets, strict=True))):
             kernel(*inputs, target, **checked)
     return targets[0] if len(targets) == 1 else tuple(targets)
+
+
+def _device_bias(spec: Any, bias: Any, dtype: np.dtype, shape: tuple[int, ...]) -> Any:
+    """``bias=`` on the device: a device array as it is (x's dtype, so that nothing is
+    cast on the device), a host one validated, cast and copied (it is small: a layer's
+    (features,))."""
+    from numba import cuda
+
+    if not is_device_array(bias):
+        host = V.bias_input(spec, bias, dtype, shape)
+        return cuda.to_device(np.require(host, requirements="C"))  # 0-d stays 0-d
+    V.check_bias(spec, np.dtype(bias.dtype), tuple(bias.shape), dtype, shape)
+    if np.dtype(bias.dtype) != dtype:
+        raise TypeError(
+            f"{spec.name}: bias on the device has dtype {np.dtype(bias.dtype)}; it must have "
+            f"x's dtype {dtype} (or pass it from the host, where it is cast)"
+        )
+    return bias
+
+
+def _run_with_bias(
+    spec: Any,
+    method: str,
+    kernels: list[Any],
+    inputs: list[Any],
+    bias: Any,
+    targets: list[Any],
+    params: Mapping[str, Any],
+    dtype: np.dtype,
+) -> None:
+    """``method`` at x + bias on the device (as fastact._bias does on the host): the
+    backend's fused kernels (the bias read through its broadcast map, no temporary);
+    from y the plain kernel (f'(y) does not see the bias); prelu's weight gradient,
+    which sums over all of x, from x + bias formed once. The bias gradient last, from
+    grad_x on the device."""
+    backward = method in ("backward_x", "backward_y")
+    outs = targets[:-1] if backward else targets
+    if method == "backward_y":
+        kernels[0](*inputs, outs[0], **params)
+    elif method == "backward_x" and spec.param_grads:
+        summed = _dispatch.kernel_of("cuda", "linear", "forward_bias", dtype)
+        assert summed is not None
+        from numba import cuda
+
+        z = cuda.device_array(tuple(inputs[-1].shape), dtype)
+        summed(inputs[-1], bias, z)
+        for kernel, target in reversed(list(zip(kernels, outs, strict=True))):
+            kernel(inputs[0], z, target, **params)
+    else:
+        fused = _dispatch.kernel_of("cuda", spec.name, f"{method}_bias", dtype)
+        assert fused is not None  # every elementwise kernel has its fused form
+        fused(*inputs, bias, *outs, **params)
+    if backward:
+        reduce = _dispatch.kernel_of("cuda", spec.name, "bias_grad", dtype)
+        assert reduce is not None
+        reduce(outs[0], targets[-1])
 
 
 def _device_outs(out: Any, shapes: list[tuple[int, ...]], dtype: np.dtype) -> list[Any]:

@@ -83,7 +83,6 @@ def intercept(
     if all(isinstance(v, _PLAIN) for v in values):
         return NotImplemented
     if any(_device.is_device_array(v) for v in values):
-        _refuse_bias(activation, params, "device arrays")
         return _device.call(activation, method, arrays, args, params, out, backend)
     data_array = _type_from("xarray", "DataArray")
     if data_array is not None and any(isinstance(v, data_array) for v in values):
@@ -97,18 +96,6 @@ def intercept(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _refuse_bias(activation: Any, params: Mapping[str, Any], kind: str) -> None:
-    """bias= (fastact._bias) is served for NumPy arrays and what converts to them
-    (DLPack objects); these paths do not take it yet: say so rather than fail in
-    their parameter validation with "unexpected keyword"."""
-    if params.get("bias") is not None:
-        raise NotImplementedError(
-            f"{activation.spec.name}: bias= is not served for {kind} yet (NumPy arrays "
-            "and DLPack objects only); add the bias first (x + bias), then call "
-            "the activation"
-        )
 
 
 def _type_from(module: str, name: str) -> type | None:

@@ -151,3 +151,88 @@ def test_host_arrays_with_backend_cuda_round_trip() -> None:
     # Within the bar of the exact value (mpmath), not np.tanh's rounding.
     want = np.array([oracle.to_binary(oracle.forward("tanh", float(v))) for v in x])
     assert np.all(np.abs(out - want) <= 8 * np.spacing(np.abs(want))), out - want
+
+
+def _bias_params(spec: fa._registry.ActivationSpec, training: bool) -> dict:
+    params = example_params(spec)
+    if training:
+        params.update(training=True, seed=3)
+    return params
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("spec", "training"),
+    [(s, False) for s in ELEMENTWISE] + [(fa._registry.lookup("rrelu"), True)],
+    ids=[s.name for s in ELEMENTWISE] + ["rrelu-training"],
+)
+def test_bias_on_device_arrays(spec: fa._registry.ActivationSpec, training: bool,
+                               dtype: type) -> None:  # fmt: skip
+    """bias= on device arrays (issue 18): the fused kernels at x + b equal the plain
+    kernels at z = x + b (the sum rounded in the dtype) bit for bit; the bias gradient
+    is grad_x summed on the device, within 2 ulp of the float64 sum of its terms."""
+    cuda = _cuda()
+    activation = getattr(fa, spec.name)
+    params = _bias_params(spec, training)
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((3, 4)) * 3).astype(dtype)
+    g = rng.standard_normal((3, 4)).astype(dtype)
+    b = (rng.standard_normal(4) * 2).astype(dtype)
+    z = np.add(x, b, dtype=dtype)
+    dx, dg, dz = cuda.to_device(x), cuda.to_device(g), cuda.to_device(z)
+    for bias in (b, cuda.to_device(b)):
+        y = activation(dx, bias=bias, **params)
+        assert _on_device(y)
+        np.testing.assert_array_equal(_host(y), _host(activation(dz, **params)))
+        np.testing.assert_array_equal(_host(activation.derivative(dx, bias=bias, **params)),
+                                      _host(activation.derivative(dz, **params)))  # fmt: skip
+        value, slope = activation.value_and_derivative(dx, bias=bias, **params)
+        np.testing.assert_array_equal(_host(value), _host(y))
+        np.testing.assert_array_equal(_host(slope), _host(activation.derivative(dz, **params)))
+        results = activation.backward(dg, dx, bias=bias, **params)
+        plain = activation.backward(dg, dz, **params)
+        plain = plain if isinstance(plain, tuple) else (plain,)
+        assert len(results) == len(plain) + 1 and all(_on_device(r) for r in results)
+        for got, want in zip(results[:-1], plain, strict=True):
+            np.testing.assert_array_equal(_host(got), _host(want))
+        terms = _host(plain[0]).astype(np.float64)
+        gb = _host(results[-1])
+        assert gb.shape == (4,) and gb.dtype == dtype
+        bound = 2 * np.finfo(dtype).eps * np.abs(terms).sum(axis=0) + 1e-300
+        assert np.all(np.abs(gb - terms.sum(axis=0)) <= bound)
+        if spec.y_backward is True and not training:
+            gx, gb_y = activation.backward(dg, y=y, bias=bias, **params)
+            np.testing.assert_array_equal(_host(gx), _host(activation.backward(dg, y=y, **params)))
+            assert np.all(np.abs(_host(gb_y) - _host(gx).astype(np.float64).sum(axis=0))
+                          <= 2 * np.finfo(dtype).eps * np.abs(_host(gx)).sum(axis=0) + 1e-300)
+
+
+def test_bias_on_the_device_by_shape_and_refusals() -> None:
+    cuda = _cuda()
+    rng = np.random.default_rng(8)
+    x, g = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    dx, dg = cuda.to_device(x), cuda.to_device(g)
+    for shape in [(3, 1), (), (2, 3, 4), (1, 4)]:
+        b = rng.standard_normal(shape)
+        z = x + b
+        np.testing.assert_array_equal(_host(fa.gelu(dx, bias=cuda.to_device(np.asarray(b)))),
+                                      _host(fa.gelu(cuda.to_device(z))))  # fmt: skip
+        gx, gb = fa.sigmoid.backward(dg, dx, bias=b)
+        want_gx, want_gb = fa.sigmoid.backward(g, z, bias=np.zeros(shape), backend="numpy")
+        assert gb.shape == shape
+        np.testing.assert_allclose(_host(gx), want_gx, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(_host(gb), want_gb, rtol=1e-13, atol=1e-15)
+    # out= takes the bias gradient last; errors name bias and write nothing.
+    outs = (cuda.device_array((2, 3, 4)), cuda.device_array((4,)))
+    assert fa.relu.backward(dg, dx, bias=np.ones(4), out=outs) == outs
+    untouched = cuda.to_device(np.full((2, 3, 4), 7.0))
+    with pytest.raises(ValueError, match="bias of shape"):
+        fa.relu(dx, bias=np.ones(5), out=untouched)
+    with pytest.raises(TypeError, match="bias on the device has dtype float32"):
+        fa.relu(dx, bias=cuda.to_device(np.ones(4, np.float32)), out=untouched)
+    with pytest.raises(ValueError, match="out must have 2 entries"):
+        fa.relu.backward(dg, dx, bias=np.ones(4), out=(untouched,))
+    assert np.array_equal(_host(untouched), np.full((2, 3, 4), 7.0))
+    # Host arrays on the cuda backend take the fused kernels too.
+    np.testing.assert_array_equal(fa.tanh(x, bias=np.ones(4), backend="cuda"),
+                                  fa.tanh(x + 1, backend="cuda"))  # fmt: skip

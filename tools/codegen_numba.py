@@ -217,9 +217,10 @@ def _stamp(what: str) -> str:
 
 
 def _entries():  # type: ignore[no-untyped-def]
-    # Not the fused-bias kernels (``*_bias``): the numba and CUDA backends serve bias=
-    # through fastact/_bias.py's scratch piece, and compiling 272 more numba kernels
-    # on first use would add minutes to every fresh test run.
+    # Not the fused-bias kernels (``*_bias``): the numba backend serves bias= through
+    # fastact/_bias.py's scratch piece (compiling 272 more numba kernels on first use
+    # would add minutes to every fresh test run); the CUDA loops have their own bias
+    # forms (_cuda_loop, bias=True), which compile only when called.
     return [e for e in codegen.kernel_entries() if not e.name.endswith("_bias")]
 
 
@@ -342,7 +343,13 @@ def generate_cpu() -> str:
 # ----------------------------------------------------------------------------- CUDA
 
 
-def _cuda_loop(entry, sfx: str, scalar: bool) -> str:  # type: ignore[no-untyped-def]
+def _has_bias_form(entry) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the kernel computes at x (its last input), so that a fused bias form
+    ``f(x + bias)`` exists: not the backward from y, not a parameter's factor."""
+    return not entry.name.endswith("_backward_y") and "_param_factor_" not in entry.name
+
+
+def _cuda_loop(entry, sfx: str, scalar: bool, bias: bool = False) -> str:  # type: ignore[no-untyped-def]
     nin, nout = len(entry.inputs), len(entry.outputs)
     args = [f"I{i}" for i in range(nin)]
     if scalar:
@@ -352,13 +359,21 @@ def _cuda_loop(entry, sfx: str, scalar: bool) -> str:  # type: ignore[no-untyped
         # element of the (small) parameter that broadcasts onto x's flat index i.
         for p in entry.params:
             args += [f"A_{p}", f"div_{p}", f"mod_{p}", f"mul_{p}"]
+    if bias:  # the bias, read through its broadcast map as a parameter array is (its
+        # names start with "bias_": parameters' names are prefixes plus the name)
+        args += ["bias_array", "bias_div", "bias_mod", "bias_mul"]
     args += [f"O{j}" for j in range(nout)]
-    name = f"{entry.name}_{'s' if scalar else 'a'}_{sfx}"
+    name = f"{entry.name}_{'s' if scalar else 'a'}{'b' if bias else ''}_{sfx}"
     lines = ["@cuda.jit", f"def {name}({', '.join(args)}):",
              "    start = cuda.grid(1)", "    stride = cuda.gridsize(1)",
              "    for i in range(start, O0.shape[0], stride):"]  # fmt: skip
     for i in range(nin):
         lines.append(f"        in{i} = I{i}[i]")
+    if bias:  # x + bias rounded in the arrays' dtype, as the host backends round it
+        lines.append("        bias_k = 0")
+        lines.append("        for d in range(bias_div.shape[0]):")
+        lines.append("            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]")
+        lines.append(f"        in{nin - 1} = in{nin - 1} + bias_array[bias_k]")
     if not scalar:
         for p in entry.params:
             lines.append(f"        k_{p} = 0")
@@ -421,9 +436,10 @@ def generate_cuda() -> str:
     for sfx in ("f32", "f64"):
         body.append(f"# ---- kernels, {sfx} ----\n")
         for entry in entries:
-            body.append(_cuda_loop(entry, sfx, True) + "\n")
-            if entry.params:
-                body.append(_cuda_loop(entry, sfx, False) + "\n")
+            for bias in (False, True) if _has_bias_form(entry) else (False,):
+                body.append(_cuda_loop(entry, sfx, True, bias) + "\n")
+                if entry.params:
+                    body.append(_cuda_loop(entry, sfx, False, bias) + "\n")
             if "_param_factor_" in entry.name:
                 body.append(_cuda_reduce(entry, sfx) + "\n")
     head = [
@@ -431,7 +447,9 @@ def generate_cuda() -> str:
             "numba.cuda kernels: every formula as a device function over cuda_math, and\n"
             "every kernel of tools/codegen.kernel_entries() as grid-stride loops over\n"
             "flat arrays: ``<name>_s_<dtype>`` (scalar parameters) and ``<name>_a_<dtype>``\n"
-            "(parameter arrays with their broadcast maps); parameter gradients as\n"
+            "(parameter arrays with their broadcast maps), and their fused-bias forms\n"
+            "``<name>_sb_<dtype>``/``<name>_ab_<dtype>`` (at x + bias, the bias read\n"
+            "through its broadcast map); parameter gradients as\n"
             "``<name>_reduce_<dtype>``. float32 code uses float32 constants (a bare 1.0\n"
             "would make float64 instructions)."
         ),

@@ -162,8 +162,26 @@ def _kernels_module() -> Any:
     return cuda_kernels
 
 
+def _broadcast_operand(value: Any, shape: tuple[int, ...], order: str, sfx: str,
+                       argument: str) -> list[Any]:  # fmt: skip
+    """A parameter array or the bias, flat on the device with its broadcast map onto
+    x's flat index: device arrays as they are (C-contiguous), host ones copied."""
+    if is_device(value):  # rrelu's slopes (x's shape) or a bias on the device
+        view = _numba_view(value)
+        if not _contiguous(view, "C"):
+            raise ValueError(f"{argument} on the device must be C-contiguous for the cuda "
+                             "backend")  # fmt: skip
+        return [_flat(view, "C"), *_broadcast_map(shape, tuple(np.shape(view)), order)]
+    dtype = np.float32 if sfx == "f32" else np.float64
+    array = np.ascontiguousarray(np.asarray(value, dtype=dtype))
+    return [_cuda().to_device(array.reshape(-1)), *_broadcast_map(shape, array.shape, order)]
+
+
 def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequence[Any],
-                     outputs: Sequence[Any], params: Mapping[str, Any]) -> None:  # fmt: skip
+                     outputs: Sequence[Any], params: Mapping[str, Any],
+                     bias: Any = None) -> None:  # fmt: skip
+    """One generated loop over flat operands; with ``bias``, its fused form at
+    x + bias (``<name>_sb_``/``_ab_``, the bias read through its broadcast map)."""
     module = _kernels_module()
     values = param_values(names, params)
     shape = tuple(outputs[0].shape)
@@ -174,22 +192,18 @@ def _run_elementwise(name: str, sfx: str, names: tuple[str, ...], inputs: Sequen
     flat_ins = [_flat(a, order) for a in ins]
     flat_outs = [_flat(o, order) for o in outs]
     n = math.prod(shape)
+    fused = "b" if bias is not None else ""
+    bias_args = [] if bias is None else _broadcast_operand(bias, shape, order, sfx, "bias")
     if all(isinstance(v, float) for v in values):
-        kernel = getattr(module, f"{name}_s_{sfx}")
-        _launch(kernel, n, *flat_ins, *(_scalar(v, sfx) for v in values), *flat_outs)
+        kernel = getattr(module, f"{name}_s{fused}_{sfx}")
+        _launch(kernel, n, *flat_ins, *(_scalar(v, sfx) for v in values), *bias_args,
+                *flat_outs)  # fmt: skip
     else:
-        kernel = getattr(module, f"{name}_a_{sfx}")
-        dtype = np.float32 if sfx == "f32" else np.float64
+        kernel = getattr(module, f"{name}_a{fused}_{sfx}")
         args: list[Any] = []
-        for v in values:
-            if is_device(v):  # a C-contiguous device array of x's shape (rrelu's slopes)
-                args.append(_flat(v, "C"))
-                args += _broadcast_map(shape, tuple(np.shape(v)), order)
-                continue
-            array = np.ascontiguousarray(np.asarray(v, dtype=dtype))
-            args.append(_cuda().to_device(array.reshape(-1)))
-            args += _broadcast_map(shape, array.shape, order)
-        _launch(kernel, n, *flat_ins, *args, *flat_outs)
+        for name_, v in zip(names, values, strict=True):
+            args += _broadcast_operand(v, shape, order, sfx, name_)
+        _launch(kernel, n, *flat_ins, *args, *bias_args, *flat_outs)
     staging.finish()
 
 
@@ -198,26 +212,40 @@ def _kernel_name(activation: str, method: str) -> Callable[[Mapping[str, Any]], 
     return kernel_name(activation, method, module.KERNELS)
 
 
+#: The methods with a fused-bias form (``<method>_bias``: ``kernel(*inputs, bias,
+#: *outputs, **params)``, computing at x + bias; see fastact/_bias.py).
+_BIAS_FORMS = ("forward", "derivative", "value_and_derivative", "backward_x")
+
+
 def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None:
     names = real_params(activation)
     if method.startswith("param_grad:"):
         return _param_grad_kernel(activation, method.partition(":")[2], names, sfx)
+    if method == "bias_grad":
+        return _bias_grad_kernel(sfx)
+    base, _, suffix = method.rpartition("_bias")
+    fused = bool(base) and not suffix
+    if fused and base not in _BIAS_FORMS:
+        return None
+    base = base if fused else method
     if activation == "rrelu":
-        return _rrelu_kernel(method, sfx)
-    name_of = _kernel_name(activation, method)
+        return _rrelu_kernel(base, sfx, fused)
+    name_of = _kernel_name(activation, base)
     if name_of is None:
         return None
-    nin = 2 if method.startswith("backward") else 1
+    nin = 2 if base.startswith("backward") else 1
 
     def kernel(*arrays: Any, **params: Any) -> None:
-        _run_elementwise(name_of(params), sfx, names, arrays[:nin], arrays[nin:], params)
+        bias, outs = (arrays[nin], arrays[nin + 1 :]) if fused else (None, arrays[nin:])
+        _run_elementwise(name_of(params), sfx, names, arrays[:nin], outs, params, bias)
 
     return kernel
 
 
-def _rrelu_kernel(method: str, sfx: str) -> Kernel | None:
+def _rrelu_kernel(method: str, sfx: str, fused: bool) -> Kernel | None:
     """rrelu: evaluation mode is a fixed slope (its generated kernels); training
-    draws the slopes on the device (cuda_rows.rrelu_slopes) and runs prelu's."""
+    draws the slopes on the device (cuda_rows.rrelu_slopes) and runs prelu's (their
+    fused-bias forms too: the slopes hash x's index, not its value)."""
     evaluation = _kernel_name("rrelu", method)
     if evaluation is None:
         return None
@@ -225,8 +253,10 @@ def _rrelu_kernel(method: str, sfx: str) -> Kernel | None:
     names = real_params("rrelu")
 
     def kernel(*arrays: Any, **params: Any) -> None:
+        bias = arrays[nin] if fused else None
+        ins, outs = arrays[:nin], arrays[nin + 1 :] if fused else arrays[nin:]
         if not params["training"]:
-            _run_elementwise(evaluation(params), sfx, names, arrays[:nin], arrays[nin:], params)
+            _run_elementwise(evaluation(params), sfx, names, ins, outs, params, bias)
             return
         from fastact._kernels import cuda_rows, numba_rrelu
 
@@ -244,8 +274,8 @@ def _rrelu_kernel(method: str, sfx: str) -> Kernel | None:
             _launch(cuda_rows.rrelu_slopes, math.prod(shape),
                     numba_rrelu.key_of(params["seed"]), lower, upper, sfx == "f32",
                     _flat(weight, "C"))  # fmt: skip
-        _run_elementwise(f"prelu_{method}", sfx, ("weight",), arrays[:nin], arrays[nin:],
-                         {"weight": weight})  # fmt: skip
+        _run_elementwise(f"prelu_{method}", sfx, ("weight",), ins, outs, {"weight": weight},
+                         bias)  # fmt: skip
 
     return kernel
 
@@ -269,23 +299,52 @@ def _param_grad_kernel(activation: str, target: str, names: tuple[str, ...],
         if not all(_contiguous(a, "C") for a in (d_grad, d_x)):
             raise ValueError(f"{activation}'s {target} gradient on the cuda backend needs "
                              "C-contiguous grad and x")  # fmt: skip
-        strides = [math.prod(shape[d + 1 :]) for d in range(len(shape))]
-        par = [d for d in range(len(shape)) if padded[d] != 1]
-        red = [d for d in range(len(shape)) if padded[d] == 1]
-
-        def ints(values: list[int], empty: int) -> Any:
-            # A dimensionless side is one dimension of length 1 (stride unused).
-            return cuda.to_device(np.asarray(values or [empty], dtype=np.int64))
-
-        red_shape = ints([shape[d] for d in red], 1)
-        red_stride = ints([strides[d] for d in red], 0)
-        par_shape = ints([shape[d] for d in par], 1)
-        par_stride = ints([strides[d] for d in par], 0)
         d_out = staging.output(out)
         flat_out = _flat(d_out, "C")
         _launch(reduce, max(1, weight.size), _flat(d_grad, "C"), _flat(d_x, "C"),
-                cuda.to_device(weight.reshape(-1)), red_shape, red_stride, par_shape,
-                par_stride, flat_out)  # fmt: skip
+                cuda.to_device(weight.reshape(-1)), *_reduction_maps(shape, padded),
+                flat_out)  # fmt: skip
+        staging.finish()
+
+    return kernel
+
+
+def _reduction_maps(shape: tuple[int, ...], padded: tuple[int, ...]) -> list[Any]:
+    """(red_shape, red_stride, par_shape, par_stride) on the device: the axes of a
+    C-contiguous array of ``shape`` that a reduced operand of ``padded`` shape (x's
+    ndim, 1 along the broadcast axes) sums over, and those it keeps."""
+    cuda = _cuda()
+    strides = [math.prod(shape[d + 1 :]) for d in range(len(shape))]
+    par = [d for d in range(len(shape)) if padded[d] != 1]
+    red = [d for d in range(len(shape)) if padded[d] == 1]
+
+    def ints(values: list[int], empty: int) -> Any:
+        # A dimensionless side is one dimension of length 1 (stride unused).
+        return cuda.to_device(np.asarray(values or [empty], dtype=np.int64))
+
+    return [ints([shape[d] for d in red], 1), ints([strides[d] for d in red], 0),
+            ints([shape[d] for d in par], 1), ints([strides[d] for d in par], 0)]  # fmt: skip
+
+
+def _bias_grad_kernel(sfx: str) -> Kernel:
+    """``kernel(grad_x, out)``: the bias gradient, grad_x summed to out's shape over
+    the axes along which the bias broadcast (cuda_rows.bias_grad_sum: one thread per
+    bias element, float64, compensated, in C order: deterministic)."""
+
+    def kernel(grad_x: Any, out: Any) -> None:
+        from fastact._kernels import cuda_rows
+
+        shape = tuple(grad_x.shape)
+        padded = (1,) * (len(shape) - len(out.shape)) + tuple(out.shape)
+        staging = _Staging()
+        d_grad = staging.input(grad_x)
+        d_out = staging.output(out)
+        if not _contiguous(d_grad, "C") or not _contiguous(d_out, "C"):
+            raise ValueError("the bias gradient on the cuda backend needs C-contiguous "
+                             "grad_x and out")  # fmt: skip
+        size = math.prod(out.shape)
+        _launch(cuda_rows.bias_grad_sum, max(1, size), _flat(d_grad, "C"),
+                *_reduction_maps(shape, padded), _flat(d_out, "C"))  # fmt: skip
         staging.finish()
 
     return kernel

@@ -3,7 +3,9 @@
 numba.cuda kernels: every formula as a device function over cuda_math, and
 every kernel of tools/codegen.kernel_entries() as grid-stride loops over
 flat arrays: ``<name>_s_<dtype>`` (scalar parameters) and ``<name>_a_<dtype>``
-(parameter arrays with their broadcast maps); parameter gradients as
+(parameter arrays with their broadcast maps), and their fused-bias forms
+``<name>_sb_<dtype>``/``<name>_ab_<dtype>`` (at x + bias, the bias read
+through its broadcast map); parameter gradients as
 ``<name>_reduce_<dtype>``. float32 code uses float32 constants (a bare 1.0
 would make float64 instructions).
 
@@ -1048,11 +1050,39 @@ def sigmoid_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def sigmoid_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_sigmoid_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def sigmoid_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_sigmoid_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def sigmoid_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_sigmoid_derivative_f32(in0)
         O0[i] = r0
 
@@ -1070,12 +1100,43 @@ def sigmoid_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def sigmoid_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_sigmoid_f32(in0)
+        r1 = fa_sigmoid_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def sigmoid_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_sigmoid_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def sigmoid_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_sigmoid_derivative_f32(in1)
         O0[i] = r0
 
@@ -1102,6 +1163,20 @@ def log_sigmoid_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def log_sigmoid_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_log_sigmoid_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def log_sigmoid_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1112,11 +1187,41 @@ def log_sigmoid_derivative_s_f32(I0, O0):
 
 
 @cuda.jit
+def log_sigmoid_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_log_sigmoid_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def log_sigmoid_value_and_derivative_s_f32(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_log_sigmoid_f32(in0)
+        r1 = fa_log_sigmoid_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def log_sigmoid_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_log_sigmoid_f32(in0)
         r1 = fa_log_sigmoid_derivative_f32(in0)
         O0[i] = r0
@@ -1135,6 +1240,21 @@ def log_sigmoid_backward_x_s_f32(I0, I1, O0):
 
 
 @cuda.jit
+def log_sigmoid_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_log_sigmoid_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def tanh_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1145,11 +1265,39 @@ def tanh_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def tanh_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanh_forward_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def tanh_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_tanh_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanh_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_tanh_derivative_f32(in0)
         O0[i] = r0
 
@@ -1167,12 +1315,43 @@ def tanh_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def tanh_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanh_forward_f32(in0)
+        r1 = fa_tanh_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def tanh_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_tanh_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanh_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_tanh_derivative_f32(in1)
         O0[i] = r0
 
@@ -1199,11 +1378,39 @@ def relu_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def relu_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def relu_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_relu_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_relu_derivative_f32(in0)
         O0[i] = r0
 
@@ -1221,12 +1428,43 @@ def relu_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def relu_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu_f32(in0)
+        r1 = fa_relu_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def relu_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_relu_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_relu_derivative_f32(in1)
         O0[i] = r0
 
@@ -1253,11 +1491,39 @@ def relu6_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def relu6_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu6_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def relu6_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_relu6_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu6_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_relu6_derivative_f32(in0)
         O0[i] = r0
 
@@ -1275,12 +1541,43 @@ def relu6_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def relu6_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu6_f32(in0)
+        r1 = fa_relu6_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def relu6_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_relu6_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu6_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_relu6_derivative_f32(in1)
         O0[i] = r0
 
@@ -1321,6 +1618,38 @@ def leaky_relu_forward_a_f32(I0, A_negative_slope, div_negative_slope, mod_negat
 
 
 @cuda.jit
+def leaky_relu_forward_sb_f32(I0, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_leaky_relu_f32(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_forward_ab_f32(I0, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = fa_leaky_relu_f32(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
 def leaky_relu_derivative_s_f32(I0, P_negative_slope, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1336,6 +1665,38 @@ def leaky_relu_derivative_a_f32(I0, A_negative_slope, div_negative_slope, mod_ne
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = fa_leaky_relu_derivative_f32(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_derivative_sb_f32(I0, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_leaky_relu_derivative_f32(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_derivative_ab_f32(I0, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_negative_slope = 0
         for d in range(div_negative_slope.shape[0]):
             k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
@@ -1373,6 +1734,42 @@ def leaky_relu_value_and_derivative_a_f32(I0, A_negative_slope, div_negative_slo
 
 
 @cuda.jit
+def leaky_relu_value_and_derivative_sb_f32(I0, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_leaky_relu_f32(in0, P_negative_slope)
+        r1 = fa_leaky_relu_derivative_f32(in0, P_negative_slope)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def leaky_relu_value_and_derivative_ab_f32(I0, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = fa_leaky_relu_f32(in0, P_negative_slope)
+        r1 = fa_leaky_relu_derivative_f32(in0, P_negative_slope)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def leaky_relu_backward_x_s_f32(I0, I1, P_negative_slope, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1390,6 +1787,40 @@ def leaky_relu_backward_x_a_f32(I0, I1, A_negative_slope, div_negative_slope, mo
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_backward_x_sb_f32(I0, I1, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_backward_x_ab_f32(I0, I1, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_negative_slope = 0
         for d in range(div_negative_slope.shape[0]):
             k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
@@ -1449,6 +1880,38 @@ def prelu_forward_a_f32(I0, A_weight, div_weight, mod_weight, mul_weight, O0):
 
 
 @cuda.jit
+def prelu_forward_sb_f32(I0, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_prelu_f32(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_forward_ab_f32(I0, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = fa_prelu_f32(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
 def prelu_derivative_s_f32(I0, P_weight, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1464,6 +1927,38 @@ def prelu_derivative_a_f32(I0, A_weight, div_weight, mod_weight, mul_weight, O0)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = fa_prelu_derivative_f32(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_derivative_sb_f32(I0, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_prelu_derivative_f32(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_derivative_ab_f32(I0, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_weight = 0
         for d in range(div_weight.shape[0]):
             k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
@@ -1501,6 +1996,42 @@ def prelu_value_and_derivative_a_f32(I0, A_weight, div_weight, mod_weight, mul_w
 
 
 @cuda.jit
+def prelu_value_and_derivative_sb_f32(I0, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_prelu_f32(in0, P_weight)
+        r1 = fa_prelu_derivative_f32(in0, P_weight)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def prelu_value_and_derivative_ab_f32(I0, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = fa_prelu_f32(in0, P_weight)
+        r1 = fa_prelu_derivative_f32(in0, P_weight)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def prelu_backward_x_s_f32(I0, I1, P_weight, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1518,6 +2049,40 @@ def prelu_backward_x_a_f32(I0, I1, A_weight, div_weight, mod_weight, mul_weight,
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = in0 * fa_prelu_derivative_f32(in1, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_backward_x_sb_f32(I0, I1, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_prelu_derivative_f32(in1, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_backward_x_ab_f32(I0, I1, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_weight = 0
         for d in range(div_weight.shape[0]):
             k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
@@ -1606,6 +2171,42 @@ def rrelu_forward_a_f32(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, d
 
 
 @cuda.jit
+def rrelu_forward_sb_f32(I0, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_rrelu_f32(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_forward_ab_f32(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = fa_rrelu_f32(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
 def rrelu_derivative_s_f32(I0, P_lower, P_upper, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1621,6 +2222,42 @@ def rrelu_derivative_a_f32(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = fa_rrelu_derivative_f32(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_derivative_sb_f32(I0, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_rrelu_derivative_f32(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_derivative_ab_f32(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_lower = 0
         for d in range(div_lower.shape[0]):
             k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
@@ -1666,6 +2303,46 @@ def rrelu_value_and_derivative_a_f32(I0, A_lower, div_lower, mod_lower, mul_lowe
 
 
 @cuda.jit
+def rrelu_value_and_derivative_sb_f32(I0, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_rrelu_f32(in0, P_lower, P_upper)
+        r1 = fa_rrelu_derivative_f32(in0, P_lower, P_upper)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def rrelu_value_and_derivative_ab_f32(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = fa_rrelu_f32(in0, P_lower, P_upper)
+        r1 = fa_rrelu_derivative_f32(in0, P_lower, P_upper)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def rrelu_backward_x_s_f32(I0, I1, P_lower, P_upper, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1683,6 +2360,44 @@ def rrelu_backward_x_a_f32(I0, I1, A_lower, div_lower, mod_lower, mul_lower, A_u
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = in0 * fa_rrelu_derivative_f32(in1, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_backward_x_sb_f32(I0, I1, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_rrelu_derivative_f32(in1, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_backward_x_ab_f32(I0, I1, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_lower = 0
         for d in range(div_lower.shape[0]):
             k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
@@ -1720,6 +2435,38 @@ def elu_forward_a_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
 
 
 @cuda.jit
+def elu_forward_sb_f32(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_elu_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_forward_ab_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_elu_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
 def elu_derivative_s_f32(I0, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1735,6 +2482,38 @@ def elu_derivative_a_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_elu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_derivative_sb_f32(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_elu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_derivative_ab_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -1772,6 +2551,42 @@ def elu_value_and_derivative_a_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha,
 
 
 @cuda.jit
+def elu_value_and_derivative_sb_f32(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_elu_f32(in0, P_alpha)
+        r1 = fa_elu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def elu_value_and_derivative_ab_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_elu_f32(in0, P_alpha)
+        r1 = fa_elu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def elu_backward_x_s_f32(I0, I1, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1789,6 +2604,40 @@ def elu_backward_x_a_f32(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = in0 * fa_elu_derivative_f32(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_backward_x_sb_f32(I0, I1, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_elu_derivative_f32(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_backward_x_ab_f32(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -1834,11 +2683,39 @@ def selu_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def selu_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_selu_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def selu_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_selu_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def selu_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_selu_derivative_f32(in0)
         O0[i] = r0
 
@@ -1856,12 +2733,43 @@ def selu_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def selu_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_selu_f32(in0)
+        r1 = fa_selu_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def selu_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_selu_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def selu_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_selu_derivative_f32(in1)
         O0[i] = r0
 
@@ -1902,6 +2810,38 @@ def celu_forward_a_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
 
 
 @cuda.jit
+def celu_forward_sb_f32(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_celu_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_forward_ab_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_celu_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
 def celu_derivative_s_f32(I0, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1917,6 +2857,38 @@ def celu_derivative_a_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_celu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_derivative_sb_f32(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_celu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_derivative_ab_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -1954,6 +2926,42 @@ def celu_value_and_derivative_a_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha
 
 
 @cuda.jit
+def celu_value_and_derivative_sb_f32(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_celu_f32(in0, P_alpha)
+        r1 = fa_celu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def celu_value_and_derivative_ab_f32(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_celu_f32(in0, P_alpha)
+        r1 = fa_celu_derivative_f32(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def celu_backward_x_s_f32(I0, I1, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -1971,6 +2979,40 @@ def celu_backward_x_a_f32(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = in0 * fa_celu_derivative_f32(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_backward_x_sb_f32(I0, I1, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_celu_derivative_f32(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_backward_x_ab_f32(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -2016,6 +3058,20 @@ def gelu_none_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def gelu_none_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_none_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2026,11 +3082,41 @@ def gelu_none_derivative_s_f32(I0, O0):
 
 
 @cuda.jit
+def gelu_none_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_none_value_and_derivative_s_f32(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_gelu_f32(in0)
+        r1 = fa_gelu_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def gelu_none_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_gelu_f32(in0)
         r1 = fa_gelu_derivative_f32(in0)
         O0[i] = r0
@@ -2049,6 +3135,21 @@ def gelu_none_backward_x_s_f32(I0, I1, O0):
 
 
 @cuda.jit
+def gelu_none_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_gelu_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_tanh_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2059,11 +3160,39 @@ def gelu_tanh_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def gelu_tanh_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_tanh_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_tanh_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_gelu_tanh_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def gelu_tanh_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_gelu_tanh_derivative_f32(in0)
         O0[i] = r0
 
@@ -2081,12 +3210,43 @@ def gelu_tanh_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def gelu_tanh_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_tanh_f32(in0)
+        r1 = fa_gelu_tanh_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def gelu_tanh_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_gelu_tanh_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def gelu_tanh_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_gelu_tanh_derivative_f32(in1)
         O0[i] = r0
 
@@ -2116,6 +3276,38 @@ def silu_forward_a_f32(I0, A_beta, div_beta, mod_beta, mul_beta, O0):
 
 
 @cuda.jit
+def silu_forward_sb_f32(I0, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_silu_f32(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_forward_ab_f32(I0, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = fa_silu_f32(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
 def silu_derivative_s_f32(I0, P_beta, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2131,6 +3323,38 @@ def silu_derivative_a_f32(I0, A_beta, div_beta, mod_beta, mul_beta, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = fa_silu_derivative_f32(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_derivative_sb_f32(I0, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_silu_derivative_f32(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_derivative_ab_f32(I0, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_beta = 0
         for d in range(div_beta.shape[0]):
             k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
@@ -2168,6 +3392,42 @@ def silu_value_and_derivative_a_f32(I0, A_beta, div_beta, mod_beta, mul_beta, O0
 
 
 @cuda.jit
+def silu_value_and_derivative_sb_f32(I0, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_silu_f32(in0, P_beta)
+        r1 = fa_silu_derivative_f32(in0, P_beta)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def silu_value_and_derivative_ab_f32(I0, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = fa_silu_f32(in0, P_beta)
+        r1 = fa_silu_derivative_f32(in0, P_beta)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def silu_backward_x_s_f32(I0, I1, P_beta, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2194,6 +3454,40 @@ def silu_backward_x_a_f32(I0, I1, A_beta, div_beta, mod_beta, mul_beta, O0):
 
 
 @cuda.jit
+def silu_backward_x_sb_f32(I0, I1, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_silu_derivative_f32(in1, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_backward_x_ab_f32(I0, I1, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = in0 * fa_silu_derivative_f32(in1, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
 def mish_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2204,11 +3498,39 @@ def mish_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def mish_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_mish_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def mish_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_mish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def mish_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_mish_derivative_f32(in0)
         O0[i] = r0
 
@@ -2226,12 +3548,43 @@ def mish_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def mish_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_mish_f32(in0)
+        r1 = fa_mish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def mish_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_mish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def mish_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_mish_derivative_f32(in1)
         O0[i] = r0
 
@@ -2265,6 +3618,42 @@ def softplus_forward_a_f32(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold
 
 
 @cuda.jit
+def softplus_forward_sb_f32(I0, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softplus_f32(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_forward_ab_f32(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = fa_softplus_f32(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
 def softplus_derivative_s_f32(I0, P_beta, P_threshold, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2280,6 +3669,42 @@ def softplus_derivative_a_f32(I0, A_beta, div_beta, mod_beta, mul_beta, A_thresh
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = fa_softplus_derivative_f32(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_derivative_sb_f32(I0, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softplus_derivative_f32(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_derivative_ab_f32(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_beta = 0
         for d in range(div_beta.shape[0]):
             k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
@@ -2325,6 +3750,46 @@ def softplus_value_and_derivative_a_f32(I0, A_beta, div_beta, mod_beta, mul_beta
 
 
 @cuda.jit
+def softplus_value_and_derivative_sb_f32(I0, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softplus_f32(in0, P_beta, P_threshold)
+        r1 = fa_softplus_derivative_f32(in0, P_beta, P_threshold)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def softplus_value_and_derivative_ab_f32(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = fa_softplus_f32(in0, P_beta, P_threshold)
+        r1 = fa_softplus_derivative_f32(in0, P_beta, P_threshold)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def softplus_backward_x_s_f32(I0, I1, P_beta, P_threshold, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2355,6 +3820,44 @@ def softplus_backward_x_a_f32(I0, I1, A_beta, div_beta, mod_beta, mul_beta, A_th
 
 
 @cuda.jit
+def softplus_backward_x_sb_f32(I0, I1, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_softplus_derivative_f32(in1, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_backward_x_ab_f32(I0, I1, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = in0 * fa_softplus_derivative_f32(in1, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
 def softsign_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2365,11 +3868,39 @@ def softsign_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def softsign_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softsign_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def softsign_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_softsign_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def softsign_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_softsign_derivative_f32(in0)
         O0[i] = r0
 
@@ -2387,12 +3918,43 @@ def softsign_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def softsign_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softsign_f32(in0)
+        r1 = fa_softsign_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def softsign_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_softsign_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def softsign_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_softsign_derivative_f32(in1)
         O0[i] = r0
 
@@ -2426,6 +3988,42 @@ def hardsigmoid_forward_a_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_of
 
 
 @cuda.jit
+def hardsigmoid_forward_sb_f32(I0, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardsigmoid_f32(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_forward_ab_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = fa_hardsigmoid_f32(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardsigmoid_derivative_s_f32(I0, P_slope, P_offset, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2441,6 +4039,42 @@ def hardsigmoid_derivative_a_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_derivative_sb_f32(I0, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_derivative_ab_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_slope = 0
         for d in range(div_slope.shape[0]):
             k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
@@ -2486,6 +4120,46 @@ def hardsigmoid_value_and_derivative_a_f32(I0, A_slope, div_slope, mod_slope, mu
 
 
 @cuda.jit
+def hardsigmoid_value_and_derivative_sb_f32(I0, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardsigmoid_f32(in0, P_slope, P_offset)
+        r1 = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def hardsigmoid_value_and_derivative_ab_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = fa_hardsigmoid_f32(in0, P_slope, P_offset)
+        r1 = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardsigmoid_backward_x_s_f32(I0, I1, P_slope, P_offset, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2516,6 +4190,44 @@ def hardsigmoid_backward_x_a_f32(I0, I1, A_slope, div_slope, mod_slope, mul_slop
 
 
 @cuda.jit
+def hardsigmoid_backward_x_sb_f32(I0, I1, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_backward_x_ab_f32(I0, I1, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardswish_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2526,11 +4238,39 @@ def hardswish_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def hardswish_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardswish_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardswish_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_hardswish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardswish_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_hardswish_derivative_f32(in0)
         O0[i] = r0
 
@@ -2548,12 +4288,43 @@ def hardswish_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def hardswish_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardswish_f32(in0)
+        r1 = fa_hardswish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardswish_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_hardswish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardswish_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_hardswish_derivative_f32(in1)
         O0[i] = r0
 
@@ -2587,6 +4358,42 @@ def hardtanh_forward_a_f32(I0, A_min_val, div_min_val, mod_min_val, mul_min_val,
 
 
 @cuda.jit
+def hardtanh_forward_sb_f32(I0, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardtanh_f32(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_forward_ab_f32(I0, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_hardtanh_f32(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardtanh_derivative_s_f32(I0, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2602,6 +4409,42 @@ def hardtanh_derivative_a_f32(I0, A_min_val, div_min_val, mod_min_val, mul_min_v
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_derivative_sb_f32(I0, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_derivative_ab_f32(I0, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_min_val = 0
         for d in range(div_min_val.shape[0]):
             k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
@@ -2647,6 +4490,46 @@ def hardtanh_value_and_derivative_a_f32(I0, A_min_val, div_min_val, mod_min_val,
 
 
 @cuda.jit
+def hardtanh_value_and_derivative_sb_f32(I0, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardtanh_f32(in0, P_min_val, P_max_val)
+        r1 = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def hardtanh_value_and_derivative_ab_f32(I0, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_hardtanh_f32(in0, P_min_val, P_max_val)
+        r1 = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardtanh_backward_x_s_f32(I0, I1, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2664,6 +4547,44 @@ def hardtanh_backward_x_a_f32(I0, I1, A_min_val, div_min_val, mod_min_val, mul_m
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_backward_x_sb_f32(I0, I1, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_backward_x_ab_f32(I0, I1, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_min_val = 0
         for d in range(div_min_val.shape[0]):
             k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
@@ -2717,11 +4638,39 @@ def tanhshrink_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def tanhshrink_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanhshrink_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def tanhshrink_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_tanhshrink_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanhshrink_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_tanhshrink_derivative_f32(in0)
         O0[i] = r0
 
@@ -2739,12 +4688,43 @@ def tanhshrink_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def tanhshrink_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanhshrink_f32(in0)
+        r1 = fa_tanhshrink_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def tanhshrink_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_tanhshrink_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanhshrink_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_tanhshrink_derivative_f32(in1)
         O0[i] = r0
 
@@ -2774,6 +4754,38 @@ def softshrink_forward_a_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0):
 
 
 @cuda.jit
+def softshrink_forward_sb_f32(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softshrink_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_forward_ab_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_softshrink_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
 def softshrink_derivative_s_f32(I0, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2789,6 +4801,38 @@ def softshrink_derivative_a_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_derivative_sb_f32(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_derivative_ab_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -2826,6 +4870,42 @@ def softshrink_value_and_derivative_a_f32(I0, A_lambd, div_lambd, mod_lambd, mul
 
 
 @cuda.jit
+def softshrink_value_and_derivative_sb_f32(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softshrink_f32(in0, P_lambd)
+        r1 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def softshrink_value_and_derivative_ab_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_softshrink_f32(in0, P_lambd)
+        r1 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def softshrink_backward_x_s_f32(I0, I1, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2843,6 +4923,40 @@ def softshrink_backward_x_a_f32(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = in0 * fa_shrink_derivative_f32(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_backward_x_sb_f32(I0, I1, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_shrink_derivative_f32(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_backward_x_ab_f32(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -2876,6 +4990,38 @@ def hardshrink_forward_a_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0):
 
 
 @cuda.jit
+def hardshrink_forward_sb_f32(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardshrink_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_forward_ab_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_hardshrink_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardshrink_derivative_s_f32(I0, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2891,6 +5037,38 @@ def hardshrink_derivative_a_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_derivative_sb_f32(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_derivative_ab_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -2928,6 +5106,42 @@ def hardshrink_value_and_derivative_a_f32(I0, A_lambd, div_lambd, mod_lambd, mul
 
 
 @cuda.jit
+def hardshrink_value_and_derivative_sb_f32(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardshrink_f32(in0, P_lambd)
+        r1 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def hardshrink_value_and_derivative_ab_f32(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_hardshrink_f32(in0, P_lambd)
+        r1 = fa_shrink_derivative_f32(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardshrink_backward_x_s_f32(I0, I1, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2945,6 +5159,40 @@ def hardshrink_backward_x_a_f32(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = in0 * fa_shrink_derivative_f32(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_backward_x_sb_f32(I0, I1, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_shrink_derivative_f32(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_backward_x_ab_f32(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -2982,6 +5230,42 @@ def threshold_forward_a_f32(I0, A_threshold, div_threshold, mod_threshold, mul_t
 
 
 @cuda.jit
+def threshold_forward_sb_f32(I0, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_threshold_f32(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_forward_ab_f32(I0, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = fa_threshold_f32(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
 def threshold_derivative_s_f32(I0, P_threshold, P_value, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -2997,6 +5281,42 @@ def threshold_derivative_a_f32(I0, A_threshold, div_threshold, mod_threshold, mu
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = fa_threshold_derivative_f32(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_derivative_sb_f32(I0, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_threshold_derivative_f32(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_derivative_ab_f32(I0, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_threshold = 0
         for d in range(div_threshold.shape[0]):
             k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
@@ -3042,6 +5362,46 @@ def threshold_value_and_derivative_a_f32(I0, A_threshold, div_threshold, mod_thr
 
 
 @cuda.jit
+def threshold_value_and_derivative_sb_f32(I0, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_threshold_f32(in0, P_threshold, P_value)
+        r1 = fa_threshold_derivative_f32(in0, P_threshold, P_value)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def threshold_value_and_derivative_ab_f32(I0, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = fa_threshold_f32(in0, P_threshold, P_value)
+        r1 = fa_threshold_derivative_f32(in0, P_threshold, P_value)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def threshold_backward_x_s_f32(I0, I1, P_threshold, P_value, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3059,6 +5419,44 @@ def threshold_backward_x_a_f32(I0, I1, A_threshold, div_threshold, mod_threshold
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = in0 * fa_threshold_derivative_f32(in1, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_backward_x_sb_f32(I0, I1, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_threshold_derivative_f32(in1, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_backward_x_ab_f32(I0, I1, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_threshold = 0
         for d in range(div_threshold.shape[0]):
             k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
@@ -3096,6 +5494,38 @@ def squareplus_forward_a_f32(I0, A_b, div_b, mod_b, mul_b, O0):
 
 
 @cuda.jit
+def squareplus_forward_sb_f32(I0, P_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_squareplus_f32(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_forward_ab_f32(I0, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = fa_squareplus_f32(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
 def squareplus_derivative_s_f32(I0, P_b, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3111,6 +5541,38 @@ def squareplus_derivative_a_f32(I0, A_b, div_b, mod_b, mul_b, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = fa_squareplus_derivative_f32(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_derivative_sb_f32(I0, P_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_squareplus_derivative_f32(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_derivative_ab_f32(I0, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_b = 0
         for d in range(div_b.shape[0]):
             k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
@@ -3148,6 +5610,42 @@ def squareplus_value_and_derivative_a_f32(I0, A_b, div_b, mod_b, mul_b, O0, O1):
 
 
 @cuda.jit
+def squareplus_value_and_derivative_sb_f32(I0, P_b, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_squareplus_f32(in0, P_b)
+        r1 = fa_squareplus_derivative_f32(in0, P_b)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def squareplus_value_and_derivative_ab_f32(I0, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = fa_squareplus_f32(in0, P_b)
+        r1 = fa_squareplus_derivative_f32(in0, P_b)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def squareplus_backward_x_s_f32(I0, I1, P_b, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3165,6 +5663,40 @@ def squareplus_backward_x_a_f32(I0, I1, A_b, div_b, mod_b, mul_b, O0):
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = in0 * fa_squareplus_derivative_f32(in1, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_backward_x_sb_f32(I0, I1, P_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_squareplus_derivative_f32(in1, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_backward_x_ab_f32(I0, I1, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_b = 0
         for d in range(div_b.shape[0]):
             k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
@@ -3210,6 +5742,50 @@ def clipped_linear_forward_a_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A
 
 
 @cuda.jit
+def clipped_linear_forward_sb_f32(I0, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_forward_ab_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
 def clipped_linear_derivative_s_f32(I0, P_slope, P_offset, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3225,6 +5801,50 @@ def clipped_linear_derivative_a_f32(I0, A_slope, div_slope, mod_slope, mul_slope
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_sb_f32(I0, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_ab_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_slope = 0
         for d in range(div_slope.shape[0]):
             k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
@@ -3286,6 +5906,54 @@ def clipped_linear_value_and_derivative_a_f32(I0, A_slope, div_slope, mod_slope,
 
 
 @cuda.jit
+def clipped_linear_value_and_derivative_sb_f32(I0, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def clipped_linear_value_and_derivative_ab_f32(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def clipped_linear_backward_x_s_f32(I0, I1, P_slope, P_offset, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3324,11 +5992,71 @@ def clipped_linear_backward_x_a_f32(I0, I1, A_slope, div_slope, mod_slope, mul_s
 
 
 @cuda.jit
+def clipped_linear_backward_x_sb_f32(I0, I1, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_backward_x_ab_f32(I0, I1, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
 def thinc_hard_swish_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_thinc_hard_swish_f32(in0)
         O0[i] = r0
 
@@ -3344,11 +6072,41 @@ def thinc_hard_swish_derivative_s_f32(I0, O0):
 
 
 @cuda.jit
+def thinc_hard_swish_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_thinc_hard_swish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def thinc_hard_swish_value_and_derivative_s_f32(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f32(in0)
+        r1 = fa_thinc_hard_swish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def thinc_hard_swish_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_thinc_hard_swish_f32(in0)
         r1 = fa_thinc_hard_swish_derivative_f32(in0)
         O0[i] = r0
@@ -3367,11 +6125,40 @@ def thinc_hard_swish_backward_x_s_f32(I0, I1, O0):
 
 
 @cuda.jit
+def thinc_hard_swish_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_thinc_hard_swish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def dish_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_dish_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_dish_f32(in0)
         O0[i] = r0
 
@@ -3387,11 +6174,41 @@ def dish_derivative_s_f32(I0, O0):
 
 
 @cuda.jit
+def dish_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_dish_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def dish_value_and_derivative_s_f32(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_dish_f32(in0)
+        r1 = fa_dish_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def dish_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_dish_f32(in0)
         r1 = fa_dish_derivative_f32(in0)
         O0[i] = r0
@@ -3410,11 +6227,40 @@ def dish_backward_x_s_f32(I0, I1, O0):
 
 
 @cuda.jit
+def dish_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_dish_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def erf_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_erf_activation_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_erf_activation_f32(in0)
         O0[i] = r0
 
@@ -3430,11 +6276,41 @@ def erf_derivative_s_f32(I0, O0):
 
 
 @cuda.jit
+def erf_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_erf_derivative_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def erf_value_and_derivative_s_f32(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_erf_activation_f32(in0)
+        r1 = fa_erf_derivative_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def erf_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_erf_activation_f32(in0)
         r1 = fa_erf_derivative_f32(in0)
         O0[i] = r0
@@ -3453,6 +6329,21 @@ def erf_backward_x_s_f32(I0, I1, O0):
 
 
 @cuda.jit
+def erf_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_erf_derivative_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def exponential_forward_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3463,11 +6354,39 @@ def exponential_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def exponential_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_exponential_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def exponential_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_exponential_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def exponential_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_exponential_f32(in0)
         O0[i] = r0
 
@@ -3485,12 +6404,43 @@ def exponential_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def exponential_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_exponential_f32(in0)
+        r1 = fa_exponential_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def exponential_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_exponential_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def exponential_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_exponential_f32(in1)
         O0[i] = r0
 
@@ -3517,11 +6467,39 @@ def linear_forward_s_f32(I0, O0):
 
 
 @cuda.jit
+def linear_forward_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_linear_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def linear_derivative_s_f32(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_ones_f32(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def linear_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_ones_f32(in0)
         O0[i] = r0
 
@@ -3539,12 +6517,43 @@ def linear_value_and_derivative_s_f32(I0, O0, O1):
 
 
 @cuda.jit
+def linear_value_and_derivative_sb_f32(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_linear_f32(in0)
+        r1 = fa_ones_f32(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def linear_backward_x_s_f32(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_ones_f32(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def linear_backward_x_sb_f32(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_ones_f32(in1)
         O0[i] = r0
 
@@ -3573,11 +6582,39 @@ def sigmoid_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def sigmoid_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_sigmoid_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def sigmoid_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_sigmoid_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def sigmoid_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_sigmoid_derivative_f64(in0)
         O0[i] = r0
 
@@ -3595,12 +6632,43 @@ def sigmoid_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def sigmoid_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_sigmoid_f64(in0)
+        r1 = fa_sigmoid_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def sigmoid_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_sigmoid_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def sigmoid_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_sigmoid_derivative_f64(in1)
         O0[i] = r0
 
@@ -3627,6 +6695,20 @@ def log_sigmoid_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def log_sigmoid_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_log_sigmoid_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def log_sigmoid_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3637,11 +6719,41 @@ def log_sigmoid_derivative_s_f64(I0, O0):
 
 
 @cuda.jit
+def log_sigmoid_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_log_sigmoid_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def log_sigmoid_value_and_derivative_s_f64(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_log_sigmoid_f64(in0)
+        r1 = fa_log_sigmoid_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def log_sigmoid_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_log_sigmoid_f64(in0)
         r1 = fa_log_sigmoid_derivative_f64(in0)
         O0[i] = r0
@@ -3660,6 +6772,21 @@ def log_sigmoid_backward_x_s_f64(I0, I1, O0):
 
 
 @cuda.jit
+def log_sigmoid_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_log_sigmoid_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def tanh_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3670,11 +6797,39 @@ def tanh_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def tanh_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanh_forward_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def tanh_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_tanh_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanh_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_tanh_derivative_f64(in0)
         O0[i] = r0
 
@@ -3692,12 +6847,43 @@ def tanh_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def tanh_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanh_forward_f64(in0)
+        r1 = fa_tanh_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def tanh_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_tanh_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanh_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_tanh_derivative_f64(in1)
         O0[i] = r0
 
@@ -3724,11 +6910,39 @@ def relu_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def relu_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def relu_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_relu_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_relu_derivative_f64(in0)
         O0[i] = r0
 
@@ -3746,12 +6960,43 @@ def relu_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def relu_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu_f64(in0)
+        r1 = fa_relu_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def relu_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_relu_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_relu_derivative_f64(in1)
         O0[i] = r0
 
@@ -3778,11 +7023,39 @@ def relu6_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def relu6_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu6_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def relu6_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_relu6_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu6_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_relu6_derivative_f64(in0)
         O0[i] = r0
 
@@ -3800,12 +7073,43 @@ def relu6_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def relu6_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_relu6_f64(in0)
+        r1 = fa_relu6_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def relu6_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_relu6_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def relu6_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_relu6_derivative_f64(in1)
         O0[i] = r0
 
@@ -3846,6 +7150,38 @@ def leaky_relu_forward_a_f64(I0, A_negative_slope, div_negative_slope, mod_negat
 
 
 @cuda.jit
+def leaky_relu_forward_sb_f64(I0, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_leaky_relu_f64(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_forward_ab_f64(I0, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = fa_leaky_relu_f64(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
 def leaky_relu_derivative_s_f64(I0, P_negative_slope, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3861,6 +7197,38 @@ def leaky_relu_derivative_a_f64(I0, A_negative_slope, div_negative_slope, mod_ne
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = fa_leaky_relu_derivative_f64(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_derivative_sb_f64(I0, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_leaky_relu_derivative_f64(in0, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_derivative_ab_f64(I0, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_negative_slope = 0
         for d in range(div_negative_slope.shape[0]):
             k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
@@ -3898,6 +7266,42 @@ def leaky_relu_value_and_derivative_a_f64(I0, A_negative_slope, div_negative_slo
 
 
 @cuda.jit
+def leaky_relu_value_and_derivative_sb_f64(I0, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_leaky_relu_f64(in0, P_negative_slope)
+        r1 = fa_leaky_relu_derivative_f64(in0, P_negative_slope)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def leaky_relu_value_and_derivative_ab_f64(I0, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = fa_leaky_relu_f64(in0, P_negative_slope)
+        r1 = fa_leaky_relu_derivative_f64(in0, P_negative_slope)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def leaky_relu_backward_x_s_f64(I0, I1, P_negative_slope, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3915,6 +7319,40 @@ def leaky_relu_backward_x_a_f64(I0, I1, A_negative_slope, div_negative_slope, mo
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_negative_slope = 0
+        for d in range(div_negative_slope.shape[0]):
+            k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
+        P_negative_slope = A_negative_slope[k_negative_slope]
+        r0 = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_backward_x_sb_f64(I0, I1, P_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope)
+        O0[i] = r0
+
+
+@cuda.jit
+def leaky_relu_backward_x_ab_f64(I0, I1, A_negative_slope, div_negative_slope, mod_negative_slope, mul_negative_slope, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_negative_slope = 0
         for d in range(div_negative_slope.shape[0]):
             k_negative_slope += ((i // div_negative_slope[d]) % mod_negative_slope[d]) * mul_negative_slope[d]
@@ -3974,6 +7412,38 @@ def prelu_forward_a_f64(I0, A_weight, div_weight, mod_weight, mul_weight, O0):
 
 
 @cuda.jit
+def prelu_forward_sb_f64(I0, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_prelu_f64(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_forward_ab_f64(I0, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = fa_prelu_f64(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
 def prelu_derivative_s_f64(I0, P_weight, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -3989,6 +7459,38 @@ def prelu_derivative_a_f64(I0, A_weight, div_weight, mod_weight, mul_weight, O0)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = fa_prelu_derivative_f64(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_derivative_sb_f64(I0, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_prelu_derivative_f64(in0, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_derivative_ab_f64(I0, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_weight = 0
         for d in range(div_weight.shape[0]):
             k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
@@ -4026,6 +7528,42 @@ def prelu_value_and_derivative_a_f64(I0, A_weight, div_weight, mod_weight, mul_w
 
 
 @cuda.jit
+def prelu_value_and_derivative_sb_f64(I0, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_prelu_f64(in0, P_weight)
+        r1 = fa_prelu_derivative_f64(in0, P_weight)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def prelu_value_and_derivative_ab_f64(I0, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = fa_prelu_f64(in0, P_weight)
+        r1 = fa_prelu_derivative_f64(in0, P_weight)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def prelu_backward_x_s_f64(I0, I1, P_weight, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4043,6 +7581,40 @@ def prelu_backward_x_a_f64(I0, I1, A_weight, div_weight, mod_weight, mul_weight,
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_weight = 0
+        for d in range(div_weight.shape[0]):
+            k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
+        P_weight = A_weight[k_weight]
+        r0 = in0 * fa_prelu_derivative_f64(in1, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_backward_x_sb_f64(I0, I1, P_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_prelu_derivative_f64(in1, P_weight)
+        O0[i] = r0
+
+
+@cuda.jit
+def prelu_backward_x_ab_f64(I0, I1, A_weight, div_weight, mod_weight, mul_weight, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_weight = 0
         for d in range(div_weight.shape[0]):
             k_weight += ((i // div_weight[d]) % mod_weight[d]) * mul_weight[d]
@@ -4131,6 +7703,42 @@ def rrelu_forward_a_f64(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, d
 
 
 @cuda.jit
+def rrelu_forward_sb_f64(I0, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_rrelu_f64(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_forward_ab_f64(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = fa_rrelu_f64(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
 def rrelu_derivative_s_f64(I0, P_lower, P_upper, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4146,6 +7754,42 @@ def rrelu_derivative_a_f64(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = fa_rrelu_derivative_f64(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_derivative_sb_f64(I0, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_rrelu_derivative_f64(in0, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_derivative_ab_f64(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_lower = 0
         for d in range(div_lower.shape[0]):
             k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
@@ -4191,6 +7835,46 @@ def rrelu_value_and_derivative_a_f64(I0, A_lower, div_lower, mod_lower, mul_lowe
 
 
 @cuda.jit
+def rrelu_value_and_derivative_sb_f64(I0, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_rrelu_f64(in0, P_lower, P_upper)
+        r1 = fa_rrelu_derivative_f64(in0, P_lower, P_upper)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def rrelu_value_and_derivative_ab_f64(I0, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = fa_rrelu_f64(in0, P_lower, P_upper)
+        r1 = fa_rrelu_derivative_f64(in0, P_lower, P_upper)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def rrelu_backward_x_s_f64(I0, I1, P_lower, P_upper, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4208,6 +7892,44 @@ def rrelu_backward_x_a_f64(I0, I1, A_lower, div_lower, mod_lower, mul_lower, A_u
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_lower = 0
+        for d in range(div_lower.shape[0]):
+            k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
+        P_lower = A_lower[k_lower]
+        k_upper = 0
+        for d in range(div_upper.shape[0]):
+            k_upper += ((i // div_upper[d]) % mod_upper[d]) * mul_upper[d]
+        P_upper = A_upper[k_upper]
+        r0 = in0 * fa_rrelu_derivative_f64(in1, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_backward_x_sb_f64(I0, I1, P_lower, P_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_rrelu_derivative_f64(in1, P_lower, P_upper)
+        O0[i] = r0
+
+
+@cuda.jit
+def rrelu_backward_x_ab_f64(I0, I1, A_lower, div_lower, mod_lower, mul_lower, A_upper, div_upper, mod_upper, mul_upper, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_lower = 0
         for d in range(div_lower.shape[0]):
             k_lower += ((i // div_lower[d]) % mod_lower[d]) * mul_lower[d]
@@ -4245,6 +7967,38 @@ def elu_forward_a_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
 
 
 @cuda.jit
+def elu_forward_sb_f64(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_elu_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_forward_ab_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_elu_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
 def elu_derivative_s_f64(I0, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4260,6 +8014,38 @@ def elu_derivative_a_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_elu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_derivative_sb_f64(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_elu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_derivative_ab_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -4297,6 +8083,42 @@ def elu_value_and_derivative_a_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha,
 
 
 @cuda.jit
+def elu_value_and_derivative_sb_f64(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_elu_f64(in0, P_alpha)
+        r1 = fa_elu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def elu_value_and_derivative_ab_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_elu_f64(in0, P_alpha)
+        r1 = fa_elu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def elu_backward_x_s_f64(I0, I1, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4314,6 +8136,40 @@ def elu_backward_x_a_f64(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = in0 * fa_elu_derivative_f64(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_backward_x_sb_f64(I0, I1, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_elu_derivative_f64(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def elu_backward_x_ab_f64(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -4359,11 +8215,39 @@ def selu_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def selu_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_selu_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def selu_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_selu_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def selu_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_selu_derivative_f64(in0)
         O0[i] = r0
 
@@ -4381,12 +8265,43 @@ def selu_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def selu_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_selu_f64(in0)
+        r1 = fa_selu_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def selu_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_selu_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def selu_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_selu_derivative_f64(in1)
         O0[i] = r0
 
@@ -4427,6 +8342,38 @@ def celu_forward_a_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
 
 
 @cuda.jit
+def celu_forward_sb_f64(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_celu_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_forward_ab_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_celu_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
 def celu_derivative_s_f64(I0, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4442,6 +8389,38 @@ def celu_derivative_a_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_celu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_derivative_sb_f64(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_celu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_derivative_ab_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -4479,6 +8458,42 @@ def celu_value_and_derivative_a_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha
 
 
 @cuda.jit
+def celu_value_and_derivative_sb_f64(I0, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_celu_f64(in0, P_alpha)
+        r1 = fa_celu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def celu_value_and_derivative_ab_f64(I0, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = fa_celu_f64(in0, P_alpha)
+        r1 = fa_celu_derivative_f64(in0, P_alpha)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def celu_backward_x_s_f64(I0, I1, P_alpha, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4496,6 +8511,40 @@ def celu_backward_x_a_f64(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, O0):
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_alpha = 0
+        for d in range(div_alpha.shape[0]):
+            k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
+        P_alpha = A_alpha[k_alpha]
+        r0 = in0 * fa_celu_derivative_f64(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_backward_x_sb_f64(I0, I1, P_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_celu_derivative_f64(in1, P_alpha)
+        O0[i] = r0
+
+
+@cuda.jit
+def celu_backward_x_ab_f64(I0, I1, A_alpha, div_alpha, mod_alpha, mul_alpha, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_alpha = 0
         for d in range(div_alpha.shape[0]):
             k_alpha += ((i // div_alpha[d]) % mod_alpha[d]) * mul_alpha[d]
@@ -4541,6 +8590,20 @@ def gelu_none_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def gelu_none_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_none_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4551,11 +8614,41 @@ def gelu_none_derivative_s_f64(I0, O0):
 
 
 @cuda.jit
+def gelu_none_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_none_value_and_derivative_s_f64(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_gelu_f64(in0)
+        r1 = fa_gelu_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def gelu_none_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_gelu_f64(in0)
         r1 = fa_gelu_derivative_f64(in0)
         O0[i] = r0
@@ -4574,6 +8667,21 @@ def gelu_none_backward_x_s_f64(I0, I1, O0):
 
 
 @cuda.jit
+def gelu_none_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_gelu_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_tanh_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4584,11 +8692,39 @@ def gelu_tanh_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def gelu_tanh_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_tanh_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def gelu_tanh_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_gelu_tanh_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def gelu_tanh_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_gelu_tanh_derivative_f64(in0)
         O0[i] = r0
 
@@ -4606,12 +8742,43 @@ def gelu_tanh_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def gelu_tanh_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_gelu_tanh_f64(in0)
+        r1 = fa_gelu_tanh_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def gelu_tanh_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_gelu_tanh_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def gelu_tanh_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_gelu_tanh_derivative_f64(in1)
         O0[i] = r0
 
@@ -4641,6 +8808,38 @@ def silu_forward_a_f64(I0, A_beta, div_beta, mod_beta, mul_beta, O0):
 
 
 @cuda.jit
+def silu_forward_sb_f64(I0, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_silu_f64(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_forward_ab_f64(I0, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = fa_silu_f64(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
 def silu_derivative_s_f64(I0, P_beta, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4656,6 +8855,38 @@ def silu_derivative_a_f64(I0, A_beta, div_beta, mod_beta, mul_beta, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = fa_silu_derivative_f64(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_derivative_sb_f64(I0, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_silu_derivative_f64(in0, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_derivative_ab_f64(I0, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_beta = 0
         for d in range(div_beta.shape[0]):
             k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
@@ -4693,6 +8924,42 @@ def silu_value_and_derivative_a_f64(I0, A_beta, div_beta, mod_beta, mul_beta, O0
 
 
 @cuda.jit
+def silu_value_and_derivative_sb_f64(I0, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_silu_f64(in0, P_beta)
+        r1 = fa_silu_derivative_f64(in0, P_beta)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def silu_value_and_derivative_ab_f64(I0, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = fa_silu_f64(in0, P_beta)
+        r1 = fa_silu_derivative_f64(in0, P_beta)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def silu_backward_x_s_f64(I0, I1, P_beta, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4719,6 +8986,40 @@ def silu_backward_x_a_f64(I0, I1, A_beta, div_beta, mod_beta, mul_beta, O0):
 
 
 @cuda.jit
+def silu_backward_x_sb_f64(I0, I1, P_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_silu_derivative_f64(in1, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
+def silu_backward_x_ab_f64(I0, I1, A_beta, div_beta, mod_beta, mul_beta, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        r0 = in0 * fa_silu_derivative_f64(in1, P_beta)
+        O0[i] = r0
+
+
+@cuda.jit
 def mish_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4729,11 +9030,39 @@ def mish_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def mish_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_mish_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def mish_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_mish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def mish_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_mish_derivative_f64(in0)
         O0[i] = r0
 
@@ -4751,12 +9080,43 @@ def mish_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def mish_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_mish_f64(in0)
+        r1 = fa_mish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def mish_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_mish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def mish_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_mish_derivative_f64(in1)
         O0[i] = r0
 
@@ -4790,6 +9150,42 @@ def softplus_forward_a_f64(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold
 
 
 @cuda.jit
+def softplus_forward_sb_f64(I0, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softplus_f64(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_forward_ab_f64(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = fa_softplus_f64(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
 def softplus_derivative_s_f64(I0, P_beta, P_threshold, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4805,6 +9201,42 @@ def softplus_derivative_a_f64(I0, A_beta, div_beta, mod_beta, mul_beta, A_thresh
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = fa_softplus_derivative_f64(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_derivative_sb_f64(I0, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softplus_derivative_f64(in0, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_derivative_ab_f64(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_beta = 0
         for d in range(div_beta.shape[0]):
             k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
@@ -4850,6 +9282,46 @@ def softplus_value_and_derivative_a_f64(I0, A_beta, div_beta, mod_beta, mul_beta
 
 
 @cuda.jit
+def softplus_value_and_derivative_sb_f64(I0, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softplus_f64(in0, P_beta, P_threshold)
+        r1 = fa_softplus_derivative_f64(in0, P_beta, P_threshold)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def softplus_value_and_derivative_ab_f64(I0, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = fa_softplus_f64(in0, P_beta, P_threshold)
+        r1 = fa_softplus_derivative_f64(in0, P_beta, P_threshold)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def softplus_backward_x_s_f64(I0, I1, P_beta, P_threshold, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4880,6 +9352,44 @@ def softplus_backward_x_a_f64(I0, I1, A_beta, div_beta, mod_beta, mul_beta, A_th
 
 
 @cuda.jit
+def softplus_backward_x_sb_f64(I0, I1, P_beta, P_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_softplus_derivative_f64(in1, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
+def softplus_backward_x_ab_f64(I0, I1, A_beta, div_beta, mod_beta, mul_beta, A_threshold, div_threshold, mod_threshold, mul_threshold, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_beta = 0
+        for d in range(div_beta.shape[0]):
+            k_beta += ((i // div_beta[d]) % mod_beta[d]) * mul_beta[d]
+        P_beta = A_beta[k_beta]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        r0 = in0 * fa_softplus_derivative_f64(in1, P_beta, P_threshold)
+        O0[i] = r0
+
+
+@cuda.jit
 def softsign_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4890,11 +9400,39 @@ def softsign_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def softsign_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softsign_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def softsign_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_softsign_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def softsign_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_softsign_derivative_f64(in0)
         O0[i] = r0
 
@@ -4912,12 +9450,43 @@ def softsign_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def softsign_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softsign_f64(in0)
+        r1 = fa_softsign_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def softsign_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_softsign_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def softsign_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_softsign_derivative_f64(in1)
         O0[i] = r0
 
@@ -4951,6 +9520,42 @@ def hardsigmoid_forward_a_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_of
 
 
 @cuda.jit
+def hardsigmoid_forward_sb_f64(I0, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardsigmoid_f64(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_forward_ab_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = fa_hardsigmoid_f64(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardsigmoid_derivative_s_f64(I0, P_slope, P_offset, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -4966,6 +9571,42 @@ def hardsigmoid_derivative_a_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_derivative_sb_f64(I0, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_derivative_ab_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_slope = 0
         for d in range(div_slope.shape[0]):
             k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
@@ -5011,6 +9652,46 @@ def hardsigmoid_value_and_derivative_a_f64(I0, A_slope, div_slope, mod_slope, mu
 
 
 @cuda.jit
+def hardsigmoid_value_and_derivative_sb_f64(I0, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardsigmoid_f64(in0, P_slope, P_offset)
+        r1 = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def hardsigmoid_value_and_derivative_ab_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = fa_hardsigmoid_f64(in0, P_slope, P_offset)
+        r1 = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardsigmoid_backward_x_s_f64(I0, I1, P_slope, P_offset, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5041,6 +9722,44 @@ def hardsigmoid_backward_x_a_f64(I0, I1, A_slope, div_slope, mod_slope, mul_slop
 
 
 @cuda.jit
+def hardsigmoid_backward_x_sb_f64(I0, I1, P_slope, P_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardsigmoid_backward_x_ab_f64(I0, I1, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        r0 = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardswish_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5051,11 +9770,39 @@ def hardswish_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def hardswish_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardswish_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardswish_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_hardswish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardswish_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_hardswish_derivative_f64(in0)
         O0[i] = r0
 
@@ -5073,12 +9820,43 @@ def hardswish_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def hardswish_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardswish_f64(in0)
+        r1 = fa_hardswish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardswish_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_hardswish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardswish_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_hardswish_derivative_f64(in1)
         O0[i] = r0
 
@@ -5112,6 +9890,42 @@ def hardtanh_forward_a_f64(I0, A_min_val, div_min_val, mod_min_val, mul_min_val,
 
 
 @cuda.jit
+def hardtanh_forward_sb_f64(I0, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardtanh_f64(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_forward_ab_f64(I0, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_hardtanh_f64(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardtanh_derivative_s_f64(I0, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5127,6 +9941,42 @@ def hardtanh_derivative_a_f64(I0, A_min_val, div_min_val, mod_min_val, mul_min_v
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_derivative_sb_f64(I0, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_derivative_ab_f64(I0, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_min_val = 0
         for d in range(div_min_val.shape[0]):
             k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
@@ -5172,6 +10022,46 @@ def hardtanh_value_and_derivative_a_f64(I0, A_min_val, div_min_val, mod_min_val,
 
 
 @cuda.jit
+def hardtanh_value_and_derivative_sb_f64(I0, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardtanh_f64(in0, P_min_val, P_max_val)
+        r1 = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def hardtanh_value_and_derivative_ab_f64(I0, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_hardtanh_f64(in0, P_min_val, P_max_val)
+        r1 = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardtanh_backward_x_s_f64(I0, I1, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5189,6 +10079,44 @@ def hardtanh_backward_x_a_f64(I0, I1, A_min_val, div_min_val, mod_min_val, mul_m
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_backward_x_sb_f64(I0, I1, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardtanh_backward_x_ab_f64(I0, I1, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_min_val = 0
         for d in range(div_min_val.shape[0]):
             k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
@@ -5242,11 +10170,39 @@ def tanhshrink_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def tanhshrink_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanhshrink_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def tanhshrink_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_tanhshrink_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanhshrink_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_tanhshrink_derivative_f64(in0)
         O0[i] = r0
 
@@ -5264,12 +10220,43 @@ def tanhshrink_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def tanhshrink_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_tanhshrink_f64(in0)
+        r1 = fa_tanhshrink_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def tanhshrink_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_tanhshrink_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def tanhshrink_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_tanhshrink_derivative_f64(in1)
         O0[i] = r0
 
@@ -5299,6 +10286,38 @@ def softshrink_forward_a_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0):
 
 
 @cuda.jit
+def softshrink_forward_sb_f64(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softshrink_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_forward_ab_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_softshrink_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
 def softshrink_derivative_s_f64(I0, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5314,6 +10333,38 @@ def softshrink_derivative_a_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_derivative_sb_f64(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_derivative_ab_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -5351,6 +10402,42 @@ def softshrink_value_and_derivative_a_f64(I0, A_lambd, div_lambd, mod_lambd, mul
 
 
 @cuda.jit
+def softshrink_value_and_derivative_sb_f64(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_softshrink_f64(in0, P_lambd)
+        r1 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def softshrink_value_and_derivative_ab_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_softshrink_f64(in0, P_lambd)
+        r1 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def softshrink_backward_x_s_f64(I0, I1, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5368,6 +10455,40 @@ def softshrink_backward_x_a_f64(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = in0 * fa_shrink_derivative_f64(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_backward_x_sb_f64(I0, I1, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_shrink_derivative_f64(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def softshrink_backward_x_ab_f64(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -5401,6 +10522,38 @@ def hardshrink_forward_a_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0):
 
 
 @cuda.jit
+def hardshrink_forward_sb_f64(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardshrink_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_forward_ab_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_hardshrink_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
 def hardshrink_derivative_s_f64(I0, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5416,6 +10569,38 @@ def hardshrink_derivative_a_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, O0
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_derivative_sb_f64(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_derivative_ab_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -5453,6 +10638,42 @@ def hardshrink_value_and_derivative_a_f64(I0, A_lambd, div_lambd, mod_lambd, mul
 
 
 @cuda.jit
+def hardshrink_value_and_derivative_sb_f64(I0, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_hardshrink_f64(in0, P_lambd)
+        r1 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def hardshrink_value_and_derivative_ab_f64(I0, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = fa_hardshrink_f64(in0, P_lambd)
+        r1 = fa_shrink_derivative_f64(in0, P_lambd)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def hardshrink_backward_x_s_f64(I0, I1, P_lambd, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5470,6 +10691,40 @@ def hardshrink_backward_x_a_f64(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_lambd = 0
+        for d in range(div_lambd.shape[0]):
+            k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
+        P_lambd = A_lambd[k_lambd]
+        r0 = in0 * fa_shrink_derivative_f64(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_backward_x_sb_f64(I0, I1, P_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_shrink_derivative_f64(in1, P_lambd)
+        O0[i] = r0
+
+
+@cuda.jit
+def hardshrink_backward_x_ab_f64(I0, I1, A_lambd, div_lambd, mod_lambd, mul_lambd, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_lambd = 0
         for d in range(div_lambd.shape[0]):
             k_lambd += ((i // div_lambd[d]) % mod_lambd[d]) * mul_lambd[d]
@@ -5507,6 +10762,42 @@ def threshold_forward_a_f64(I0, A_threshold, div_threshold, mod_threshold, mul_t
 
 
 @cuda.jit
+def threshold_forward_sb_f64(I0, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_threshold_f64(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_forward_ab_f64(I0, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = fa_threshold_f64(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
 def threshold_derivative_s_f64(I0, P_threshold, P_value, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5522,6 +10813,42 @@ def threshold_derivative_a_f64(I0, A_threshold, div_threshold, mod_threshold, mu
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = fa_threshold_derivative_f64(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_derivative_sb_f64(I0, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_threshold_derivative_f64(in0, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_derivative_ab_f64(I0, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_threshold = 0
         for d in range(div_threshold.shape[0]):
             k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
@@ -5567,6 +10894,46 @@ def threshold_value_and_derivative_a_f64(I0, A_threshold, div_threshold, mod_thr
 
 
 @cuda.jit
+def threshold_value_and_derivative_sb_f64(I0, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_threshold_f64(in0, P_threshold, P_value)
+        r1 = fa_threshold_derivative_f64(in0, P_threshold, P_value)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def threshold_value_and_derivative_ab_f64(I0, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = fa_threshold_f64(in0, P_threshold, P_value)
+        r1 = fa_threshold_derivative_f64(in0, P_threshold, P_value)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def threshold_backward_x_s_f64(I0, I1, P_threshold, P_value, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5584,6 +10951,44 @@ def threshold_backward_x_a_f64(I0, I1, A_threshold, div_threshold, mod_threshold
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_threshold = 0
+        for d in range(div_threshold.shape[0]):
+            k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
+        P_threshold = A_threshold[k_threshold]
+        k_value = 0
+        for d in range(div_value.shape[0]):
+            k_value += ((i // div_value[d]) % mod_value[d]) * mul_value[d]
+        P_value = A_value[k_value]
+        r0 = in0 * fa_threshold_derivative_f64(in1, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_backward_x_sb_f64(I0, I1, P_threshold, P_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_threshold_derivative_f64(in1, P_threshold, P_value)
+        O0[i] = r0
+
+
+@cuda.jit
+def threshold_backward_x_ab_f64(I0, I1, A_threshold, div_threshold, mod_threshold, mul_threshold, A_value, div_value, mod_value, mul_value, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_threshold = 0
         for d in range(div_threshold.shape[0]):
             k_threshold += ((i // div_threshold[d]) % mod_threshold[d]) * mul_threshold[d]
@@ -5621,6 +11026,38 @@ def squareplus_forward_a_f64(I0, A_b, div_b, mod_b, mul_b, O0):
 
 
 @cuda.jit
+def squareplus_forward_sb_f64(I0, P_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_squareplus_f64(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_forward_ab_f64(I0, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = fa_squareplus_f64(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
 def squareplus_derivative_s_f64(I0, P_b, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5636,6 +11073,38 @@ def squareplus_derivative_a_f64(I0, A_b, div_b, mod_b, mul_b, O0):
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = fa_squareplus_derivative_f64(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_derivative_sb_f64(I0, P_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_squareplus_derivative_f64(in0, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_derivative_ab_f64(I0, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_b = 0
         for d in range(div_b.shape[0]):
             k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
@@ -5673,6 +11142,42 @@ def squareplus_value_and_derivative_a_f64(I0, A_b, div_b, mod_b, mul_b, O0, O1):
 
 
 @cuda.jit
+def squareplus_value_and_derivative_sb_f64(I0, P_b, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_squareplus_f64(in0, P_b)
+        r1 = fa_squareplus_derivative_f64(in0, P_b)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def squareplus_value_and_derivative_ab_f64(I0, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = fa_squareplus_f64(in0, P_b)
+        r1 = fa_squareplus_derivative_f64(in0, P_b)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def squareplus_backward_x_s_f64(I0, I1, P_b, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5690,6 +11195,40 @@ def squareplus_backward_x_a_f64(I0, I1, A_b, div_b, mod_b, mul_b, O0):
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        k_b = 0
+        for d in range(div_b.shape[0]):
+            k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
+        P_b = A_b[k_b]
+        r0 = in0 * fa_squareplus_derivative_f64(in1, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_backward_x_sb_f64(I0, I1, P_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_squareplus_derivative_f64(in1, P_b)
+        O0[i] = r0
+
+
+@cuda.jit
+def squareplus_backward_x_ab_f64(I0, I1, A_b, div_b, mod_b, mul_b, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         k_b = 0
         for d in range(div_b.shape[0]):
             k_b += ((i // div_b[d]) % mod_b[d]) * mul_b[d]
@@ -5735,6 +11274,50 @@ def clipped_linear_forward_a_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A
 
 
 @cuda.jit
+def clipped_linear_forward_sb_f64(I0, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_forward_ab_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
 def clipped_linear_derivative_s_f64(I0, P_slope, P_offset, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5750,6 +11333,50 @@ def clipped_linear_derivative_a_f64(I0, A_slope, div_slope, mod_slope, mul_slope
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_sb_f64(I0, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_derivative_ab_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         k_slope = 0
         for d in range(div_slope.shape[0]):
             k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
@@ -5811,6 +11438,54 @@ def clipped_linear_value_and_derivative_a_f64(I0, A_slope, div_slope, mod_slope,
 
 
 @cuda.jit
+def clipped_linear_value_and_derivative_sb_f64(I0, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def clipped_linear_value_and_derivative_ab_f64(I0, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        r1 = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def clipped_linear_backward_x_s_f64(I0, I1, P_slope, P_offset, P_min_val, P_max_val, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5849,11 +11524,71 @@ def clipped_linear_backward_x_a_f64(I0, I1, A_slope, div_slope, mod_slope, mul_s
 
 
 @cuda.jit
+def clipped_linear_backward_x_sb_f64(I0, I1, P_slope, P_offset, P_min_val, P_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
+def clipped_linear_backward_x_ab_f64(I0, I1, A_slope, div_slope, mod_slope, mul_slope, A_offset, div_offset, mod_offset, mul_offset, A_min_val, div_min_val, mod_min_val, mul_min_val, A_max_val, div_max_val, mod_max_val, mul_max_val, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        k_slope = 0
+        for d in range(div_slope.shape[0]):
+            k_slope += ((i // div_slope[d]) % mod_slope[d]) * mul_slope[d]
+        P_slope = A_slope[k_slope]
+        k_offset = 0
+        for d in range(div_offset.shape[0]):
+            k_offset += ((i // div_offset[d]) % mod_offset[d]) * mul_offset[d]
+        P_offset = A_offset[k_offset]
+        k_min_val = 0
+        for d in range(div_min_val.shape[0]):
+            k_min_val += ((i // div_min_val[d]) % mod_min_val[d]) * mul_min_val[d]
+        P_min_val = A_min_val[k_min_val]
+        k_max_val = 0
+        for d in range(div_max_val.shape[0]):
+            k_max_val += ((i // div_max_val[d]) % mod_max_val[d]) * mul_max_val[d]
+        P_max_val = A_max_val[k_max_val]
+        r0 = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val)
+        O0[i] = r0
+
+
+@cuda.jit
 def thinc_hard_swish_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def thinc_hard_swish_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_thinc_hard_swish_f64(in0)
         O0[i] = r0
 
@@ -5869,11 +11604,41 @@ def thinc_hard_swish_derivative_s_f64(I0, O0):
 
 
 @cuda.jit
+def thinc_hard_swish_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_thinc_hard_swish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def thinc_hard_swish_value_and_derivative_s_f64(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_thinc_hard_swish_f64(in0)
+        r1 = fa_thinc_hard_swish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def thinc_hard_swish_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_thinc_hard_swish_f64(in0)
         r1 = fa_thinc_hard_swish_derivative_f64(in0)
         O0[i] = r0
@@ -5892,11 +11657,40 @@ def thinc_hard_swish_backward_x_s_f64(I0, I1, O0):
 
 
 @cuda.jit
+def thinc_hard_swish_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_thinc_hard_swish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def dish_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_dish_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def dish_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_dish_f64(in0)
         O0[i] = r0
 
@@ -5912,11 +11706,41 @@ def dish_derivative_s_f64(I0, O0):
 
 
 @cuda.jit
+def dish_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_dish_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def dish_value_and_derivative_s_f64(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_dish_f64(in0)
+        r1 = fa_dish_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def dish_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_dish_f64(in0)
         r1 = fa_dish_derivative_f64(in0)
         O0[i] = r0
@@ -5935,11 +11759,40 @@ def dish_backward_x_s_f64(I0, I1, O0):
 
 
 @cuda.jit
+def dish_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_dish_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def erf_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_erf_activation_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def erf_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_erf_activation_f64(in0)
         O0[i] = r0
 
@@ -5955,11 +11808,41 @@ def erf_derivative_s_f64(I0, O0):
 
 
 @cuda.jit
+def erf_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_erf_derivative_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def erf_value_and_derivative_s_f64(I0, O0, O1):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_erf_activation_f64(in0)
+        r1 = fa_erf_derivative_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
+def erf_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_erf_activation_f64(in0)
         r1 = fa_erf_derivative_f64(in0)
         O0[i] = r0
@@ -5978,6 +11861,21 @@ def erf_backward_x_s_f64(I0, I1, O0):
 
 
 @cuda.jit
+def erf_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
+        r0 = in0 * fa_erf_derivative_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
 def exponential_forward_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
@@ -5988,11 +11886,39 @@ def exponential_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def exponential_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_exponential_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def exponential_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_exponential_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def exponential_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_exponential_f64(in0)
         O0[i] = r0
 
@@ -6010,12 +11936,43 @@ def exponential_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def exponential_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_exponential_f64(in0)
+        r1 = fa_exponential_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def exponential_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_exponential_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def exponential_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_exponential_f64(in1)
         O0[i] = r0
 
@@ -6042,11 +11999,39 @@ def linear_forward_s_f64(I0, O0):
 
 
 @cuda.jit
+def linear_forward_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_linear_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
 def linear_derivative_s_f64(I0, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
+        r0 = fa_ones_f64(in0)
+        O0[i] = r0
+
+
+@cuda.jit
+def linear_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
         r0 = fa_ones_f64(in0)
         O0[i] = r0
 
@@ -6064,12 +12049,43 @@ def linear_value_and_derivative_s_f64(I0, O0, O1):
 
 
 @cuda.jit
+def linear_value_and_derivative_sb_f64(I0, bias_array, bias_div, bias_mod, bias_mul, O0, O1):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in0 = in0 + bias_array[bias_k]
+        r0 = fa_linear_f64(in0)
+        r1 = fa_ones_f64(in0)
+        O0[i] = r0
+        O1[i] = r1
+
+
+@cuda.jit
 def linear_backward_x_s_f64(I0, I1, O0):
     start = cuda.grid(1)
     stride = cuda.gridsize(1)
     for i in range(start, O0.shape[0], stride):
         in0 = I0[i]
         in1 = I1[i]
+        r0 = in0 * fa_ones_f64(in1)
+        O0[i] = r0
+
+
+@cuda.jit
+def linear_backward_x_sb_f64(I0, I1, bias_array, bias_div, bias_mod, bias_mul, O0):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    for i in range(start, O0.shape[0], stride):
+        in0 = I0[i]
+        in1 = I1[i]
+        bias_k = 0
+        for d in range(bias_div.shape[0]):
+            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]
+        in1 = in1 + bias_array[bias_k]
         r0 = in0 * fa_ones_f64(in1)
         O0[i] = r0
 

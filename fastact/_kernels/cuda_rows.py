@@ -20,7 +20,7 @@ from numba import cuda, float32, float64, uint64
 from fastact._kernels import cuda_kernels as _k
 from fastact._kernels.cuda_math import PRIMITIVES as _PRIMITIVES
 
-__all__ = ["glu_backward_x", "glu_forward", "glu_jacobian", "rrelu_slopes",
+__all__ = ["bias_grad_sum", "glu_backward_x", "glu_forward", "glu_jacobian", "rrelu_slopes",
            "softmax_forward", "softmax_jacobian", "softmax_vjp"]  # fmt: skip
 
 _exp = _PRIMITIVES["float64"]["exp"]
@@ -213,3 +213,37 @@ def rrelu_slopes(key, lower, upper, single, out):
         slope = lower + (upper - lower) * u
         # float32 kernels use the slope rounded to float32, as the CPU backends do.
         out[i] = float32(slope) if single else slope
+
+
+@cuda.jit
+def bias_grad_sum(g, red_shape, red_stride, par_shape, par_stride, out):
+    """The bias gradient: thread k sums grad_x over the elements that bias element k
+    broadcast onto (g flat C-order, out flat), in float64 with Neumaier's compensation
+    (the host backends' bound), sequentially in C order (deterministic). The total is
+    acc + comp where acc is finite (an infinite or NaN sum stays what it is), rounded
+    once into out's dtype."""
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    count = g.shape[0] // max(out.shape[0], 1)
+    for k in range(start, out.shape[0], stride):
+        base = 0
+        rest = k
+        for d in range(par_shape.shape[0] - 1, -1, -1):
+            base += (rest % par_shape[d]) * par_stride[d]
+            rest //= par_shape[d]
+        acc = float64(0.0)
+        comp = float64(0.0)
+        for r in range(count):
+            i = base
+            rest = r
+            for d in range(red_shape.shape[0] - 1, -1, -1):
+                i += (rest % red_shape[d]) * red_stride[d]
+                rest //= red_shape[d]
+            v = float64(g[i])
+            t = acc + v
+            if abs(acc) >= abs(v):
+                comp += (acc - t) + v
+            else:
+                comp += (v - t) + acc
+            acc = t
+        out[k] = acc + comp if acc - acc == 0.0 else acc
