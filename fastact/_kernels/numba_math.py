@@ -633,6 +633,18 @@ def _key64(x: float) -> int:
 
 
 @njit(error_model="numpy", inline="always")
+def from_key64(k: int) -> float:
+    """The float64 whose :func:`_key64` is k (the map is its own inverse on the bits)."""
+    return _bits_f64(k ^ ((k >> 63) & _ABS))
+
+
+#: The order key of a float64 (for non-NaN x; -0 < +0): an integer maximum of keys
+#: is a reduction LLVM vectorises without fast-math flags (a float select-maximum is
+#: not: numba marks no select nnan), e.g. fastact/_kernels/numba_rows.py's row maxima.
+key64 = _key64
+
+
+@njit(error_model="numpy", inline="always")
 def lt_f64(a: float, b: float) -> bool:
     """a < b without raising *invalid* on NaN (False if either is NaN)."""
     both_zero = ((_f64_bits(a) | _f64_bits(b)) & _ABS) == 0

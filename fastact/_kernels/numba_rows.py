@@ -13,7 +13,9 @@ The algorithms are those of the Cython backend's ``fa_rows.h``:
 - Jacobians with 1 - y_i = (total - e_i)/total (rest/total at the first maximum);
 - glu with the formulas' ``glu_value`` and ``glu_db``, as loops over the halves.
 
-float32 rows compute in float64 and round once on the store. The gufuncs are built
+float32 rows compute in float64 and round once on the store; their sums skip the
+compensation where float64 alone is far below float32's rounding (the forward's
+sum of exponentials plainly, the backward's in compensated blocks of 16). The gufuncs are built
 per dtype on first use (:func:`gufunc`), and cached on disk by numba.
 """
 # mypy: ignore-errors
@@ -29,9 +31,11 @@ from typing import Any
 
 import numba
 import numpy as np
-from numba import float64, guvectorize, njit
+from numba import float64, guvectorize, njit, types
+from numba.extending import overload
 
 from fastact._kernels import numba_kernels as _k
+from fastact._kernels import numba_math as _m
 
 __all__ = [
     "SIGNATURES",
@@ -46,11 +50,37 @@ _EXP = _k.exp_f64
 _LOG1P = _k.log1p_f64
 _ROW = dict(error_model="numpy", inline="always")
 _LOOP = dict(error_model="numpy", nogil=True, cache=True, boundscheck=False)
+_KEY_NEG_INF = np.int64(-0x7FF0000000000001)  # numba_math.key64(-inf)
 
 
-#: Lanes of the row reductions (max, compensated sums): partial results per index
-#: mod _LANES, in fixed-width loops without branches that LLVM vectorises (two AVX2
-#: vectors of float64), combined in lane order, as fa_rows_body.h does with 16.
+def _single(a):
+    """Whether array ``a`` holds float32 (a compile-time constant in numba code)."""
+    return a.dtype == np.float32
+
+
+@overload(_single)
+def _single_overload(a):
+    single = isinstance(a, types.Array) and a.dtype == types.float32
+    return lambda a: single
+
+
+@njit(error_model="numpy", fastmath={"reassoc"})
+def _plain_sum(v, skip):
+    """sum(v) without v[skip], in float64, reassociated (``reassoc`` on this function
+    alone: LLVM vectorises the reduction, ~0.07 ns per element against 1.0 for
+    :func:`_neumaier` here). For the forward's sum of a float32 row: its terms are
+    exponentials in [0, 1], so nothing cancels and the float64 error (n * 2**-53
+    relative at worst, 1e-13 for n = 1000) stays far below float32's half-ulp."""
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += 0.0 if i == skip else v[i]
+    return s
+
+
+#: Lanes of the compensated float64 sums (:func:`_neumaier`): partial results per
+#: index mod _LANES, combined in lane order, as fa_rows_body.h does with 16. LLVM
+#: does not vectorise these lanes (1.0 ns per element, measured): float32 rows take
+#: the vectorised sums below (:func:`_plain_sum`, :func:`_blocked_sum`).
 _LANES = 8
 #: The lane workspace of one row call: maxima, their indices, sums, compensations.
 WORKSPACE = 4 * _LANES
@@ -90,12 +120,13 @@ def _parts(x, e, sgn, ws):
         v = sgn * float64(x[i])
         e[i] = v
         nan |= v != v
-    m, first = _lane_max(e, ws)
+    m, first = _row_max(e)
     # No reduction and no branch in this loop, so that it vectorises (the exp is
     # most of the work; fused with the lane sums below it stayed scalar: 2x slower).
     for i in range(n):
         e[i] = _exp_shifted(e[i], m)
-    rest = _neumaier(e, first, ws)
+    # float32 rows: a plain float64 sum (nothing cancels); float64: compensated.
+    rest = _plain_sum(e, first) if _single(x) else _neumaier(e, first, ws)
     return (math.nan if nan else rest + (e[first] - 1.0)), first, m
 
 
@@ -131,6 +162,37 @@ def _neumaier(v, skip, ws):
     return _lanes_total(s, c)
 
 
+#: Terms per block of :func:`_blocked_sum`.
+_BLOCK = 16
+
+
+@njit(error_model="numpy", fastmath={"reassoc"})
+def _block_total(v, i0, skip):
+    """v[i0:i0 + _BLOCK] summed (without v[skip]), reassociated: a vector sum."""
+    s = 0.0
+    for j in range(_BLOCK):
+        s += 0.0 if i0 + j == skip else v[i0 + j]
+    return s
+
+
+@njit(**_ROW)
+def _blocked_sum(v, skip):
+    """sum(v) without v[skip]: blocks of _BLOCK terms summed plainly (vectorised),
+    the blocks' sums added with Neumaier's compensation. Error at most ~16 * 2**-53
+    of sum(|v|) whatever the row's length (a plain sum's grows with it): far below a
+    float32 input's own rounding, so it serves float32 rows' backward (~0.1 ns per
+    element; the scalar lanes of :func:`_neumaier` cost 1.0 here)."""
+    n = v.shape[0]
+    s = 0.0
+    c = 0.0
+    whole = n - n % _BLOCK
+    for i0 in range(0, whole, _BLOCK):
+        s, c = _sum2(s, c, _block_total(v, i0, skip))
+    for i in range(whole, n):
+        s, c = _sum2(s, c, 0.0 if i == skip else v[i])
+    return s + c if s - s == 0.0 else s
+
+
 @njit(**_ROW)
 def _softmax_into(x, y, sgn, ws):
     rest, _, _ = _parts(x, y, sgn, ws)
@@ -161,36 +223,29 @@ def _softmax_forward(x, kind, out):
 
 
 @njit(**_ROW)
-def _lane_max(y, ws):
-    """The largest y (-inf if none is above -inf) and its first index (0 if none is
-    above -inf: a row of -inf, or of NaN, as the C rows), in _LANES lanes.  ws: the
-    lane workspace."""
+def _row_max(y):
+    """The largest y, NaN ignored (-inf if none is above -inf), and its first index (0
+    if none is above -inf: a row of -inf, or of NaN, as the C rows). Two reductions
+    that vectorise: the maximum of the integer order keys (numba_math.key64; NaN
+    lanes take -inf's), then the least index holding it; 0.16 ns per element with
+    the float64 copy before it, against 1.0 for 8 scalar select lanes (float32 rows of
+    1000, one core). The maximum's zero sign may differ from the first maximum's
+    (+0 over -0): every use (exp(x - m), x - m next to a nonzero log-sum) gives the
+    same results either way."""
     n = y.shape[0]
-    lm = ws[:_LANES]
-    li = ws[_LANES : 2 * _LANES]  # indices, exact in float64
-    for j in range(_LANES):
-        lm[j] = -math.inf
-        li[j] = n
-    whole = n - n % _LANES
-    for i0 in range(0, whole, _LANES):
-        for j in range(_LANES):
-            v = y[i0 + j]
-            take = v > lm[j]
-            lm[j] = v if take else lm[j]
-            li[j] = float64(i0 + j) if take else li[j]
-    for i in range(whole, n):
-        j = i - whole
+    top = _KEY_NEG_INF
+    for i in range(n):
         v = y[i]
-        take = v > lm[j]
-        lm[j] = v if take else lm[j]
-        li[j] = float64(i) if take else li[j]
-    m = lm[0]
-    for j in range(1, _LANES):
-        m = lm[j] if lm[j] > m else m
-    best = float64(n)
-    for j in range(_LANES):
-        best = li[j] if lm[j] == m and li[j] < best else best
-    return m, (0 if best == n else int(best))
+        k = _m.key64(v) if v == v else _KEY_NEG_INF
+        top = k if k > top else top
+    m = _m.from_key64(top)
+    if m == -math.inf:
+        return m, 0
+    first = n
+    for i in range(n):
+        at = i if y[i] == m else n
+        first = at if at < first else first
+    return m, first
 
 
 def _softmax_jacobian(x, kind, out):
@@ -241,12 +296,12 @@ def _vjp_row(g, v, kind, out, y, t, ws):
     else:
         for i in range(n):
             y[i] = v[i]
-        _, k = _lane_max(y, ws)
+        _, k = _row_max(y)
         comp = -math.expm1(y[k]) if base == 1 else 1.0 - y[k]
     # The sums as compensated sums over a scratch row (products first), like rest.
     for i in range(n):
         t[i] = float64(g[i]) if base == 1 else float64(g[i]) * y[i]
-    sp = _neumaier(t, k, ws)
+    sp = _blocked_sum(t, k) if _single(v) else _neumaier(t, k, ws)
     gk = float64(g[k])
     yk = y[k]
     s = sp + t[k]
