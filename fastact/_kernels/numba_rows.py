@@ -82,8 +82,8 @@ def _plain_sum(v, skip):
 #: does not vectorise these lanes (1.0 ns per element, measured): float32 rows take
 #: the vectorised sums below (:func:`_plain_sum`, :func:`_blocked_sum`).
 _LANES = 8
-#: The lane workspace of one row call: maxima, their indices, sums, compensations.
-WORKSPACE = 4 * _LANES
+#: The lane workspace of one row call: the sums and their compensations.
+WORKSPACE = 2 * _LANES
 
 
 @njit(**_ROW)
@@ -507,20 +507,45 @@ def _cols_vjp(G, V, kind, O, tile):
 # 1-D contiguous chunks, fed like the elementwise kernels.
 
 
+# float32 halves compute in float32 (the formulas' float32 forms, twice the lanes:
+# the elementwise float32 kernels' own accuracy), float64 in float64.
+
+
+def _glu_value(a, b):
+    """glu's value at the halves' elements a, b (numba code only)."""
+    raise NotImplementedError
+
+
+def _glu_partials(a, b):
+    """(sigmoid(b), glu_db(a, b)) (numba code only)."""
+    raise NotImplementedError
+
+
+@overload(_glu_value, inline="always")
+def _glu_value_overload(a, b):
+    if a == types.float32:
+        return lambda a, b: _k.fa_glu_value_f32(a, b)
+    return lambda a, b: _k.fa_glu_value_f64(float64(a), float64(b))
+
+
+@overload(_glu_partials, inline="always")
+def _glu_partials_overload(a, b):
+    if a == types.float32:
+        return lambda a, b: (_k.fa_sigmoid_f32(b), _k.fa_glu_db_f32(a, b))
+    return lambda a, b: (_k.fa_sigmoid_f64(float64(b)), _k.fa_glu_db_f64(float64(a), float64(b)))
+
+
 @njit(**_LOOP)
 def glu_forward(A, B, O):
     for i in range(O.shape[0]):
-        O[i] = _k.fa_glu_value_f64(float64(A[i]), float64(B[i]))
+        O[i] = _glu_value(A[i], B[i])
 
 
 @njit(**_LOOP)
 def glu_partials(A, B, DA, DB):
     """dy/da = sigmoid(b) and dy/db = glu_db(a, b)."""
     for i in range(DA.shape[0]):
-        a = float64(A[i])
-        b = float64(B[i])
-        da = _k.fa_sigmoid_f64(b)
-        db = _k.fa_glu_db_f64(a, b)
+        da, db = _glu_partials(A[i], B[i])
         DA[i] = da
         DB[i] = db
 
@@ -528,13 +553,10 @@ def glu_partials(A, B, DA, DB):
 @njit(**_LOOP)
 def glu_backward_x(G, A, B, OA, OB):
     for i in range(OA.shape[0]):
-        g = float64(G[i])
-        a = float64(A[i])
-        b = float64(B[i])
-        da = g * _k.fa_sigmoid_f64(b)
-        db = g * _k.fa_glu_db_f64(a, b)
-        OA[i] = da
-        OB[i] = db
+        g = G[i]
+        da, db = _glu_partials(A[i], B[i])
+        OA[i] = g * da
+        OB[i] = g * db
 
 
 _FAMILY = ("softmax", "log_softmax", "softmin")
