@@ -234,3 +234,25 @@ def test_hypot_accuracy_and_special_values(dtype: str) -> None:
     b = np.array([NAN, INF, 1.0, 2.0, 0.0, 0.0, -4.0, fi.smallest_subnormal] * 3, dtype=dtype)
     want = np.array([INF, INF, INF, NAN, 0.0, 0.0, 5.0, fi.smallest_subnormal] * 3, dtype=dtype)
     np.testing.assert_array_equal(hypot(a, b), want)
+
+
+def test_exp_nonpositive_short_for_float32_rows() -> None:
+    """The float32 softmax rows' exponential (numba_rows): within 3e-9 relative of
+    mpmath on [-110, 0], 0 below -110 and at -inf, NaN kept, no FP warning."""
+    from fastact._kernels.numba_math import exp_nonpositive_short_f64
+
+    @numba.guvectorize([(numba.float64[:], numba.float64[:])], "(n)->(n)")
+    def run(x: Any, out: Any) -> None:  # pragma: no cover - compiled
+        for i in range(x.shape[0]):
+            out[i] = exp_nonpositive_short_f64(x[i])
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate([-rng.uniform(0, 110, 4000), -rng.exponential(0.3, 2000),
+                        [0.0, -0.0, -1e-300, -109.999, -0.3465, -0.3467]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = run(x)
+        special = run(np.array([-110.0, -110.5, -1e300, -np.inf, np.nan]))
+    want = np.array([float(mpmath.exp(mpmath.mpf(float(v)))) for v in x])
+    assert np.max(np.abs(got - want) / want) <= 3e-9
+    assert special[:4].tolist() == [0.0, 0.0, 0.0, 0.0] and np.isnan(special[4])

@@ -107,11 +107,12 @@ def _lanes_total(s, c):
 
 
 @njit(**_ROW)
-def _parts(x, e, sgn, ws):
+def _parts(x, e, sgn, ws, short=False):
     """The row's maximum m (of sgn * x), its first index, the shifted exponentials
     e_i written to e (float64), and rest: the sum of e without the first maximum's,
     plus (e_first - 1), 0 for a finite maximum and NaN for +inf or NaN.  ws: the
-    lane workspace (WORKSPACE float64)."""
+    lane workspace (WORKSPACE float64). ``short``: for the forward of a float32 row,
+    the exponentials to 3e-9 relative (:func:`_exp_shifted_short`)."""
     n = x.shape[0]
     # The row, signed, into the contiguous float64 scratch first: x may be strided
     # (any axis), and numba vectorises only loops over contiguous arrays.
@@ -123,8 +124,12 @@ def _parts(x, e, sgn, ws):
     m, first = _row_max(e)
     # No reduction and no branch in this loop, so that it vectorises (the exp is
     # most of the work; fused with the lane sums below it stayed scalar: 2x slower).
-    for i in range(n):
-        e[i] = _exp_shifted(e[i], m)
+    if short and _single(x):
+        for i in range(n):
+            e[i] = _exp_shifted_short(e[i], m)
+    else:
+        for i in range(n):
+            e[i] = _exp_shifted(e[i], m)
     # float32 rows: a plain float64 sum (nothing cancels); float64: compensated.
     rest = _plain_sum(e, first) if _single(x) else _neumaier(e, first, ws)
     return (math.nan if nan else rest + (e[first] - 1.0)), first, m
@@ -139,6 +144,15 @@ def _exp_shifted(v, m):
     lo = (v - (d - bb)) + (-m - bb)
     ed = _EXP(d)
     return ed + ed * (lo if lo - lo == 0.0 else 0.0)
+
+
+@njit(**_ROW)
+def _exp_shifted_short(v, m):
+    """exp(v - m) to 3e-9 relative, for a float32 row's forward: v and m are float32
+    values, so the rounding of v - m in float64 (at most 110 * 2**-53 where the
+    exponential is not 0) is negligible beside that and needs no TwoSum. 0.05 ulp of
+    float32 added to the 0.5 of the store."""
+    return _m.exp_nonpositive_short_f64(v - m)
 
 
 @njit(**_ROW)
@@ -195,7 +209,7 @@ def _blocked_sum(v, skip):
 
 @njit(**_ROW)
 def _softmax_into(x, y, sgn, ws):
-    rest, _, _ = _parts(x, y, sgn, ws)
+    rest, _, _ = _parts(x, y, sgn, ws, True)
     total = 1.0 + rest
     for i in range(y.shape[0]):
         y[i] = y[i] / total
@@ -207,7 +221,7 @@ def _forward_row(x, kind, out, t, ws):
     float64 scratch row t.  out may be x itself: out[i] is written after x[i] is read
     (and, for log_softmax, x[i] is read again only at its own store)."""
     if kind == 1:
-        rest, _, m = _parts(x, t, 1.0, ws)
+        rest, _, m = _parts(x, t, 1.0, ws, True)
         lse = _LOG1P(rest)
         for i in range(x.shape[0]):
             out[i] = (float64(x[i]) - m) - lse
