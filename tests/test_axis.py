@@ -135,3 +135,4 @@ def test_glu_backward_refuses_y() -> None:
     y = fa.glu(x)
     with pytest.raises(ValueError, match="pass x"):
         fa.glu.backward(np.ones_like(y), y=y)
+

@@ -13,9 +13,9 @@ The algorithms are those of the Cython backend's ``fa_rows.h``:
 - Jacobians with 1 - y_i = (total - e_i)/total (rest/total at the first maximum);
 - glu with the formulas' ``glu_value`` and ``glu_db``, as loops over the halves.
 
-float32 rows compute in float64 and round once on the store; their sums skip the
-compensation where float64 alone is far below float32's rounding (the forward's
-sum of exponentials plainly, the backward's in compensated blocks of 16). The gufuncs are built
+float32 rows compute in float64 and round once on the store; their forward's sum of
+exponentials is a plain (vectorised) float64 sum, whose error stays far below
+float32's rounding, and its exponentials a float32-grade float64 exp. The gufuncs are built
 per dtype on first use (:func:`gufunc`), and cached on disk by numba.
 """
 # mypy: ignore-errors
@@ -67,10 +67,11 @@ def _single_overload(a):
 @njit(error_model="numpy", fastmath={"reassoc"})
 def _plain_sum(v, skip):
     """sum(v) without v[skip], in float64, reassociated (``reassoc`` on this function
-    alone: LLVM vectorises the reduction, ~0.07 ns per element against 1.0 for
-    :func:`_neumaier` here). For the forward's sum of a float32 row: its terms are
-    exponentials in [0, 1], so nothing cancels and the float64 error (n * 2**-53
-    relative at worst, 1e-13 for n = 1000) stays far below float32's half-ulp."""
+    alone: LLVM vectorises the reduction, ~0.08 ns per element against 1.0 for
+    :func:`_neumaier` here), for the forward's sum of a float32 row: its terms are
+    exponentials in [0, 1], so nothing cancels, and the error, at most n * 2**-53 of
+    the sum (1.1e-9 at 10**7 terms), stays far below float32's half-ulp. Not for the
+    backward's sums, whose terms cancel."""
     s = 0.0
     for i in range(v.shape[0]):
         s += 0.0 if i == skip else v[i]
@@ -79,8 +80,8 @@ def _plain_sum(v, skip):
 
 #: Lanes of the compensated float64 sums (:func:`_neumaier`): partial results per
 #: index mod _LANES, combined in lane order, as fa_rows_body.h does with 16. LLVM
-#: does not vectorise these lanes (1.0 ns per element, measured): float32 rows take
-#: the vectorised sums below (:func:`_plain_sum`, :func:`_blocked_sum`).
+#: does not vectorise these lanes (1.0 ns per element, measured): a float32 row's
+#: forward takes the vectorised :func:`_plain_sum`.
 _LANES = 8
 #: The lane workspace of one row call: the sums and their compensations.
 WORKSPACE = 2 * _LANES
@@ -107,12 +108,14 @@ def _lanes_total(s, c):
 
 
 @njit(**_ROW)
-def _parts(x, e, sgn, ws, short=False):
+def _parts(x, e, sgn, ws, forward=False):
     """The row's maximum m (of sgn * x), its first index, the shifted exponentials
     e_i written to e (float64), and rest: the sum of e without the first maximum's,
     plus (e_first - 1), 0 for a finite maximum and NaN for +inf or NaN.  ws: the
-    lane workspace (WORKSPACE float64). ``short``: for the forward of a float32 row,
-    the exponentials to 3e-9 relative (:func:`_exp_shifted_short`)."""
+    lane workspace (WORKSPACE float64). ``forward``: for the forward of a float32 row,
+    the exponentials to 3e-9 relative (:func:`_exp_shifted_short`) and their plain
+    sum (:func:`_plain_sum`); elsewhere (the backward from x, the Jacobian) TwoSum and
+    the compensated sum, as accurate as before."""
     n = x.shape[0]
     # The row, signed, into the contiguous float64 scratch first: x may be strided
     # (any axis), and numba vectorises only loops over contiguous arrays.
@@ -124,14 +127,14 @@ def _parts(x, e, sgn, ws, short=False):
     m, first = _row_max(e)
     # No reduction and no branch in this loop, so that it vectorises (the exp is
     # most of the work; fused with the lane sums below it stayed scalar: 2x slower).
-    if short and _single(x):
+    fast = forward and _single(x)
+    if fast:
         for i in range(n):
             e[i] = _exp_shifted_short(e[i], m)
     else:
         for i in range(n):
             e[i] = _exp_shifted(e[i], m)
-    # float32 rows: a plain float64 sum (nothing cancels); float64: compensated.
-    rest = _plain_sum(e, first) if _single(x) else _neumaier(e, first, ws)
+    rest = _plain_sum(e, first) if fast else _neumaier(e, first, ws)
     return (math.nan if nan else rest + (e[first] - 1.0)), first, m
 
 
@@ -174,37 +177,6 @@ def _neumaier(v, skip, ws):
         j = i - whole
         s[j], c[j] = _sum2(s[j], c[j], 0.0 if i == skip else v[i])
     return _lanes_total(s, c)
-
-
-#: Terms per block of :func:`_blocked_sum`.
-_BLOCK = 16
-
-
-@njit(error_model="numpy", fastmath={"reassoc"})
-def _block_total(v, i0, skip):
-    """v[i0:i0 + _BLOCK] summed (without v[skip]), reassociated: a vector sum."""
-    s = 0.0
-    for j in range(_BLOCK):
-        s += 0.0 if i0 + j == skip else v[i0 + j]
-    return s
-
-
-@njit(**_ROW)
-def _blocked_sum(v, skip):
-    """sum(v) without v[skip]: blocks of _BLOCK terms summed plainly (vectorised),
-    the blocks' sums added with Neumaier's compensation. Error at most ~16 * 2**-53
-    of sum(|v|) whatever the row's length (a plain sum's grows with it): far below a
-    float32 input's own rounding, so it serves float32 rows' backward (~0.1 ns per
-    element; the scalar lanes of :func:`_neumaier` cost 1.0 here)."""
-    n = v.shape[0]
-    s = 0.0
-    c = 0.0
-    whole = n - n % _BLOCK
-    for i0 in range(0, whole, _BLOCK):
-        s, c = _sum2(s, c, _block_total(v, i0, skip))
-    for i in range(whole, n):
-        s, c = _sum2(s, c, 0.0 if i == skip else v[i])
-    return s + c if s - s == 0.0 else s
 
 
 @njit(**_ROW)
@@ -315,7 +287,10 @@ def _vjp_row(g, v, kind, out, y, t, ws):
     # The sums as compensated sums over a scratch row (products first), like rest.
     for i in range(n):
         t[i] = float64(g[i]) if base == 1 else float64(g[i]) * y[i]
-    sp = _blocked_sum(t, k) if _single(v) else _neumaier(t, k, ws)
+    # Compensated for every dtype: g_i - sum(g y) cancels (to about 0 for equal
+    # grads), and a plain or blocked float64 sum moved such results by up to ~1e-17
+    # of the grads (measured): within the bar, but not the accuracy of before.
+    sp = _neumaier(t, k, ws)
     gk = float64(g[k])
     yk = y[k]
     s = sp + t[k]
