@@ -403,19 +403,11 @@ def _cuda_reduce(entry, sfx: str) -> str:  # type: ignore[no-untyped-def]
         "    stride = cuda.gridsize(1)",
         "    count = I1.shape[0] // max(O0.shape[0], 1)",
         "    for k in range(start, O0.shape[0], stride):",
-        "        base = 0",
-        "        rest = k",
-        "        for d in range(par_shape.shape[0] - 1, -1, -1):",
-        "            base += (rest % par_shape[d]) * par_stride[d]",
-        "            rest //= par_shape[d]",
+        "        base = fa_offset(k, par_shape, par_stride)",
         f"        P_{p} = A_{p}[k]",
         f"        acc = {zero}",
         "        for r in range(count):",
-        "            i = base",
-        "            rest = r",
-        "            for d in range(red_shape.shape[0] - 1, -1, -1):",
-        "                i += (rest % red_shape[d]) * red_stride[d]",
-        "                rest //= red_shape[d]",
+        "            i = base + fa_offset(r, red_shape, red_stride)",
         "            in0 = I0[i]",
         "            in1 = I1[i]",
         f"            acc += {expr}",
@@ -464,6 +456,23 @@ def generate_cuda() -> str:
             head.append(f'{p}_{sfx} = _PRIMITIVES["{dtype}"]["{p}"]')
         head.append("")
     head += _float32_constants(targets["f32"], "np.float32", ("K_ZERO_f32 = np.float32(0.0)",))
+    head += [
+        "",
+        "",
+        "@cuda.jit(device=True)",
+        "def fa_offset(index, shape, stride):",
+        '    """The offset of the index-th element (C order) of a block of ``shape``',
+        '    whose axes step by ``stride``: the reductions\' walk (the parameter',
+        '    gradients here, the bias gradient in cuda_rows)."""',
+        "    offset = 0",
+        "    rest = index",
+        "    for d in range(shape.shape[0] - 1, -1, -1):",
+        "        offset += (rest % shape[d]) * stride[d]",
+        "        rest //= shape[d]",
+        "    return offset",
+        "",
+        "",
+    ]
     tail = ["#: kernel name -> (inputs, real parameters, outputs)", "KERNELS = {"]
     for e in entries:
         tail.append(f"    {e.name!r}: ({len(e.inputs)}, {e.params!r}, {len(e.outputs)}),")

@@ -93,6 +93,21 @@ K39_f32 = np.float32(5.0)
 K40_f32 = np.float32(-2.5)
 K41_f32 = np.float32(1.1283791670955126)
 
+
+
+@cuda.jit(device=True)
+def fa_offset(index, shape, stride):
+    """The offset of the index-th element (C order) of a block of ``shape``
+    whose axes step by ``stride``: the reductions' walk (the parameter
+    gradients here, the bias gradient in cuda_rows)."""
+    offset = 0
+    rest = index
+    for d in range(shape.shape[0] - 1, -1, -1):
+        offset += (rest % shape[d]) * stride[d]
+        rest //= shape[d]
+    return offset
+
+
 # ---- formulas, f32 ----
 
 @cuda.jit(device=True)
@@ -2123,19 +2138,11 @@ def prelu_param_factor_weight_reduce_f32(I0, I1, A_weight, red_shape, red_stride
     stride = cuda.gridsize(1)
     count = I1.shape[0] // max(O0.shape[0], 1)
     for k in range(start, O0.shape[0], stride):
-        base = 0
-        rest = k
-        for d in range(par_shape.shape[0] - 1, -1, -1):
-            base += (rest % par_shape[d]) * par_stride[d]
-            rest //= par_shape[d]
+        base = fa_offset(k, par_shape, par_stride)
         P_weight = A_weight[k]
         acc = K_ZERO_f32
         for r in range(count):
-            i = base
-            rest = r
-            for d in range(red_shape.shape[0] - 1, -1, -1):
-                i += (rest % red_shape[d]) * red_stride[d]
-                rest //= red_shape[d]
+            i = base + fa_offset(r, red_shape, red_stride)
             in0 = I0[i]
             in1 = I1[i]
             acc += in0 * fa_prelu_weight_factor_f32(in1, P_weight)
@@ -7655,19 +7662,11 @@ def prelu_param_factor_weight_reduce_f64(I0, I1, A_weight, red_shape, red_stride
     stride = cuda.gridsize(1)
     count = I1.shape[0] // max(O0.shape[0], 1)
     for k in range(start, O0.shape[0], stride):
-        base = 0
-        rest = k
-        for d in range(par_shape.shape[0] - 1, -1, -1):
-            base += (rest % par_shape[d]) * par_stride[d]
-            rest //= par_shape[d]
+        base = fa_offset(k, par_shape, par_stride)
         P_weight = A_weight[k]
         acc = 0.0
         for r in range(count):
-            i = base
-            rest = r
-            for d in range(red_shape.shape[0] - 1, -1, -1):
-                i += (rest % red_shape[d]) * red_stride[d]
-                rest //= red_shape[d]
+            i = base + fa_offset(r, red_shape, red_stride)
             in0 = I0[i]
             in1 = I1[i]
             acc += in0 * fa_prelu_weight_factor_f64(in1, P_weight)

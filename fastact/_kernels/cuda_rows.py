@@ -226,20 +226,11 @@ def bias_grad_sum(g, red_shape, red_stride, par_shape, par_stride, out):
     stride = cuda.gridsize(1)
     count = g.shape[0] // max(out.shape[0], 1)
     for k in range(start, out.shape[0], stride):
-        base = 0
-        rest = k
-        for d in range(par_shape.shape[0] - 1, -1, -1):
-            base += (rest % par_shape[d]) * par_stride[d]
-            rest //= par_shape[d]
+        base = _k.fa_offset(k, par_shape, par_stride)
         acc = float64(0.0)
         comp = float64(0.0)
         for r in range(count):
-            i = base
-            rest = r
-            for d in range(red_shape.shape[0] - 1, -1, -1):
-                i += (rest % red_shape[d]) * red_stride[d]
-                rest //= red_shape[d]
-            v = float64(g[i])
+            v = float64(g[base + _k.fa_offset(r, red_shape, red_stride)])
             t = acc + v
             if abs(acc) >= abs(v):
                 comp += (acc - t) + v
