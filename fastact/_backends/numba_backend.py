@@ -341,11 +341,28 @@ def _halves(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return x[(*before, slice(0, m))], x[(*before, slice(m, None))]
 
 
+def _glu_blocks(x: np.ndarray, axis: int) -> tuple[np.ndarray, int] | None:
+    """C-contiguous x as (outer, 2, L), its halves along ``axis`` as [:, 0] and [:, 1]
+    (a free reshape), with L; None for other layouts."""
+    if not x.flags.c_contiguous:
+        return None
+    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
+    length = (x.shape[axis] // 2) * int(np.prod(x.shape[axis + 1 :], dtype=np.int64))
+    return x.reshape(outer, 2, length), length
+
+
 def _glu_kernel(method: str) -> Kernel | None:
-    """glu: the elementwise loops of numba_rows over the halves a, b of x."""
+    """glu: the elementwise loops of numba_rows over the halves a, b of x (on
+    C-contiguous arrays, their block forms: one call per range of the flat result)."""
     from fastact._kernels import numba_rows
 
     def forward(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        blocks = _glu_blocks(x, axis)
+        if blocks is not None and out.flags.c_contiguous and out.size:
+            x3, length = blocks
+            o2 = out.reshape(-1, length)
+            _run_ranges(lambda a, b: numba_rows.glu_forward_blocks(x3, o2, a, b), out.size)
+            return
         _elementwise(numba_rows.glu_forward, None, _halves(x, axis), [], [out])
 
     def jacobian(x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
@@ -367,6 +384,16 @@ def _glu_kernel(method: str) -> Kernel | None:
         forward(x, out_y, axis=axis)
 
     def backward_x(grad: np.ndarray, x: np.ndarray, out: np.ndarray, *, axis: int) -> None:
+        blocks, out_blocks = _glu_blocks(x, axis), _glu_blocks(out, axis)
+        # grad arrives broadcast to the result's shape: contiguous only when whole.
+        if (blocks is not None and out_blocks is not None and grad.flags.c_contiguous
+                and grad.size):  # fmt: skip
+            (x3, length), (o3, _) = blocks, out_blocks
+            g2 = grad.reshape(-1, length)
+            _run_ranges(
+                lambda a, b: numba_rows.glu_backward_x_blocks(g2, x3, o3, a, b), grad.size
+            )
+            return
         a, b = _halves(x, axis)
         out_a, out_b = _halves(out, axis)
         # In place (out is x) needs no copy: element i of out_a and out_b is written

@@ -41,7 +41,9 @@ __all__ = [
     "SIGNATURES",
     "batched",
     "glu_backward_x",
+    "glu_backward_x_blocks",
     "glu_forward",
+    "glu_forward_blocks",
     "glu_partials",
     "gufunc",
 ]
@@ -546,6 +548,49 @@ def glu_backward_x(G, A, B, OA, OB):
         da, db = _glu_partials(A[i], B[i])
         OA[i] = g * da
         OB[i] = g * db
+
+
+# The same on C-contiguous arrays seen as blocks: x as (outer, 2, L), its halves
+# X[o, 0] and X[o, 1] (L = m * inner contiguous elements each), the result and grad
+# as (outer, L); one call walks the flat range [a, b) of (outer, L) row piece by row
+# piece, each a unit-stride loop that LLVM vectorises (the loops above, fed one row
+# of the halves at a time by nditer, paid a dispatch per row: 2.0 ns per element on
+# (10000, 2000) float32 against 0.6 for the loop itself).
+
+
+@njit(**_LOOP)
+def glu_forward_blocks(X, O, a, b):
+    L = O.shape[1]
+    o, i = a // L, a % L
+    while a < b:
+        stop = min(b - a, L - i)
+        # Row pieces as 1-D views indexed from 0: numba adds no wraparound select
+        # for a range(n) index, so the loop vectorises (indices i + j did not).
+        xa, xb, out = X[o, 0, i : i + stop], X[o, 1, i : i + stop], O[o, i : i + stop]
+        for j in range(stop):
+            out[j] = _glu_value(xa[j], xb[j])
+        a += stop
+        o += 1
+        i = 0
+
+
+@njit(**_LOOP)
+def glu_backward_x_blocks(G, X, OX, a, b):
+    """OX may be X itself: element j of both halves is written after it was read."""
+    L = G.shape[1]
+    o, i = a // L, a % L
+    while a < b:
+        stop = min(b - a, L - i)
+        gs, xa, xb = G[o, i : i + stop], X[o, 0, i : i + stop], X[o, 1, i : i + stop]
+        oa, ob = OX[o, 0, i : i + stop], OX[o, 1, i : i + stop]
+        for j in range(stop):
+            g = gs[j]
+            da, db = _glu_partials(xa[j], xb[j])
+            oa[j] = g * da
+            ob[j] = g * db
+        a += stop
+        o += 1
+        i = 0
 
 
 _FAMILY = ("softmax", "log_softmax", "softmin")
