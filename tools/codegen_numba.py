@@ -349,6 +349,14 @@ def _has_bias_form(entry) -> bool:  # type: ignore[no-untyped-def]
     return not entry.name.endswith("_backward_y") and "_param_factor_" not in entry.name
 
 
+def _map_index(k: str, div: str, mod: str, mul: str) -> list[str]:
+    """Lines computing ``k``: the element that a broadcast map's array puts on x's
+    flat index i, sum_d ((i // div[d]) % mod[d]) * mul[d]."""
+    return [f"        {k} = 0",
+            f"        for d in range({div}.shape[0]):",
+            f"            {k} += ((i // {div}[d]) % {mod}[d]) * {mul}[d]"]  # fmt: skip
+
+
 def _cuda_loop(entry, sfx: str, scalar: bool, bias: bool = False) -> str:  # type: ignore[no-untyped-def]
     nin, nout = len(entry.inputs), len(entry.outputs)
     args = [f"I{i}" for i in range(nin)]
@@ -370,15 +378,11 @@ def _cuda_loop(entry, sfx: str, scalar: bool, bias: bool = False) -> str:  # typ
     for i in range(nin):
         lines.append(f"        in{i} = I{i}[i]")
     if bias:  # x + bias rounded in the arrays' dtype, as the host backends round it
-        lines.append("        bias_k = 0")
-        lines.append("        for d in range(bias_div.shape[0]):")
-        lines.append("            bias_k += ((i // bias_div[d]) % bias_mod[d]) * bias_mul[d]")
+        lines += _map_index("bias_k", "bias_div", "bias_mod", "bias_mul")
         lines.append(f"        in{nin - 1} = in{nin - 1} + bias_array[bias_k]")
     if not scalar:
         for p in entry.params:
-            lines.append(f"        k_{p} = 0")
-            lines.append(f"        for d in range(div_{p}.shape[0]):")
-            lines.append(f"            k_{p} += ((i // div_{p}[d]) % mod_{p}[d]) * mul_{p}[d]")
+            lines += _map_index(f"k_{p}", f"div_{p}", f"mod_{p}", f"mul_{p}")
             lines.append(f"        P_{p} = A_{p}[k_{p}]")
     for j, expr in enumerate(entry.outputs):
         lines.append(f"        r{j} = {expr.format(sfx=sfx)}")

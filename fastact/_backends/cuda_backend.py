@@ -212,6 +212,14 @@ def _kernel_name(activation: str, method: str) -> Callable[[Mapping[str, Any]], 
     return kernel_name(activation, method, module.KERNELS)
 
 
+def _operands(arrays: Sequence[Any], nin: int, fused: bool) -> tuple[Any, Any, Any]:
+    """A kernel call's (inputs, bias or None, outputs): the fused-bias forms take the
+    bias right after the inputs."""
+    if fused:
+        return arrays[:nin], arrays[nin], arrays[nin + 1 :]
+    return arrays[:nin], None, arrays[nin:]
+
+
 #: The methods with a fused-bias form (``<method>_bias``: ``kernel(*inputs, bias,
 #: *outputs, **params)``, computing at x + bias; see fastact/_bias.py).
 _BIAS_FORMS = ("forward", "derivative", "value_and_derivative", "backward_x")
@@ -236,8 +244,8 @@ def _elementwise_kernel(activation: str, method: str, sfx: str) -> Kernel | None
     nin = 2 if base.startswith("backward") else 1
 
     def kernel(*arrays: Any, **params: Any) -> None:
-        bias, outs = (arrays[nin], arrays[nin + 1 :]) if fused else (None, arrays[nin:])
-        _run_elementwise(name_of(params), sfx, names, arrays[:nin], outs, params, bias)
+        ins, bias, outs = _operands(arrays, nin, fused)
+        _run_elementwise(name_of(params), sfx, names, ins, outs, params, bias)
 
     return kernel
 
@@ -253,8 +261,7 @@ def _rrelu_kernel(method: str, sfx: str, fused: bool) -> Kernel | None:
     names = real_params("rrelu")
 
     def kernel(*arrays: Any, **params: Any) -> None:
-        bias = arrays[nin] if fused else None
-        ins, outs = arrays[:nin], arrays[nin + 1 :] if fused else arrays[nin:]
+        ins, bias, outs = _operands(arrays, nin, fused)
         if not params["training"]:
             _run_elementwise(evaluation(params), sfx, names, ins, outs, params, bias)
             return

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -346,8 +347,8 @@ def _glu_blocks(x: np.ndarray, axis: int) -> tuple[np.ndarray, int] | None:
     (a free reshape), with L; None for other layouts."""
     if not x.flags.c_contiguous:
         return None
-    outer = int(np.prod(x.shape[:axis], dtype=np.int64))
-    length = (x.shape[axis] // 2) * int(np.prod(x.shape[axis + 1 :], dtype=np.int64))
+    outer = math.prod(x.shape[:axis])
+    length = (x.shape[axis] // 2) * math.prod(x.shape[axis + 1 :])
     return x.reshape(outer, 2, length), length
 
 

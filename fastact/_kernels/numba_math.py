@@ -315,8 +315,14 @@ def exp_f64(x: float) -> float:
     return x if ax > _INF_BITS else y  # NaN in, NaN out (payload kept)
 
 
+def key64_of(v: float) -> np.int64:
+    """:func:`_key64` of v, computed in Python: a constant for the numba code."""
+    ix = int(_bits_of(v))
+    return _i64(ix ^ ((ix >> 63) & int(_ABS)))
+
+
 _EXP_ROW_ZERO = _f64(-110.0)  # exp(-110) = 1.7e-48: below float32's smallest subnormal
-_EXP_ROW_ZERO_KEY = _i64(int(_bits_of(-110.0)) ^ ((int(_bits_of(-110.0)) >> 63) & int(_ABS)))
+_EXP_ROW_ZERO_KEY = key64_of(-110.0)
 
 
 @njit(error_model="numpy", inline="always")

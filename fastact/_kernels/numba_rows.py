@@ -52,7 +52,7 @@ _EXP = _k.exp_f64
 _LOG1P = _k.log1p_f64
 _ROW = dict(error_model="numpy", inline="always")
 _LOOP = dict(error_model="numpy", nogil=True, cache=True, boundscheck=False)
-_KEY_NEG_INF = np.int64(-0x7FF0000000000001)  # numba_math.key64(-inf)
+_KEY_NEG_INF = _m.key64_of(-math.inf)
 
 
 def _single(a):
@@ -564,11 +564,10 @@ def glu_forward_blocks(X, O, a, b):
     o, i = a // L, a % L
     while a < b:
         stop = min(b - a, L - i)
-        # Row pieces as 1-D views indexed from 0: numba adds no wraparound select
-        # for a range(n) index, so the loop vectorises (indices i + j did not).
-        xa, xb, out = X[o, 0, i : i + stop], X[o, 1, i : i + stop], O[o, i : i + stop]
-        for j in range(stop):
-            out[j] = _glu_value(xa[j], xb[j])
+        # Row pieces as 1-D views, run by the 1-D loop (indexed from 0: numba adds no
+        # wraparound select for a range(n) index, so it vectorises; X[o, 0, i + j]
+        # did not).
+        glu_forward(X[o, 0, i : i + stop], X[o, 1, i : i + stop], O[o, i : i + stop])
         a += stop
         o += 1
         i = 0
@@ -581,13 +580,9 @@ def glu_backward_x_blocks(G, X, OX, a, b):
     o, i = a // L, a % L
     while a < b:
         stop = min(b - a, L - i)
-        gs, xa, xb = G[o, i : i + stop], X[o, 0, i : i + stop], X[o, 1, i : i + stop]
-        oa, ob = OX[o, 0, i : i + stop], OX[o, 1, i : i + stop]
-        for j in range(stop):
-            g = gs[j]
-            da, db = _glu_partials(xa[j], xb[j])
-            oa[j] = g * da
-            ob[j] = g * db
+        piece = slice(i, i + stop)
+        glu_backward_x(G[o, piece], X[o, 0, piece], X[o, 1, piece], OX[o, 0, piece],
+                       OX[o, 1, piece])  # fmt: skip
         a += stop
         o += 1
         i = 0
