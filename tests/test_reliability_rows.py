@@ -248,6 +248,43 @@ def test_backward_when_one_entry_dominates(name, dtype, from_x, backend) -> None
     assert (err <= bar).all(), (err / (np.abs(exact) * eps), got, exact)
 
 
+@pytest.mark.parametrize("n", [3, 10, 37, 63])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+def test_short_rows_backward_from_x(name, dtype, n, backend) -> None:
+    """Short rows backward from x (the cython backend batches rows below 64 elements, as
+    the forward does): every row within the bar of the exact product, whole batches,
+    in place, and the same as the rows one at a time within the bar.
+
+    The bar adds the condition of the product to the usual one: p rounded to the dtype
+    (half an ulp, at best) moves o_i = p_i (g_i - sum g p) by p_i eps sum |g_j| p_j,
+    which is above 8 eps max|o| when g_i nearly equals the sum (seed 3, n = 3,
+    softmin float64, row 65: o_1 = 7.2e-6 beside 5.7e-4; any rounding of p_0 = 0.98
+    moves it by ~1e-18 against a bar of 1.0e-18). So: 8 eps (|o_i| + max|o| +
+    p_i (|g_i| + sum |g_j|))."""
+    rng = np.random.default_rng(n)
+    f = getattr(fa, name)
+    x = (rng.standard_normal((70, n)) * 3).astype(dtype)
+    g = rng.standard_normal((70, n)).astype(dtype)
+    got = f.backward(g, x, backend=backend)
+    eps = np.finfo(dtype).eps
+    exact = np.array([[float(v) for v in _exact_vjp(name, g[r], x[r], True)] for r in range(70)])
+    forward = fa.softmin if name == "softmin" else fa.softmax
+    p = forward(x.astype(np.float64), backend="numpy")
+    g64 = np.abs(g.astype(np.float64))
+    cond = p * (g64 + g64.sum(axis=1, keepdims=True))
+    bar = 8 * eps * (np.abs(exact) + np.max(np.abs(exact), axis=1, keepdims=True) + cond)
+    err = np.abs(got.astype(np.float64) - exact)
+    assert (err <= bar).all(), np.max(err / bar)
+    one_by_one = np.stack([f.backward(g[r], x[r], backend=backend) for r in range(70)])
+    assert (np.abs(got.astype(np.float64) - one_by_one) <= bar).all()
+    x2, g2 = x.copy(), g.copy()
+    f.backward(g, x2, out=x2, backend=backend)
+    f.backward(g2, x, out=g2, backend=backend)
+    np.testing.assert_array_equal(x2, got)
+    np.testing.assert_array_equal(g2, got)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
 @pytest.mark.parametrize("shape, axis", [((50, 37), -1), ((50, 37), 0), ((3, 200), -1),

@@ -265,7 +265,7 @@ static int fa_pool_grow(int want) {
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 1 << 21); /* 2 MiB: chunks use < 64 KiB of stack (rrelu's, the largest: 32 KiB) */
+    pthread_attr_setstacksize(&attr, 1 << 21); /* 2 MiB: chunks use < 128 KiB of stack (the largest: a float64 batch of short rows backward from x, ~81 KiB of buffers in fa_vjp_x_short and fa_softmax_short) */
     while (fa_pool_state.nworkers < want) {
         pthread_t t;
         if (pthread_create(&t, &attr, fa_pool_worker, (void *)(uintptr_t)fa_pool_state.gen) != 0)

@@ -138,7 +138,7 @@ FA_INLINE void FA_S(fa_softmax_row)(const T *x, T *y, intptr_t n, T sgn, int mod
  * loops, the exp and the division one vector loop over the whole batch.
  * Passes: x read once from memory, y written once (the batch stays in L1). */
 FA_KERNEL void FA_S(fa_softmax_short)(const T *x, T *y, intptr_t n, intptr_t R, T sgn,
-                                      int mode) {
+                                      int mode, double *rests, intptr_t *firsts_out) {
     T mb[FA_SHORT_BATCH], eb[FA_SHORT_BATCH], tb[FA_SHORT_BATCH];
     intptr_t firsts[FA_SHORT_BATCH];
     unsigned char nans[FA_SHORT_BATCH];
@@ -170,6 +170,8 @@ FA_KERNEL void FA_S(fa_softmax_short)(const T *x, T *y, intptr_t n, intptr_t R, 
         double s = 0, c = 0;
         for (intptr_t i = 0; i < n; i++) FA_ADD(s, c, i == firsts[r] ? (T)0 : er[i]);
         const double rest = (s + c) + (nans[r] ? (double)NAN : (double)er[firsts[r]] - 1.0);
+        if (rests) rests[r] = rest;
+        if (firsts_out) firsts_out[r] = firsts[r];
         const T t = mode ? FA_LOG1P((T)rest) : (T)(1.0 + rest);
         for (intptr_t i = 0; i < n; i++) mb[r * n + i] = t;
     }
@@ -332,7 +334,8 @@ static void FA_S(fa_fwd_task)(void *vctx, intptr_t task) {
         for (intptr_t r = r0; r < r1; r += per) {
             const intptr_t R = r1 - r < per ? r1 - r : per;
             FA_S(fa_softmax_short)((const T *)(c->args[0] + r * so_x),
-                                   (T *)(c->args[1] + r * so_y), n, R, c->sgn, c->mode);
+                                   (T *)(c->args[1] + r * so_y), n, R, c->sgn, c->mode, NULL,
+                                   NULL);
         }
     } else if (c->layout == FA_LAYOUT_ROWS) {
         for (intptr_t r = r0; r < r1; r++)
@@ -550,22 +553,23 @@ FA_KERNEL void FA_S(fa_vjp_chunk_write)(int base, const T *g, const T *y, T *o, 
     for (i = 0; i < n; i++) o[i] = sg * (y[i] * (g[i] - S));
 }
 
-/* Short contiguous rows adjacent in memory, from y (n < FA_SHORT, R * n <=
- * FA_SHORT_BATCH): the per-row max, sums and the dominant entry's complement are
- * scalar loops, the write (and log_softmax's exp) one vector loop over the batch.
- * Passes: g and y read once from memory, o written once. */
-FA_KERNEL void FA_S(fa_vjp_short)(int base, const T *g, const T *y, T *o, intptr_t n,
-                                  intptr_t R) {
+/* Short contiguous rows adjacent in memory (n < FA_SHORT), a batch of R rows with
+ * R * n <= FA_SHORT_BATCH, given each row's dominant index ks[r] and comp = 1 - p_k
+ * (computed without cancellation by the caller): the sums are scalar loops per row,
+ * the writes one vector loop over the batch. y as in fa_vjp_core (logp: y holds
+ * log-probabilities). o may be g or y: every row's sums and dominant-entry term are
+ * formed before the batch is written. Passes: g and y read once from memory, o
+ * written once (the batch stays in L1). */
+FA_INLINE void FA_S(fa_vjp_short_core)(int base, int logp, const T *g, const T *y, T *o,
+                                       intptr_t n, intptr_t R, const intptr_t *ks,
+                                       const double *comps) {
     T sb[FA_SHORT_BATCH];
     T inner[FA_SHORT_BATCH], yks[FA_SHORT_BATCH];
-    intptr_t ks[FA_SHORT_BATCH];
     const intptr_t K = R * n;
     for (intptr_t r = 0; r < R; r++) {
         const T *gr = g + r * n, *yr = y + r * n;
-        T m = -(T)INFINITY;
-        intptr_t k = 0, i;
-        for (i = 0; i < n; i++)
-            if (yr[i] > m) { m = yr[i]; k = i; }
+        const intptr_t k = ks[r];
+        intptr_t i;
         double s = 0, c = 0;
         for (i = 0; i < n; i++) {
             const double w = base == 1 ? (double)gr[i] : (double)gr[i] * (double)yr[i];
@@ -576,22 +580,57 @@ FA_KERNEL void FA_S(fa_vjp_short)(int base, const T *g, const T *y, T *o, intptr
         const double wk = base == 1 ? (double)gk : (double)gk * (double)yk;
         const T S = (T)(sp + wk);
         for (i = 0; i < n; i++) sb[r * n + i] = S;
-        const double comp = base == 1 ? -(double)FA_EXPM1(yk) : 1.0 - (double)yk;
-        const double pk = base == 1 ? (double)FA_EXP(yk) : 1.0;
-        inner[r] = (T)((double)gk * comp - pk * sp);
+        const double pk = base == 1 ? (logp ? (double)FA_EXP(yk) : (double)yk) : 1.0;
+        inner[r] = (T)((double)gk * comps[r] - pk * sp);
         yks[r] = yk;
-        ks[r] = k;
     }
     const T sg = base == 2 ? (T)-1 : (T)1;
     if (base == 1) {
-        FA_SIMD_LOOP
-        for (intptr_t q = 0; q < K; q++) o[q] = g[q] - FA_EXP(y[q]) * sb[q];
+        if (logp) {
+            FA_SIMD_LOOP
+            for (intptr_t q = 0; q < K; q++) o[q] = g[q] - FA_EXP(y[q]) * sb[q];
+        } else {
+            FA_SIMD_LOOP
+            for (intptr_t q = 0; q < K; q++) o[q] = g[q] - y[q] * sb[q];
+        }
         for (intptr_t r = 0; r < R; r++) o[r * n + ks[r]] = inner[r];
     } else {
         FA_SIMD_LOOP
         for (intptr_t q = 0; q < K; q++) o[q] = sg * (y[q] * (g[q] - sb[q]));
         for (intptr_t r = 0; r < R; r++) o[r * n + ks[r]] = sg * (yks[r] * inner[r]);
     }
+}
+
+/* Short rows from y: k the first maximum of y, comp = 1 - y_k or -expm1(y_k) (as
+ * fa_vjp_y_row). */
+FA_KERNEL void FA_S(fa_vjp_short)(int base, const T *g, const T *y, T *o, intptr_t n,
+                                  intptr_t R) {
+    intptr_t ks[FA_SHORT_BATCH];
+    double comps[FA_SHORT_BATCH];
+    for (intptr_t r = 0; r < R; r++) {
+        const T *yr = y + r * n;
+        T m = -(T)INFINITY;
+        intptr_t k = 0;
+        for (intptr_t i = 0; i < n; i++)
+            if (yr[i] > m) { m = yr[i]; k = i; }
+        ks[r] = k;
+        comps[r] = base == 1 ? -(double)FA_EXPM1(yr[k]) : 1.0 - (double)yr[k];
+    }
+    FA_S(fa_vjp_short_core)(base, base == 1, g, y, o, n, R, ks, comps);
+}
+
+/* Short rows from x: the batch's probabilities by the short forward into a stack
+ * buffer (x may be o), then comp = rest/total from the forward's sums, as
+ * fa_vjp_x_row. Rows of 10 took a whole-row call each: 18 ns per element for a
+ * (100000, 10) float32 backward (1 thread), 2.8 from y. */
+FA_KERNEL void FA_S(fa_vjp_x_short)(int base, const T *g, const T *x, T *o, intptr_t n,
+                                    intptr_t R) {
+    T p[FA_SHORT_BATCH];
+    intptr_t ks[FA_SHORT_BATCH];
+    double comps[FA_SHORT_BATCH];
+    FA_S(fa_softmax_short)(x, p, n, R, base == 2 ? (T)-1 : (T)1, 0, comps, ks);
+    for (intptr_t r = 0; r < R; r++) comps[r] = comps[r] / (1.0 + comps[r]);
+    FA_S(fa_vjp_short_core)(base, 0, g, p, o, n, R, ks, comps);
 }
 
 /* FA_ROWS_BLOCK adjacent rows (row r at +r*sizeof(T)), each strided, from y: SIMD across
@@ -677,9 +716,11 @@ static void FA_S(fa_vjp_task)(void *vctx, intptr_t task) {
         const intptr_t per = FA_SHORT_BATCH / n;
         for (intptr_t r = r0; r < r1; r += per) {
             const intptr_t R = r1 - r < per ? r1 - r : per;
-            FA_S(fa_vjp_short)(base, (const T *)(c->args[0] + r * st[0]),
-                               (const T *)(c->args[1] + r * st[1]), (T *)(c->args[2] + r * st[2]),
-                               n, R);
+            const T *g = (const T *)(c->args[0] + r * st[0]);
+            const T *v = (const T *)(c->args[1] + r * st[1]);
+            T *o = (T *)(c->args[2] + r * st[2]);
+            if (from_x) FA_S(fa_vjp_x_short)(base, g, v, o, n, R);
+            else FA_S(fa_vjp_short)(base, g, v, o, n, R);
         }
         return;
     }
@@ -762,7 +803,11 @@ static void FA_S(fa_vjp_loop)(char **args, const intptr_t *dims, const intptr_t 
     FA_S(fa_vjp_ctx) c = {args, steps, N, n, 1, kind, FA_LAYOUT_OTHER, 0, NULL, NULL};
     const int threads = fa_rows_threads(N * n);
     if (steps[3] == es && steps[4] == es && steps[5] == es) {
-        if (kind < 3 && n < FA_SHORT && steps[0] == n * es && steps[1] == n * es &&
+        /* From x, float64 rows from 32 elements: the per-row path's SIMD sums beat
+         * the batch's scalar Sum2 loops ((15873, 63) 6.1 against 6.7-7.2 ns per
+         * element, 1 thread); float32 gains at every n < 64 (4.9 -> 3.2 at 63). */
+        if ((kind < 3 || n * es < FA_SHORT * 4) && n < FA_SHORT && steps[0] == n * es &&
+            steps[1] == n * es &&
             steps[2] == n * es)
             c.layout = FA_LAYOUT_SHORT;
         else
