@@ -101,7 +101,7 @@ def _bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.pool:
         from fastact.bench import pool
 
-        return pool.main(args.pool)
+        return pool.main(args.pool, repeats=args.repeats)
     if args.callcost:  # the small-call cost table (fastact.bench.callcost; issue 14)
         from fastact.bench import callcost
 
