@@ -62,6 +62,30 @@ def _check_rows(got: np.ndarray, exact: list, dtype, what: str) -> None:
         assert ok.all(), f"{what}: got {g_row}, exact {e}"
 
 
+@pytest.mark.parametrize("n", [6, 10, 37])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+def test_batched_short_rows_forward_against_mpmath(name, dtype, n, backend) -> None:
+    """Many short rows in one call (C-contiguous, the batched short-row kernels of the
+    cython and numba backends; in place too) and the same rows along axis 0 (SIMD across
+    rows): the hard rows of _rows among random ones, every row within the bar."""
+    rng = np.random.default_rng(n)
+    hard = _rows(dtype)[:, : min(n, 6)]
+    rows = (rng.standard_normal((40, n)) * 3).astype(dtype)
+    rows[::6, : hard.shape[1]] = hard
+    activation = fa.activations()[name]
+    forward_row = ROW_ORACLES[name][0]
+    exact = [_exact(forward_row, r) for r in rows]
+    with strict_floating_point():
+        got = activation(rows, axis=-1, backend=backend)
+        columns = activation(np.ascontiguousarray(rows.T), axis=0, backend=backend).T
+        in_place = rows.copy()
+        activation(in_place, axis=-1, out=in_place, backend=backend)
+    _check_rows(got, exact, dtype, f"{name} short rows")
+    _check_rows(columns, exact, dtype, f"{name} along axis 0")
+    np.testing.assert_array_equal(in_place, got)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("spec", ALONG_AXIS, ids=lambda s: s.name)
 def test_rows_against_mpmath(spec, dtype, backend) -> None:

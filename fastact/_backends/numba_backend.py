@@ -573,11 +573,18 @@ def _batched(arrays: Sequence[np.ndarray], axis: int, family: str, kind: int) ->
         mode = "columns"
     else:
         mode = "short" if n <= _SHORT_ROW and out.size > n else "rows"
+    dtype = out.dtype.name
+    if mode == "short" and family == "forward" and all(a.flags.c_contiguous for a in arrays):
+        # short rows of C-contiguous arrays: the flat batched kernel (as the fast path)
+        with np.errstate(all="ignore"):
+            numba_rows.batched("short_forward", dtype)(
+                arrays[0].reshape(-1), kind, out.reshape(-1), n
+            )
+        return True
     views = [_batch_view(a, axis, mode) for a in arrays]
     if any(v is None for v in views):
         return False
     with np.errstate(all="ignore"):  # flags of discarded lanes (inf - inf)
-        dtype = out.dtype.name
         if mode == "rows":
             numba_rows.batched(f"rows_{family}", dtype)(*views[:-1], kind, views[-1])
         else:

@@ -132,6 +132,9 @@ cdef class Direct:
     cdef rows_entry_fn rows_fn
     cdef object rows_entry
     cdef object tile_of
+    # the last (row length, tile) pair: numba_rows._tile is Python, 0.31 us a call
+    cdef intptr_t tile_n
+    cdef long long tile_value
     cdef long long row_kind
     cdef intptr_t columns_max, short_row
 
@@ -175,6 +178,7 @@ cdef object _make_direct(object plan, int typenum, object kernel_method=None):
                 d.rows_entry, d.row_kind, d.columns_max, d.short_row = found
                 d.rows_fn = <rows_entry_fn><void *><intptr_t>d.rows_entry.address
                 d.tile_of = numba_rows._tile
+                d.tile_n = -1
                 d.loop_module = numba_backend
                 d.axis = params["axis"]
         elif plan.backend == "numba":
@@ -962,7 +966,12 @@ cdef class Base:
             mode = 0  # MODE_ROWS: (outer, n)
         else:
             mode = 1  # MODE_SHORT: the columns of one (1, n, outer) block
-        tile = d.tile_of(n) if mode != 0 else 0
+        tile = 0
+        if mode != 0:
+            if n != d.tile_n:
+                d.tile_value = d.tile_of(n)
+                d.tile_n = n
+            tile = d.tile_value
         i = 0
         if grad is not None:
             pointers[0] = cnp.PyArray_DATA(<cnp.ndarray>grad)
