@@ -248,15 +248,17 @@ def test_backward_when_one_entry_dominates(name, dtype, from_x, backend) -> None
     assert (err <= bar).all(), (err / (np.abs(exact) * eps), got, exact)
 
 
+@pytest.mark.parametrize("from_x", [True, False], ids=["from_x", "from_y"])
 @pytest.mark.parametrize("axis", [-1, 0], ids=["rows", "columns"])
 @pytest.mark.parametrize("n", [3, 10, 37, 63])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
-def test_batched_backward_from_x(name, dtype, n, axis, backend) -> None:
-    """The backward from x of batched rows: short contiguous rows (axis -1; the cython
-    backend batches rows below 64 elements, as the forward does) and rows along axis 0
-    (SIMD across adjacent rows): every row within the bar of the exact product, whole
-    batches, in place, and the same as the rows one at a time within the bar.
+def test_batched_backward(name, dtype, n, axis, from_x, backend) -> None:
+    """The backward of batched rows, from x and from y: short contiguous rows (axis -1;
+    cython batches rows below 64 elements, numba up to 64, as their forwards do) and rows
+    along axis 0 (SIMD across adjacent rows): every row within the bar of the exact
+    product, whole batches, in place, and the same as the rows one at a time within
+    the bar.
 
     The bar adds the condition of the product to the usual one: p rounded to the dtype
     (half an ulp, at best) moves o_i = p_i (g_i - sum g p) by p_i eps sum |g_j| p_j,
@@ -268,25 +270,44 @@ def test_batched_backward_from_x(name, dtype, n, axis, backend) -> None:
     f = getattr(fa, name)
     x = (rng.standard_normal((70, n)) * 3).astype(dtype)
     g = rng.standard_normal((70, n)).astype(dtype)
+    v = x if from_x else f(x, backend="numpy")  # the input: x, or y in the dtype
+
+    def backward(grad, given, **kw):
+        if from_x:
+            return f.backward(grad, given, axis=axis, backend=backend, **kw)
+        return f.backward(grad, y=given, axis=axis, backend=backend, **kw)
+
     if axis == 0:  # the same rows, along axis 0 of C-contiguous arrays
-        x, g = np.ascontiguousarray(x.T), np.ascontiguousarray(g.T)
-    got = np.moveaxis(f.backward(g, x, axis=axis, backend=backend), axis, -1)
-    xr, gr = np.moveaxis(x, axis, -1), np.moveaxis(g, axis, -1)
+        v, g = np.ascontiguousarray(v.T), np.ascontiguousarray(g.T)
+    got = np.moveaxis(backward(g, v), axis, -1)
+    vr, gr = np.moveaxis(v, axis, -1), np.moveaxis(g, axis, -1)
     eps = np.finfo(dtype).eps
-    exact = np.array([[float(v) for v in _exact_vjp(name, gr[r], xr[r], True)] for r in range(70)])
-    forward = fa.softmin if name == "softmin" else fa.softmax
-    p = forward(xr.astype(np.float64), backend="numpy")
+    exact = np.array(
+        [[float(e) for e in _exact_vjp(name, gr[r], vr[r], from_x)] for r in range(70)]
+    )
+    if from_x:
+        forward = fa.softmin if name == "softmin" else fa.softmax
+        p = forward(vr.astype(np.float64), backend="numpy")
+    else:
+        p = np.exp(vr.astype(np.float64)) if name == "log_softmax" else vr.astype(np.float64)
     g64 = np.abs(gr.astype(np.float64))
     cond = p * (g64 + g64.sum(axis=1, keepdims=True))
     bar = 8 * eps * (np.abs(exact) + np.max(np.abs(exact), axis=1, keepdims=True) + cond)
     err = np.abs(got.astype(np.float64) - exact)
     assert (err <= bar).all(), np.max(err / bar)
-    one_by_one = np.stack([f.backward(gr[r], xr[r], backend=backend) for r in range(70)])
+    one_by_one = np.stack(
+        [
+            f.backward(gr[r], vr[r], backend=backend)
+            if from_x
+            else f.backward(gr[r], y=vr[r], backend=backend)
+            for r in range(70)
+        ]
+    )
     assert (np.abs(got.astype(np.float64) - one_by_one) <= bar).all()
-    x2, g2 = x.copy(), g.copy()
-    f.backward(g, x2, axis=axis, out=x2, backend=backend)
-    f.backward(g2, x, axis=axis, out=g2, backend=backend)
-    np.testing.assert_array_equal(np.moveaxis(x2, axis, -1), got)
+    v2, g2 = v.copy(), g.copy()
+    backward(g, v2, out=v2)
+    backward(g2, v, out=g2)
+    np.testing.assert_array_equal(np.moveaxis(v2, axis, -1), got)
     np.testing.assert_array_equal(np.moveaxis(g2, axis, -1), got)
 
 

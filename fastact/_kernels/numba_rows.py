@@ -418,6 +418,70 @@ def _short_forward(x, kind, out, n):
                 ob[k] = vb[k] / tv[k]
 
 
+def _short_vjp(g, v, kind, out, n):
+    """The backward from y (kind 0, 1, 2) of the rows of n elements of g and y,
+    C-contiguous and flat, into out (may be g or y), batched as _short_forward: each
+    row's dominant entry k and compensated sum without it in scalar loops, the loads,
+    log_softmax's exponentials and the stores one vector loop over the batch. The same
+    math as _vjp_row from y: comp = 1 - y_k (-expm1(y_k) for log-probabilities),
+    softmax o_k = y_k (g_k comp - s'), log_softmax o_k = g_k comp - p_k S'."""
+    rows = v.shape[0] // n
+    per = max(1, SHORT_BATCH // n)
+    cap = min(per, rows) * n
+    y = np.empty(cap, np.float64)  # y (float64), then p for log_softmax
+    sv = np.empty(cap, np.float64)  # each element's row sum
+    ok = np.empty(min(per, rows), np.float64)  # each row's dominant output
+    ks = np.empty(min(per, rows), np.int64)
+    base = kind % 3
+    for r0 in range(0, rows, per):
+        nb = min(per, rows - r0)
+        size = nb * n
+        gb = g[r0 * n : r0 * n + size]
+        vb = v[r0 * n : r0 * n + size]
+        ob = out[r0 * n : r0 * n + size]
+        yb = y[:size]
+        sb = sv[:size]
+        for q in range(size):
+            yb[q] = float64(vb[q])
+        for r in range(nb):
+            b = r * n
+            m = -math.inf
+            k = 0
+            for i in range(n):  # the first maximum, NaN ignored (as _row_max)
+                if yb[b + i] > m:
+                    m = yb[b + i]
+                    k = i
+            yk = yb[b + k]
+            gk = float64(gb[b + k])
+            comp = -math.expm1(yk) if base == 1 else 1.0 - yk
+            s = 0.0
+            c = 0.0
+            for i in range(n):
+                t = float64(gb[b + i]) if base == 1 else float64(gb[b + i]) * yb[b + i]
+                s, c = _sum2(s, c, 0.0 if i == k else t)
+            sp = s + c
+            total = sp + (gk if base == 1 else gk * yk)
+            for i in range(n):
+                sb[b + i] = total
+            ks[r] = k
+            if base == 1:
+                ok[r] = gk * comp - _EXP(yk) * sp
+            else:
+                rk = yk * (gk * comp - sp)
+                ok[r] = -rk if base == 2 else rk
+        if base == 1:
+            for q in range(size):
+                yb[q] = _EXP(yb[q])
+            for q in range(size):
+                ob[q] = float64(gb[q]) - yb[q] * sb[q]
+        else:
+            sgn = -1.0 if base == 2 else 1.0
+            for q in range(size):
+                ob[q] = sgn * (yb[q] * (float64(gb[q]) - sb[q]))
+        for r in range(nb):
+            ob[r * n + ks[r]] = ok[r]
+
+
 @njit(**_ROW)
 def _cols_parts(X, o, j0, w, sgn, e, m, first, s, c):
     """_parts for the w columns j0.. of X[o] (n, inner), SIMD across the columns:
@@ -710,10 +774,11 @@ _BATCHED: dict[str, tuple[Callable[..., Any], int, int, bool]] = {
     "cols_forward": (_cols_forward, 3, 2, True),
     "cols_vjp": (_cols_vjp, 3, 3, True),
     "short_forward": (_short_forward, 1, 2, True),  # the extra int64: the row length
+    "short_vjp": (_short_vjp, 1, 3, True),
 }
 #: Kernels whose arrays are C-contiguous ("C" layout: their flat loops vectorise);
 #: the others take any strides ("A").
-_CONTIGUOUS = {"short_forward"}
+_CONTIGUOUS = {"short_forward", "short_vjp"}
 
 
 def batched(name: str, dtype: str) -> Any:
@@ -746,8 +811,8 @@ def batched(name: str, dtype: str) -> Any:
 # ----------------------------------------------------------------------------- raw entries
 # The compiled fast path (fastact._kernels._fastcall) calls the batched kernels through
 # these cfunc entries, by address: raw pointers to the C-contiguous inputs and output,
-# the views made here (rows (outer, n); short rows flat (outer * n) for the forward and
-# as the columns of one (1, n, outer) block for the backward; columns (outer, n,
+# the views made here (rows (outer, n); short rows flat (outer * n), or from x as the
+# columns of one (1, n, outer) block; columns (outer, n,
 # inner)). Through the dispatchers' entry points the views made in Python and the
 # unboxing of each array cost ~1.9 of a (10, 10) softmax's 2.4 us. The entries call
 # dispatchers of the batched bodies holding both dtypes' signatures (the same
@@ -801,7 +866,10 @@ def _vjp_entry(args, outer, n, inner, kind, mode, tile):
         g = numba.carray(args[0], (outer, n))
         v = numba.carray(args[1], (outer, n))
         o = numba.carray(args[2], (outer, n))
-        if mode == MODE_SHORT:
+        if mode == MODE_SHORT and kind < 3:
+            size = outer * n
+            _SHORT_VJP(g.reshape(size), v.reshape(size), kind, o.reshape(size), n)
+        elif mode == MODE_SHORT:
             _COLS_VJP(g.T[np.newaxis], v.T[np.newaxis], kind, o.T[np.newaxis], tile)
         else:
             _ROWS_VJP(g, v, kind, o)
@@ -818,7 +886,7 @@ def raw_entry(family: str, dtype: str) -> Any:
     found = _ENTRIES.get(key)
     if found is not None:
         return found
-    global _ROWS_FORWARD, _COLS_FORWARD, _SHORT_FORWARD, _ROWS_VJP, _COLS_VJP
+    global _ROWS_FORWARD, _COLS_FORWARD, _SHORT_FORWARD, _ROWS_VJP, _COLS_VJP, _SHORT_VJP
     # The globals the entries call must be bound before they compile.
     if family == "forward":
         _ROWS_FORWARD, _COLS_FORWARD = _both("rows_forward"), _both("cols_forward")
@@ -826,6 +894,7 @@ def raw_entry(family: str, dtype: str) -> Any:
         function = _forward_entry
     else:
         _ROWS_VJP, _COLS_VJP = _both("rows_vjp"), _both("cols_vjp")
+        _SHORT_VJP = _both("short_vjp")
         function = _vjp_entry
     element = getattr(numba.types, dtype)
     i64 = numba.types.int64
@@ -840,4 +909,4 @@ def raw_entry(family: str, dtype: str) -> Any:
     return found
 
 
-_ROWS_FORWARD = _COLS_FORWARD = _SHORT_FORWARD = _ROWS_VJP = _COLS_VJP = None
+_ROWS_FORWARD = _COLS_FORWARD = _SHORT_FORWARD = _ROWS_VJP = _COLS_VJP = _SHORT_VJP = None
