@@ -1,6 +1,7 @@
 """asv suite of the axis functions by shape (the cases of ``fastact bench-rows``,
 fastact/bench/rows.py): softmax, log_softmax, softmin, glu, forward and backward (from
-y for the softmax family, from x for glu), float32 and float64, shapes (1e5, 10),
+y for the softmax family, from x for glu; backward_x: the softmax family from x),
+float32 and float64, shapes (1e5, 10),
 (1e4, 1000), (100, 1e5), (1, 1e7) along the last axis and (1000, 1e4) along axis 0,
 1 and 2 threads, for the cython and numba backends, torch and a copy.
 A combination that cannot run raises NotImplementedError in ``setup`` (skipped).
@@ -24,14 +25,16 @@ def _shape(text: str) -> tuple[tuple[int, ...], int]:
 
 class Rows:
     params: ClassVar[tuple[list[Any], ...]] = (
-        ["softmax", "log_softmax", "softmin", "glu"], ["forward", "backward"],
+        ["softmax", "log_softmax", "softmin", "glu"], ["forward", "backward", "backward_x"],
         ["float32", "float64"], SHAPES, [1, 2], ["cython", "numba", "torch", "copy"])
     param_names: ClassVar[list[str]] = ["function", "method", "dtype", "shape", "threads", "impl"]
     timeout = 300
-    version = "rows-1"
+    version = "rows-2"
 
     def setup(self, name: str, method: str, dtype: str, shape: str, threads: int,
               impl: str) -> None:
+        if name == "glu" and method == "backward_x":
+            raise NotImplementedError("glu's backward is from x already")
         dims, axis = _shape(shape)
         x = (np.random.default_rng(0).standard_normal(dims) * 3).astype(dtype)
         fn = getattr(fa, name)
@@ -58,7 +61,7 @@ class Rows:
                 raise NotImplementedError(f"{impl} is not available")
             if method == "forward":
                 self.call = lambda: fn(x, axis=axis, out=out, backend=impl)
-            elif name == "glu":
+            elif name == "glu" or method == "backward_x":
                 self.call = lambda: fn.backward(g, x, axis=axis, out=out, backend=impl)
             else:
                 self.call = lambda: fn.backward(g, y=y, axis=axis, out=out, backend=impl)

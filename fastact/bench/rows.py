@@ -6,6 +6,9 @@ the softmax family, from x for glu) with ``out=`` preallocated, and in the same 
 torch (``torch.softmax`` / ``torch._softmax_backward_data`` / ``glu`` and its
 backward), the NumPy formula of the tutorials and a plain copy of the bytes the
 kernel must move (``np.copyto`` of the input into the output: one read, one write).
+``backward_x`` is the backward from x of the softmax family: fastact's
+``backward(g, x)`` against torch's forward then ``_softmax_backward_data`` (what a
+step from x costs there: its autograd keeps y) and the two NumPy formulas in turn.
 It prints one line per case: the time in ns per element and the ratios
 ``torch / fastact`` (> 1: fastact faster), ``numpy / fastact`` and
 ``roof = (copy time * passes) / fastact``, with ``passes`` the traffic of the kernel
@@ -42,8 +45,8 @@ FUNCTIONS = ("softmax", "log_softmax", "softmin", "glu")
 #: bytes moved by each kernel, in copies of x (see the module docstring): rows that
 #: fit in cache (fa_rows.h FA_ROW_CACHE_BYTES, 512 KiB) / longer rows (chunked: x read
 #: twice for the forward, g and y twice for the backward). glu is elementwise.
-PASSES = {"forward": (1.0, 1.5), "backward": (1.5, 2.5), "glu_forward": (0.75, 0.75),
-          "glu_backward": (1.25, 1.25)}
+PASSES = {"forward": (1.0, 1.5), "backward": (1.5, 2.5), "backward_x": (1.5, 2.5),
+          "glu_forward": (0.75, 0.75), "glu_backward": (1.25, 1.25)}
 CACHE_BYTES = 512 * 1024
 
 
@@ -83,6 +86,10 @@ def _numpy_formula(name: str, method: str, axis: int) -> Callable[..., Any]:
                 return d - np.log(np.exp(d).sum(axis=axis, keepdims=True))
             return log_softmax
         return (lambda x: softmax(x, -1.0)) if name == "softmin" else softmax
+    if method == "backward_x":
+        forward = _numpy_formula(name, "forward", axis)
+        backward = _numpy_formula(name, "backward", axis)
+        return lambda g, x: backward(g, forward(x))
     if name == "log_softmax":
         return lambda g, y: g - np.exp(y) * g.sum(axis=axis, keepdims=True)
     sgn = -1.0 if name == "softmin" else 1.0
@@ -102,6 +109,12 @@ def _torch_fn(name: str, method: str, axis: int, x: Any, g: Any, y: Any) -> Call
         if name == "softmin":
             return lambda: torch.nn.functional.softmin(x, axis)
         return lambda: torch.softmax(x, axis)
+    if method == "backward_x":
+        forward = _torch_fn(name, "forward", axis, x, g, y)
+        if name == "log_softmax":
+            return lambda: torch._log_softmax_backward_data(g, forward(), axis, y.dtype)
+        sign = -1 if name == "softmin" else 1
+        return lambda: torch._softmax_backward_data(sign * g, forward(), axis, y.dtype)
     if name == "log_softmax":
         return lambda: torch._log_softmax_backward_data(g, y, axis, y.dtype)
     if name == "softmin":
@@ -116,7 +129,7 @@ def run(
     dtypes: Sequence[str] = ("float32", "float64"),
     threads: Sequence[int] = (1, 2),
     backends: Sequence[str] = ("cython", "numba"),
-    methods: Sequence[str] = ("forward", "backward"),
+    methods: Sequence[str] = ("forward", "backward", "backward_x"),
     repeats: int = 15,
     baselines: bool = True,
     progress: Callable[[dict[str, Any]], None] | None = None,
@@ -145,6 +158,8 @@ def run(
                     y = fn(x, axis=axis, backend="cython")
                     g = (rng.standard_normal(y.shape)).astype(dtype)
                     for method in methods:
+                        if name == "glu" and method == "backward_x":
+                            continue  # glu's backward is from x already
                         key = f"glu_{method}" if name == "glu" else method
                         long_row = shape[axis] * x.itemsize > CACHE_BYTES and axis == -1
                         passes = PASSES[key][long_row]
@@ -153,7 +168,7 @@ def run(
                         if baselines:
                             np_fn = _numpy_formula(name, method, axis)
                             np_args = (x,) if method == "forward" else (
-                                g, x if name == "glu" else y)
+                                g, x if name == "glu" or method == "backward_x" else y)
                             row["numpy"] = _median_time(
                                 functools.partial(np_fn, *np_args), repeats)
                             if torch is not None:
@@ -164,7 +179,7 @@ def run(
                             kw = {"axis": axis, "out": out, "backend": backend}
                             if method == "forward":
                                 call = functools.partial(fn, x, **kw)
-                            elif name == "glu":
+                            elif name == "glu" or method == "backward_x":
                                 call = functools.partial(fn.backward, g, x, **kw)
                             else:
                                 call = functools.partial(fn.backward, g, y=y, **kw)
@@ -186,13 +201,13 @@ def run(
     return results
 
 
-HEAD = (f"{'shape':>16} {'ax':>2} {'function':<11} {'method':<8} {'dtype':<7} {'thr':>3} "
+HEAD = (f"{'shape':>16} {'ax':>2} {'function':<11} {'method':<10} {'dtype':<7} {'thr':>3} "
         f"{'backend':<6} {'ns/el':>7} {'vs_torch':>8} {'vs_numpy':>8} {'roof':>5}")
 
 
 def _line(r: dict[str, Any]) -> str:
     return (f"{'x'.join(map(str, r['shape'])):>16} {r['axis']:>2} {r['function']:<11} "
-            f"{r['method']:<8} {r['dtype']:<7} {r['threads']:>3} {r['backend']:<6} "
+            f"{r['method']:<10} {r['dtype']:<7} {r['threads']:>3} {r['backend']:<6} "
             f"{r['ns_per_element']:7.3f} {r.get('vs_torch', float('nan')):8.2f} "
             f"{r.get('vs_numpy', float('nan')):8.2f} {r['roof']:5.2f}")
 
@@ -208,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dtypes", default="float32,float64")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--backends", default="cython,numba")
-    parser.add_argument("--methods", default="forward,backward")
+    parser.add_argument("--methods", default="forward,backward,backward_x")
     parser.add_argument("--shapes", default="all",
                         help="indices into SHAPES (0..4), comma-separated, or 'all'")
     parser.add_argument("--repeats", type=int, default=15)
