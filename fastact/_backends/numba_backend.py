@@ -574,10 +574,8 @@ def _batched(arrays: Sequence[np.ndarray], axis: int, family: str, kind: int) ->
     else:
         mode = "short" if n <= _SHORT_ROW and out.size > n else "rows"
     dtype = out.dtype.name
-    flat = mode == "short" and (family == "forward" or kind < 3)
-    if flat and all(a.flags.c_contiguous for a in arrays):
-        # short rows of C-contiguous arrays (the backward from y): the flat batched
-        # kernels, as the fast path
+    if mode == "short" and all(a.flags.c_contiguous for a in arrays):
+        # short rows of C-contiguous arrays: the flat batched kernels, as the fast path
         with np.errstate(all="ignore"):
             numba_rows.batched(f"short_{family}", dtype)(
                 *(a.reshape(-1) for a in arrays[:-1]), kind, out.reshape(-1), n

@@ -419,20 +419,25 @@ def _short_forward(x, kind, out, n):
 
 
 def _short_vjp(g, v, kind, out, n):
-    """The backward from y (kind 0, 1, 2) of the rows of n elements of g and y,
-    C-contiguous and flat, into out (may be g or y), batched as _short_forward: each
-    row's dominant entry k and compensated sum without it in scalar loops, the loads,
-    log_softmax's exponentials and the stores one vector loop over the batch. The same
-    math as _vjp_row from y: comp = 1 - y_k (-expm1(y_k) for log-probabilities),
-    softmax o_k = y_k (g_k comp - s'), log_softmax o_k = g_k comp - p_k S'."""
+    """The backward (kind 0, 1, 2 from y; 3, 4, 5 from x) of the rows of n elements of g
+    and v (y or x), C-contiguous and flat, into out (may be g or v), batched as
+    _short_forward: each row's dominant entry k and compensated sum without it in scalar
+    loops, the loads, the exponentials and the stores one vector loop over the batch.
+    The same math as _vjp_row: from x, p = e / total by _parts' accurate exponentials
+    and compensated sum, k the first maximum and comp = rest / total; from y, k the first
+    maximum of y and comp = 1 - y_k (-expm1(y_k) for log-probabilities); softmax
+    o_k = y_k (g_k comp - s'), log_softmax o_k = g_k comp - p_k S'."""
     rows = v.shape[0] // n
     per = max(1, SHORT_BATCH // n)
     cap = min(per, rows) * n
-    y = np.empty(cap, np.float64)  # y (float64), then p for log_softmax
-    sv = np.empty(cap, np.float64)  # each element's row sum
+    y = np.empty(cap, np.float64)  # y (float64): from x the probabilities
+    sv = np.empty(cap, np.float64)  # each element's row sum (from x: first its maximum)
     ok = np.empty(min(per, rows), np.float64)  # each row's dominant output
     ks = np.empty(min(per, rows), np.int64)
+    comps = np.empty(min(per, rows), np.float64)
     base = kind % 3
+    from_x = kind >= 3
+    sgn = -1.0 if base == 2 else 1.0
     for r0 in range(0, rows, per):
         nb = min(per, rows - r0)
         size = nb * n
@@ -441,19 +446,52 @@ def _short_vjp(g, v, kind, out, n):
         ob = out[r0 * n : r0 * n + size]
         yb = y[:size]
         sb = sv[:size]
-        for q in range(size):
-            yb[q] = float64(vb[q])
+        if from_x:
+            for q in range(size):
+                yb[q] = sgn * float64(vb[q])
+        else:
+            for q in range(size):
+                yb[q] = float64(vb[q])
         for r in range(nb):
             b = r * n
             m = -math.inf
             k = 0
+            nan = False
             for i in range(n):  # the first maximum, NaN ignored (as _row_max)
-                if yb[b + i] > m:
-                    m = yb[b + i]
+                t = yb[b + i]
+                if t > m:
+                    m = t
                     k = i
+                nan |= t != t
+            ks[r] = k
+            if from_x:
+                for i in range(n):
+                    sb[b + i] = m
+                comps[r] = math.nan if nan else 0.0
+            else:
+                comps[r] = -math.expm1(yb[b + k]) if base == 1 else 1.0 - yb[b + k]
+        if from_x:
+            for q in range(size):
+                yb[q] = _exp_shifted(yb[q], sb[q])
+            for r in range(nb):
+                b = r * n
+                k = ks[r]
+                s = 0.0
+                c = 0.0
+                for i in range(n):
+                    s, c = _sum2(s, c, 0.0 if i == k else yb[b + i])
+                rest = comps[r] + ((s + c) + (yb[b + k] - 1.0))  # NaN for a NaN row
+                total = 1.0 + rest
+                comps[r] = rest / total
+                for i in range(n):
+                    sb[b + i] = total
+            for q in range(size):
+                yb[q] = yb[q] / sb[q]
+        for r in range(nb):
+            b = r * n
+            k = ks[r]
             yk = yb[b + k]
             gk = float64(gb[b + k])
-            comp = -math.expm1(yk) if base == 1 else 1.0 - yk
             s = 0.0
             c = 0.0
             for i in range(n):
@@ -463,19 +501,18 @@ def _short_vjp(g, v, kind, out, n):
             total = sp + (gk if base == 1 else gk * yk)
             for i in range(n):
                 sb[b + i] = total
-            ks[r] = k
             if base == 1:
-                ok[r] = gk * comp - _EXP(yk) * sp
+                ok[r] = gk * comps[r] - (yk if from_x else _EXP(yk)) * sp
             else:
-                rk = yk * (gk * comp - sp)
+                rk = yk * (gk * comps[r] - sp)
                 ok[r] = -rk if base == 2 else rk
         if base == 1:
-            for q in range(size):
-                yb[q] = _EXP(yb[q])
+            if not from_x:
+                for q in range(size):
+                    yb[q] = _EXP(yb[q])
             for q in range(size):
                 ob[q] = float64(gb[q]) - yb[q] * sb[q]
         else:
-            sgn = -1.0 if base == 2 else 1.0
             for q in range(size):
                 ob[q] = sgn * (yb[q] * (float64(gb[q]) - sb[q]))
         for r in range(nb):
@@ -811,8 +848,7 @@ def batched(name: str, dtype: str) -> Any:
 # ----------------------------------------------------------------------------- raw entries
 # The compiled fast path (fastact._kernels._fastcall) calls the batched kernels through
 # these cfunc entries, by address: raw pointers to the C-contiguous inputs and output,
-# the views made here (rows (outer, n); short rows flat (outer * n), or from x as the
-# columns of one (1, n, outer) block; columns (outer, n,
+# the views made here (rows (outer, n); short rows flat (outer * n); columns (outer, n,
 # inner)). Through the dispatchers' entry points the views made in Python and the
 # unboxing of each array cost ~1.9 of a (10, 10) softmax's 2.4 us. The entries call
 # dispatchers of the batched bodies holding both dtypes' signatures (the same
@@ -866,11 +902,9 @@ def _vjp_entry(args, outer, n, inner, kind, mode, tile):
         g = numba.carray(args[0], (outer, n))
         v = numba.carray(args[1], (outer, n))
         o = numba.carray(args[2], (outer, n))
-        if mode == MODE_SHORT and kind < 3:
+        if mode == MODE_SHORT:
             size = outer * n
             _SHORT_VJP(g.reshape(size), v.reshape(size), kind, o.reshape(size), n)
-        elif mode == MODE_SHORT:
-            _COLS_VJP(g.T[np.newaxis], v.T[np.newaxis], kind, o.T[np.newaxis], tile)
         else:
             _ROWS_VJP(g, v, kind, o)
 
