@@ -401,6 +401,8 @@ def test_fast_path_is_taken() -> None:
         lambda: fa.gelu.derivative(x, backend="cython"),
         lambda: fa.tanh.value_and_derivative(x, backend="cython"),
         lambda: fa.softmax(x.reshape(10, 10), backend="cython"),
+        lambda: fa.softmax.backward(x.reshape(10, 10), x.reshape(10, 10), backend="cython"),
+        lambda: fa.log_softmax.backward(x.reshape(10, 10), y=x.reshape(10, 10), backend="cython"),
         lambda: fa.relu(x, out=o, backend="numba") if "numba" in BACKENDS else None,
     ]
     for call in calls:

@@ -115,6 +115,10 @@ cdef class Direct:
     cdef loop_fn fn
     cdef void *data
     cdef int nin, nparams, nout, rows
+    # rows: the loop may malloc row scratch (backward from x): _rows' failure count is
+    # read around it, and a failure raises MemoryError as the general path does
+    cdef int scratch
+    cdef object alloc_failures, check_scratch
     cdef double values_f64[8]
     cdef float values_f32[8]
     cdef object keep
@@ -211,12 +215,14 @@ cdef object _make_direct(object plan, int typenum, object kernel_method=None):
             d.values_f64[k] = values[k]
             d.values_f32[k] = <float>(<double>values[k])
     else:
-        if spec.halves_axis or method not in ("forward", "backward_y"):
-            return False  # glu; the Jacobian and backward_x use scratch (checked in _rows)
+        if spec.halves_axis or method not in ("forward", "backward_y", "backward_x"):
+            return False  # glu; the Jacobian
         ufunc = _rows.GUFUNCS.get(f"{spec.name}_{method}")
         if ufunc is None:
             return False
         d.rows = 1
+        d.scratch = method == "backward_x"
+        d.alloc_failures, d.check_scratch = _rows.alloc_failures, _rows.check_scratch
         d.axis = params["axis"]
         d.nparams = 0
     uf = ufunc
@@ -847,7 +853,7 @@ cdef class Base:
 
     cdef object _rows(self, Direct d, char **args, intptr_t k, cnp.ndarray first, object out,
                       intptr_t n, intptr_t esize):
-        """softmax/log_softmax/softmin forward and backward from y: the gufunc's loop
+        """softmax/log_softmax/softmin forward and backward from y or x: the gufunc's loop
         over rows (outer, core) of a C-contiguous array along its last axis, or along
         either axis of a 2-d one."""
         cdef intptr_t dims[2]
@@ -876,11 +882,16 @@ cdef class Base:
         for i in range(k):
             steps[i] = outer_step
             steps[k + i] = core_step
+        cdef long before = 0
+        if d.scratch:
+            before = d.alloc_failures()
         if n >= _NOGIL_MIN:
             with nogil:
                 d.fn(args, dims, steps, d.data)
         else:
             d.fn(args, dims, steps, d.data)
+        if d.scratch:
+            d.check_scratch(before, core)
         return out
 
     cdef object _other(self, Direct d, int method, object grad, object x, object out,

@@ -94,6 +94,18 @@ def set_num_threads(int n):
     fa_num_threads = n
 
 
+def alloc_failures():
+    """How many row scratch allocations failed so far in this module (any thread):
+    the fast path (fastact._kernels._fastcall) reads it around the loops that malloc,
+    as the wrappers below do."""
+    return fa_alloc_failure_count()
+
+
+def check_scratch(long before, Py_ssize_t n):
+    """MemoryError if a scratch allocation failed since ``before`` (alloc_failures())."""
+    _check_scratch(before, n)
+
+
 cdef _check_scratch(long before, Py_ssize_t n):
     if fa_alloc_failure_count() != before:
         raise MemoryError(
