@@ -378,13 +378,13 @@ def _composite_block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> 
     nfirst = len(entry.inputs) + (0 if scalar else len(entry.params))
     first = ", ".join(f"a[{i}]" for i in range(nfirst))
     return "\n".join([
-        f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}(char *const *a, const void *pv) {{",
+        f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}(char *const *a, const void *pv, int n) {{",
         f"    _Alignas(64) {ctype} d[FA_BLOCK];",
         f"    char *const for_derivative[] = {{{first}, (char *)d}};",
         f"    char *const for_forward[] = {{{first}, a[{nfirst}]}};",
-        f"    {derivative}(for_derivative, pv);",
-        f"    {forward}(for_forward, pv);",
-        f"    memcpy(a[{nfirst + 1}], d, sizeof d);",
+        f"    {derivative}(for_derivative, pv, n);",
+        f"    {forward}(for_forward, pv, n);",
+        f"    memcpy(a[{nfirst + 1}], d, (size_t)n * sizeof d[0]);",
         "}",
     ]) + "\n"  # fmt: skip
 
@@ -395,7 +395,7 @@ def _block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> str:
     nin, npar = len(entry.inputs), len(entry.params)
     variant = "s" if scalar else "a"
     head = f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}"
-    lines = [head + "(char *const *a, const void *pv) {"]
+    lines = [head + "(char *const *a, const void *pv, int n) {"]
     for i in range(nin):
         lines.append(f"    const {ctype} *src{i} = (const {ctype} *)a[{i}];")
     for k, p in enumerate(entry.params):
@@ -409,7 +409,7 @@ def _block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> str:
     if scalar and not entry.params:
         lines.append("    (void)pv;")
     lines.append("    FA_SIMD_LOOP")
-    lines.append("    for (int j = 0; j < FA_BLOCK; j++) {")
+    lines.append("    for (int j = 0; j < n; j++) {")
     for i in range(nin):
         lines.append(f"        const {ctype} in{i} = src{i}[j];")
     if not scalar:

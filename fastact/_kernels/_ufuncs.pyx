@@ -23,7 +23,7 @@ cnp.import_array()
 cnp.import_ufunc()
 
 cdef extern from "fa_formulas.h":
-    ctypedef void (*fa_block_fn)(char **args, const void *param_values) noexcept nogil
+    ctypedef void (*fa_block_fn)(char **args, const void *param_values, int n) noexcept nogil
     ctypedef struct fa_loop:
         fa_block_fn scalar_params
         fa_block_fn array_params

@@ -89,10 +89,17 @@ FA_DECLARE_BINARY(hypot)
  * 1e5 0.315 -> 0.177 -> 0.173; at 1e3 0.60 -> 0.53 -> 0.44. 512 gains < 12 % more
  * and doubles the stack buffers. The row kernels batch FA_ROWS_BLOCK rows instead. */
 #define FA_BLOCK 256
+/* A partial block's element count is rounded up to this: whole AVX-512 vectors of
+ * float32 (two of float64), so that its loop runs no scalar remainder (a scalar
+ * libm erfcf costs ~20 ns). */
+#define FA_TAIL_ROUND 16
 /* Inputs + parameters + outputs of one kernel, at most. */
 #define FA_MAX_ARGS 8
 
-typedef void (*fa_block_fn)(char *const *args, const void *param_values);
+/* A block function computes n <= FA_BLOCK elements (n = FA_BLOCK but for a loop's
+ * partial last block, whose count fa_run_blocks rounds up to a multiple of
+ * FA_TAIL_ROUND). */
+typedef void (*fa_block_fn)(char *const *args, const void *param_values, int n);
 
 /* What a ufunc loop needs: the two variants of one kernel for one dtype. */
 typedef struct {
@@ -231,7 +238,12 @@ static void fa_run_blocks(const fa_loop *L, char *const *args, const intptr_t *s
                 scatter[k] = 1;
             }
         }
-        block(ptrs, values);
+        /* A partial block computes its count rounded up to whole vectors (the buffers
+         * are cleared past the count), not FA_BLOCK: a 100-element gelu computed 256
+         * erfc's, 0.49 us a call against 0.16 for relu (the same cost from 16 to 256
+         * elements). */
+        block(ptrs, values, count == FA_BLOCK ? FA_BLOCK
+                                              : (int)((count + FA_TAIL_ROUND - 1) / FA_TAIL_ROUND * FA_TAIL_ROUND));
         for (k = first_out; k < nargs; k++) {
             if (scatter[k]) fa_scatter(args[k] + i0 * steps[k], steps[k], buffers[k], count, esize);
         }

@@ -826,93 +826,93 @@ static inline double fa_glu_db_f64(double v_a, double v_b) {
 
 /* ---- block functions, float ---- */
 
-FA_KERNEL void fa_blk_s_sigmoid_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_sigmoid_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_sigmoid_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_sigmoid_derivative_f32(for_derivative, pv);
-    fa_blk_s_sigmoid_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_sigmoid_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_sigmoid_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_sigmoid_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_sigmoid_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_sigmoid_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_sigmoid_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_sigmoid_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_sigmoid_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_sigmoid_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -920,106 +920,106 @@ FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f32(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_sigmoid_from_output_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_log_sigmoid_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_log_sigmoid_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_log_sigmoid_derivative_f32(for_derivative, pv);
-    fa_blk_s_log_sigmoid_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_log_sigmoid_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_log_sigmoid_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_log_sigmoid_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_log_sigmoid_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_log_sigmoid_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_log_sigmoid_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_log_sigmoid_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_log_sigmoid_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_log_sigmoid_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1027,93 +1027,93 @@ FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f32(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_tanh_forward_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_tanh_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_tanh_derivative_f32(for_derivative, pv);
-    fa_blk_s_tanh_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_tanh_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_tanh_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanh_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_tanh_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_tanh_forward_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_tanh_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_tanh_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_tanh_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_tanh_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_tanh_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1121,106 +1121,106 @@ FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_tanh_from_output_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_relu_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_relu_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_relu_derivative_f32(for_derivative, pv);
-    fa_blk_s_relu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_relu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_relu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_relu_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_relu_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_relu_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_relu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_relu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_relu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_relu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1228,106 +1228,106 @@ FA_KERNEL void fa_blk_s_relu_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_relu_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_relu6_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_relu6_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_relu6_derivative_f32(for_derivative, pv);
-    fa_blk_s_relu6_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_relu6_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_relu6_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu6_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_relu6_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_relu6_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_relu6_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_relu6_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_relu6_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_relu6_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_relu6_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1335,103 +1335,103 @@ FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_relu6_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_leaky_relu_f32(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_negative_slope = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_negative_slope = A_negative_slope[j];
         out0[j] = fa_leaky_relu_f32(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_leaky_relu_derivative_f32(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_negative_slope = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_negative_slope = A_negative_slope[j];
         out0[j] = fa_leaky_relu_derivative_f32(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_leaky_relu_derivative_f32(for_derivative, pv);
-    fa_blk_s_leaky_relu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_leaky_relu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_leaky_relu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_leaky_relu_derivative_f32(for_derivative, pv);
-    fa_blk_a_leaky_relu_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_leaky_relu_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_leaky_relu_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_negative_slope = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_negative_slope = A_negative_slope[j];
@@ -1439,26 +1439,26 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_leaky_relu_f32((in0 + in1), P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_negative_slope = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_negative_slope = A_negative_slope[j];
@@ -1466,26 +1466,26 @@ FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f32(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_leaky_relu_derivative_f32((in0 + in1), P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_negative_slope = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_negative_slope = A_negative_slope[j];
@@ -1493,32 +1493,32 @@ FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_leaky_relu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_leaky_relu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_leaky_relu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_leaky_relu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_leaky_relu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_leaky_relu_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_leaky_relu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_leaky_relu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1526,14 +1526,14 @@ FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_negative_slope = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1542,26 +1542,26 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_negative_slope = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_leaky_relu_derivative_f32(in1, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_negative_slope = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_negative_slope = A_negative_slope[j];
@@ -1569,90 +1569,90 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_prelu_f32(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_weight = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_weight = A_weight[j];
         out0[j] = fa_prelu_f32(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_prelu_derivative_f32(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_weight = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_weight = A_weight[j];
         out0[j] = fa_prelu_derivative_f32(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_prelu_derivative_f32(for_derivative, pv);
-    fa_blk_s_prelu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_prelu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_prelu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_prelu_derivative_f32(for_derivative, pv);
-    fa_blk_a_prelu_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_prelu_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_prelu_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_prelu_derivative_f32(in1, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_weight = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_weight = A_weight[j];
@@ -1660,26 +1660,26 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_prelu_f32((in0 + in1), P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_weight = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_weight = A_weight[j];
@@ -1687,26 +1687,26 @@ FA_KERNEL void fa_blk_a_prelu_forward_bias_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_prelu_derivative_f32((in0 + in1), P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_weight = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_weight = A_weight[j];
@@ -1714,32 +1714,32 @@ FA_KERNEL void fa_blk_a_prelu_derivative_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_prelu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_prelu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_prelu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_prelu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_prelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_prelu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_prelu_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_prelu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_prelu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1747,14 +1747,14 @@ FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_weight = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1763,26 +1763,26 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_weight = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_prelu_weight_factor_f32(in1, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_weight = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_weight = A_weight[j];
@@ -1790,25 +1790,25 @@ FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_lower = ((const float *)pv)[0];
     const float P_upper = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_rrelu_f32(in0, P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_lower = (const float *)a[1];
     const float *A_upper = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_lower = A_lower[j];
         const float P_upper = A_upper[j];
@@ -1816,25 +1816,25 @@ FA_KERNEL void fa_blk_a_rrelu_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_lower = ((const float *)pv)[0];
     const float P_upper = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_rrelu_derivative_f32(in0, P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_lower = (const float *)a[1];
     const float *A_upper = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_lower = A_lower[j];
         const float P_upper = A_upper[j];
@@ -1842,46 +1842,46 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_rrelu_derivative_f32(for_derivative, pv);
-    fa_blk_s_rrelu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_rrelu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_rrelu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_rrelu_derivative_f32(for_derivative, pv);
-    fa_blk_a_rrelu_forward_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_rrelu_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_rrelu_forward_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lower = ((const float *)pv)[0];
     const float P_upper = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_rrelu_derivative_f32(in1, P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lower = (const float *)a[2];
     const float *A_upper = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lower = A_lower[j];
@@ -1890,28 +1890,28 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lower = ((const float *)pv)[0];
     const float P_upper = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_rrelu_f32((in0 + in1), P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lower = (const float *)a[2];
     const float *A_upper = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lower = A_lower[j];
@@ -1920,28 +1920,28 @@ FA_KERNEL void fa_blk_a_rrelu_forward_bias_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lower = ((const float *)pv)[0];
     const float P_upper = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_rrelu_derivative_f32((in0 + in1), P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lower = (const float *)a[2];
     const float *A_upper = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lower = A_lower[j];
@@ -1950,25 +1950,25 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_rrelu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_rrelu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_rrelu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_rrelu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_rrelu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_rrelu_forward_bias_f32(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_rrelu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_rrelu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -1976,7 +1976,7 @@ FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f32(char *const *a, const void *pv
     const float P_upper = ((const float *)pv)[1];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -1984,7 +1984,7 @@ FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -1992,7 +1992,7 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f32(char *const *a, const void *pv
     const float *A_upper = (const float *)a[4];
     float *out0 = (float *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2002,90 +2002,90 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_elu_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_alpha = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_alpha = A_alpha[j];
         out0[j] = fa_elu_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_elu_derivative_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_alpha = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_alpha = A_alpha[j];
         out0[j] = fa_elu_derivative_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_elu_derivative_f32(for_derivative, pv);
-    fa_blk_s_elu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_elu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_elu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_elu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_elu_derivative_f32(for_derivative, pv);
-    fa_blk_a_elu_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_elu_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_elu_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_elu_derivative_f32(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2093,26 +2093,26 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_elu_f32((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2120,26 +2120,26 @@ FA_KERNEL void fa_blk_a_elu_forward_bias_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_elu_derivative_f32((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2147,32 +2147,32 @@ FA_KERNEL void fa_blk_a_elu_derivative_bias_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_elu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_elu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_elu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_elu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_elu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_elu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_elu_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_elu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_elu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2180,14 +2180,14 @@ FA_KERNEL void fa_blk_s_elu_backward_x_bias_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_alpha = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2196,26 +2196,26 @@ FA_KERNEL void fa_blk_a_elu_backward_x_bias_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_elu_from_output_f32(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2223,93 +2223,93 @@ FA_KERNEL void fa_blk_a_elu_backward_y_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_selu_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_selu_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_selu_derivative_f32(for_derivative, pv);
-    fa_blk_s_selu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_selu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_selu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_selu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_selu_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_selu_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_selu_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_selu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_selu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_selu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_selu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_selu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2317,103 +2317,103 @@ FA_KERNEL void fa_blk_s_selu_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_selu_from_output_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_celu_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_alpha = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_alpha = A_alpha[j];
         out0[j] = fa_celu_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_celu_derivative_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_alpha = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_alpha = A_alpha[j];
         out0[j] = fa_celu_derivative_f32(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_celu_derivative_f32(for_derivative, pv);
-    fa_blk_s_celu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_celu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_celu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_celu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_celu_derivative_f32(for_derivative, pv);
-    fa_blk_a_celu_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_celu_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_celu_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_celu_derivative_f32(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2421,26 +2421,26 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_celu_f32((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2448,26 +2448,26 @@ FA_KERNEL void fa_blk_a_celu_forward_bias_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_celu_derivative_f32((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2475,32 +2475,32 @@ FA_KERNEL void fa_blk_a_celu_derivative_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_celu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_celu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_celu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_celu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_celu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_celu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_celu_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_celu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_celu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2508,14 +2508,14 @@ FA_KERNEL void fa_blk_s_celu_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_alpha = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2524,26 +2524,26 @@ FA_KERNEL void fa_blk_a_celu_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_alpha = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_celu_from_output_f32(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_alpha = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_alpha = A_alpha[j];
@@ -2551,93 +2551,93 @@ FA_KERNEL void fa_blk_a_celu_backward_y_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_gelu_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_gelu_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_gelu_none_derivative_f32(for_derivative, pv);
-    fa_blk_s_gelu_none_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_gelu_none_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_gelu_none_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_gelu_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_gelu_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_gelu_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_gelu_none_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_gelu_none_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_gelu_none_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_gelu_none_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2645,93 +2645,93 @@ FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_gelu_tanh_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_gelu_tanh_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_gelu_tanh_derivative_f32(for_derivative, pv);
-    fa_blk_s_gelu_tanh_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_gelu_tanh_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_gelu_tanh_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_gelu_tanh_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_gelu_tanh_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_gelu_tanh_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_gelu_tanh_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_gelu_tanh_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_gelu_tanh_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_gelu_tanh_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2739,90 +2739,90 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_silu_f32(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_beta = A_beta[j];
         out0[j] = fa_silu_f32(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_silu_derivative_f32(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_beta = A_beta[j];
         out0[j] = fa_silu_derivative_f32(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_silu_derivative_f32(for_derivative, pv);
-    fa_blk_s_silu_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_silu_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_silu_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_silu_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_silu_derivative_f32(for_derivative, pv);
-    fa_blk_a_silu_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_silu_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_silu_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_silu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_silu_derivative_f32(in1, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_beta = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
@@ -2830,26 +2830,26 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_silu_f32((in0 + in1), P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_beta = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
@@ -2857,26 +2857,26 @@ FA_KERNEL void fa_blk_a_silu_forward_bias_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_silu_derivative_f32((in0 + in1), P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_beta = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
@@ -2884,32 +2884,32 @@ FA_KERNEL void fa_blk_a_silu_derivative_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_silu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_silu_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_silu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_silu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_silu_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_silu_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_silu_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_silu_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_silu_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_silu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_beta = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2917,14 +2917,14 @@ FA_KERNEL void fa_blk_s_silu_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_beta = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -2933,93 +2933,93 @@ FA_KERNEL void fa_blk_a_silu_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_mish_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_mish_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_mish_derivative_f32(for_derivative, pv);
-    fa_blk_s_mish_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_mish_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_mish_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_mish_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_mish_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_mish_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_mish_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_mish_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_mish_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_mish_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_mish_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_mish_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3027,25 +3027,25 @@ FA_KERNEL void fa_blk_s_mish_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_beta = ((const float *)pv)[0];
     const float P_threshold = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_softplus_f32(in0, P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
     const float *A_threshold = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_beta = A_beta[j];
         const float P_threshold = A_threshold[j];
@@ -3053,25 +3053,25 @@ FA_KERNEL void fa_blk_a_softplus_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_beta = ((const float *)pv)[0];
     const float P_threshold = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_softplus_derivative_f32(in0, P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_beta = (const float *)a[1];
     const float *A_threshold = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_beta = A_beta[j];
         const float P_threshold = A_threshold[j];
@@ -3079,46 +3079,46 @@ FA_KERNEL void fa_blk_a_softplus_derivative_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softplus_derivative_f32(for_derivative, pv);
-    fa_blk_s_softplus_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_softplus_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_softplus_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_softplus_derivative_f32(for_derivative, pv);
-    fa_blk_a_softplus_forward_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_softplus_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_softplus_forward_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softplus_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_beta = ((const float *)pv)[0];
     const float P_threshold = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_softplus_derivative_f32(in1, P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_beta = (const float *)a[2];
     const float *A_threshold = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
@@ -3127,28 +3127,28 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_beta = ((const float *)pv)[0];
     const float P_threshold = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_softplus_f32((in0 + in1), P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_beta = (const float *)a[2];
     const float *A_threshold = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
@@ -3157,28 +3157,28 @@ FA_KERNEL void fa_blk_a_softplus_forward_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_beta = ((const float *)pv)[0];
     const float P_threshold = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_softplus_derivative_f32((in0 + in1), P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_beta = (const float *)a[2];
     const float *A_threshold = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_beta = A_beta[j];
@@ -3187,25 +3187,25 @@ FA_KERNEL void fa_blk_a_softplus_derivative_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_softplus_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_softplus_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_softplus_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_softplus_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_softplus_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_softplus_forward_bias_f32(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_softplus_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_softplus_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -3213,7 +3213,7 @@ FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f32(char *const *a, const void 
     const float P_threshold = ((const float *)pv)[1];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3221,7 +3221,7 @@ FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -3229,7 +3229,7 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f32(char *const *a, const void 
     const float *A_threshold = (const float *)a[4];
     float *out0 = (float *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3239,93 +3239,93 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_softsign_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_softsign_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softsign_derivative_f32(for_derivative, pv);
-    fa_blk_s_softsign_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_softsign_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_softsign_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softsign_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_softsign_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_softsign_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_softsign_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_softsign_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_softsign_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_softsign_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_softsign_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3333,25 +3333,25 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_hardsigmoid_f32(in0, P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_slope = (const float *)a[1];
     const float *A_offset = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_slope = A_slope[j];
         const float P_offset = A_offset[j];
@@ -3359,25 +3359,25 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_hardsigmoid_derivative_f32(in0, P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_slope = (const float *)a[1];
     const float *A_offset = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_slope = A_slope[j];
         const float P_offset = A_offset[j];
@@ -3385,46 +3385,46 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardsigmoid_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardsigmoid_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_hardsigmoid_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardsigmoid_derivative_f32(for_derivative, pv);
-    fa_blk_a_hardsigmoid_forward_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_hardsigmoid_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_hardsigmoid_forward_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_hardsigmoid_derivative_f32(in1, P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_slope = (const float *)a[2];
     const float *A_offset = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
@@ -3433,28 +3433,28 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_hardsigmoid_f32((in0 + in1), P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_slope = (const float *)a[2];
     const float *A_offset = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
@@ -3463,28 +3463,28 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_hardsigmoid_derivative_f32((in0 + in1), P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_slope = (const float *)a[2];
     const float *A_offset = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
@@ -3493,25 +3493,25 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f32(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardsigmoid_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardsigmoid_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_hardsigmoid_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_hardsigmoid_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_hardsigmoid_forward_bias_f32(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_hardsigmoid_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_hardsigmoid_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -3519,7 +3519,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f32(char *const *a, const vo
     const float P_offset = ((const float *)pv)[1];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3527,7 +3527,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f32(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -3535,7 +3535,7 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f32(char *const *a, const vo
     const float *A_offset = (const float *)a[4];
     float *out0 = (float *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3545,93 +3545,93 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f32(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_hardswish_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_hardswish_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardswish_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardswish_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardswish_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_hardswish_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardswish_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_hardswish_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_hardswish_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_hardswish_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardswish_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_hardswish_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardswish_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_hardswish_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3639,25 +3639,25 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_hardtanh_f32(in0, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_min_val = (const float *)a[1];
     const float *A_max_val = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_min_val = A_min_val[j];
         const float P_max_val = A_max_val[j];
@@ -3665,25 +3665,25 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_hardtanh_derivative_f32(in0, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_min_val = (const float *)a[1];
     const float *A_max_val = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_min_val = A_min_val[j];
         const float P_max_val = A_max_val[j];
@@ -3691,46 +3691,46 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardtanh_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardtanh_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardtanh_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_hardtanh_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardtanh_derivative_f32(for_derivative, pv);
-    fa_blk_a_hardtanh_forward_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_hardtanh_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_hardtanh_forward_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_min_val = (const float *)a[2];
     const float *A_max_val = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_min_val = A_min_val[j];
@@ -3739,28 +3739,28 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_hardtanh_f32((in0 + in1), P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_min_val = (const float *)a[2];
     const float *A_max_val = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_min_val = A_min_val[j];
@@ -3769,28 +3769,28 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_hardtanh_derivative_f32((in0 + in1), P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_min_val = (const float *)a[2];
     const float *A_max_val = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_min_val = A_min_val[j];
@@ -3799,25 +3799,25 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardtanh_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_hardtanh_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardtanh_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_hardtanh_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_hardtanh_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_hardtanh_forward_bias_f32(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_hardtanh_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_hardtanh_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -3825,7 +3825,7 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f32(char *const *a, const void 
     const float P_max_val = ((const float *)pv)[1];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3833,7 +3833,7 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -3841,7 +3841,7 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f32(char *const *a, const void 
     const float *A_max_val = (const float *)a[4];
     float *out0 = (float *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3851,28 +3851,28 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f32(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_min_val = ((const float *)pv)[0];
     const float P_max_val = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_hardtanh_derivative_f32(in1, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_min_val = (const float *)a[2];
     const float *A_max_val = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_min_val = A_min_val[j];
@@ -3881,93 +3881,93 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_y_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_tanhshrink_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_tanhshrink_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_tanhshrink_derivative_f32(for_derivative, pv);
-    fa_blk_s_tanhshrink_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_tanhshrink_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_tanhshrink_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_tanhshrink_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_tanhshrink_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_tanhshrink_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_tanhshrink_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_tanhshrink_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_tanhshrink_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_tanhshrink_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -3975,90 +3975,90 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_softshrink_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_lambd = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_lambd = A_lambd[j];
         out0[j] = fa_softshrink_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_lambd = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_lambd = A_lambd[j];
         out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softshrink_derivative_f32(for_derivative, pv);
-    fa_blk_s_softshrink_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_softshrink_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_softshrink_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_softshrink_derivative_f32(for_derivative, pv);
-    fa_blk_a_softshrink_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_softshrink_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_softshrink_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lambd = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lambd = A_lambd[j];
@@ -4066,26 +4066,26 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_softshrink_f32((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lambd = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lambd = A_lambd[j];
@@ -4093,26 +4093,26 @@ FA_KERNEL void fa_blk_a_softshrink_forward_bias_f32(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_shrink_derivative_f32((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lambd = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lambd = A_lambd[j];
@@ -4120,32 +4120,32 @@ FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_softshrink_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_softshrink_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_softshrink_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_softshrink_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_softshrink_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_softshrink_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_softshrink_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_softshrink_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4153,14 +4153,14 @@ FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_lambd = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4169,90 +4169,90 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_hardshrink_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_lambd = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_lambd = A_lambd[j];
         out0[j] = fa_hardshrink_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_lambd = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_lambd = A_lambd[j];
         out0[j] = fa_shrink_derivative_f32(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardshrink_derivative_f32(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardshrink_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_hardshrink_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_hardshrink_derivative_f32(for_derivative, pv);
-    fa_blk_a_hardshrink_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_hardshrink_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_hardshrink_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_shrink_derivative_f32(in1, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lambd = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lambd = A_lambd[j];
@@ -4260,26 +4260,26 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_hardshrink_f32((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lambd = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lambd = A_lambd[j];
@@ -4287,26 +4287,26 @@ FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f32(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_shrink_derivative_f32((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_lambd = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_lambd = A_lambd[j];
@@ -4314,32 +4314,32 @@ FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardshrink_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardshrink_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_hardshrink_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardshrink_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_hardshrink_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_hardshrink_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_hardshrink_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_lambd = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4347,14 +4347,14 @@ FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_lambd = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4363,25 +4363,25 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_threshold = ((const float *)pv)[0];
     const float P_value = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_threshold_f32(in0, P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_threshold = (const float *)a[1];
     const float *A_value = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_threshold = A_threshold[j];
         const float P_value = A_value[j];
@@ -4389,25 +4389,25 @@ FA_KERNEL void fa_blk_a_threshold_forward_f32(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_threshold = ((const float *)pv)[0];
     const float P_value = ((const float *)pv)[1];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_threshold_derivative_f32(in0, P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_threshold = (const float *)a[1];
     const float *A_value = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_threshold = A_threshold[j];
         const float P_value = A_value[j];
@@ -4415,46 +4415,46 @@ FA_KERNEL void fa_blk_a_threshold_derivative_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_threshold_derivative_f32(for_derivative, pv);
-    fa_blk_s_threshold_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_threshold_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_threshold_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_threshold_derivative_f32(for_derivative, pv);
-    fa_blk_a_threshold_forward_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_threshold_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_threshold_forward_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_threshold = ((const float *)pv)[0];
     const float P_value = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_threshold_derivative_f32(in1, P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_threshold = (const float *)a[2];
     const float *A_value = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_threshold = A_threshold[j];
@@ -4463,28 +4463,28 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_threshold = ((const float *)pv)[0];
     const float P_value = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_threshold_f32((in0 + in1), P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_threshold = (const float *)a[2];
     const float *A_value = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_threshold = A_threshold[j];
@@ -4493,28 +4493,28 @@ FA_KERNEL void fa_blk_a_threshold_forward_bias_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_threshold = ((const float *)pv)[0];
     const float P_value = ((const float *)pv)[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_threshold_derivative_f32((in0 + in1), P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_threshold = (const float *)a[2];
     const float *A_value = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_threshold = A_threshold[j];
@@ -4523,25 +4523,25 @@ FA_KERNEL void fa_blk_a_threshold_derivative_bias_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_threshold_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_threshold_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_threshold_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_threshold_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_threshold_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_threshold_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_threshold_forward_bias_f32(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_threshold_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_threshold_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -4549,7 +4549,7 @@ FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f32(char *const *a, const void
     const float P_value = ((const float *)pv)[1];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4557,7 +4557,7 @@ FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -4565,7 +4565,7 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f32(char *const *a, const void
     const float *A_value = (const float *)a[4];
     float *out0 = (float *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4575,90 +4575,90 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_squareplus_f32(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_b = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_b = A_b[j];
         out0[j] = fa_squareplus_f32(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_squareplus_derivative_f32(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_b = (const float *)a[1];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_b = A_b[j];
         out0[j] = fa_squareplus_derivative_f32(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_squareplus_derivative_f32(for_derivative, pv);
-    fa_blk_s_squareplus_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_squareplus_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_squareplus_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_squareplus_derivative_f32(for_derivative, pv);
-    fa_blk_a_squareplus_forward_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_squareplus_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_squareplus_forward_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_squareplus_derivative_f32(in1, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_b = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_b = A_b[j];
@@ -4666,26 +4666,26 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f32(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_squareplus_f32((in0 + in1), P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_b = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_b = A_b[j];
@@ -4693,26 +4693,26 @@ FA_KERNEL void fa_blk_a_squareplus_forward_bias_f32(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_squareplus_derivative_f32((in0 + in1), P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_b = (const float *)a[2];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_b = A_b[j];
@@ -4720,32 +4720,32 @@ FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_squareplus_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_squareplus_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_squareplus_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_squareplus_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_squareplus_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_squareplus_forward_bias_f32(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_squareplus_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_squareplus_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float P_b = ((const float *)pv)[0];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4753,14 +4753,14 @@ FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     const float *A_b = (const float *)a[3];
     float *out0 = (float *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4769,7 +4769,7 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f32(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
@@ -4777,13 +4777,13 @@ FA_KERNEL void fa_blk_s_clipped_linear_forward_f32(char *const *a, const void *p
     const float P_max_val = ((const float *)pv)[3];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_clipped_linear_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_slope = (const float *)a[1];
     const float *A_offset = (const float *)a[2];
@@ -4791,7 +4791,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_f32(char *const *a, const void *p
     const float *A_max_val = (const float *)a[4];
     float *out0 = (float *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_slope = A_slope[j];
         const float P_offset = A_offset[j];
@@ -4801,7 +4801,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float P_slope = ((const float *)pv)[0];
     const float P_offset = ((const float *)pv)[1];
@@ -4809,13 +4809,13 @@ FA_KERNEL void fa_blk_s_clipped_linear_derivative_f32(char *const *a, const void
     const float P_max_val = ((const float *)pv)[3];
     float *out0 = (float *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_clipped_linear_derivative_f32(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *A_slope = (const float *)a[1];
     const float *A_offset = (const float *)a[2];
@@ -4823,7 +4823,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_f32(char *const *a, const void
     const float *A_max_val = (const float *)a[4];
     float *out0 = (float *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float P_slope = A_slope[j];
         const float P_offset = A_offset[j];
@@ -4833,25 +4833,25 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_clipped_linear_derivative_f32(for_derivative, pv);
-    fa_blk_s_clipped_linear_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_clipped_linear_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_clipped_linear_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5]};
-    fa_blk_a_clipped_linear_derivative_f32(for_derivative, pv);
-    fa_blk_a_clipped_linear_forward_f32(for_forward, pv);
-    memcpy(a[6], d, sizeof d);
+    fa_blk_a_clipped_linear_derivative_f32(for_derivative, pv, n);
+    fa_blk_a_clipped_linear_forward_f32(for_forward, pv, n);
+    memcpy(a[6], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_slope = ((const float *)pv)[0];
@@ -4860,14 +4860,14 @@ FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f32(char *const *a, const void
     const float P_max_val = ((const float *)pv)[3];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_clipped_linear_derivative_f32(in1, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_slope = (const float *)a[2];
@@ -4876,7 +4876,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void
     const float *A_max_val = (const float *)a[5];
     float *out0 = (float *)a[6];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
@@ -4887,7 +4887,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f32(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_slope = ((const float *)pv)[0];
@@ -4896,14 +4896,14 @@ FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f32(char *const *a, const vo
     const float P_max_val = ((const float *)pv)[3];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_clipped_linear_f32((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_slope = (const float *)a[2];
@@ -4912,7 +4912,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f32(char *const *a, const vo
     const float *A_max_val = (const float *)a[5];
     float *out0 = (float *)a[6];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
@@ -4923,7 +4923,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f32(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float P_slope = ((const float *)pv)[0];
@@ -4932,14 +4932,14 @@ FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f32(char *const *a, const
     const float P_max_val = ((const float *)pv)[3];
     float *out0 = (float *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_clipped_linear_derivative_f32((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *A_slope = (const float *)a[2];
@@ -4948,7 +4948,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f32(char *const *a, const
     const float *A_max_val = (const float *)a[5];
     float *out0 = (float *)a[6];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float P_slope = A_slope[j];
@@ -4959,25 +4959,25 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f32(char *const *a, const
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_clipped_linear_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_clipped_linear_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_clipped_linear_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_clipped_linear_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], a[5], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6]};
-    fa_blk_a_clipped_linear_derivative_bias_f32(for_derivative, pv);
-    fa_blk_a_clipped_linear_forward_bias_f32(for_forward, pv);
-    memcpy(a[7], d, sizeof d);
+    fa_blk_a_clipped_linear_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_a_clipped_linear_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[7], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -4987,7 +4987,7 @@ FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f32(char *const *a, const
     const float P_max_val = ((const float *)pv)[3];
     float *out0 = (float *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -4995,7 +4995,7 @@ FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f32(char *const *a, const
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
@@ -5005,7 +5005,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f32(char *const *a, const
     const float *A_max_val = (const float *)a[6];
     float *out0 = (float *)a[7];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -5017,93 +5017,93 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f32(char *const *a, const
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_thinc_hard_swish_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_thinc_hard_swish_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_thinc_hard_swish_derivative_f32(for_derivative, pv);
-    fa_blk_s_thinc_hard_swish_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_thinc_hard_swish_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_thinc_hard_swish_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_thinc_hard_swish_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_thinc_hard_swish_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_thinc_hard_swish_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_thinc_hard_swish_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_thinc_hard_swish_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_thinc_hard_swish_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_thinc_hard_swish_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -5111,93 +5111,93 @@ FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f32(char *const *a, con
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_dish_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_dish_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_dish_derivative_f32(for_derivative, pv);
-    fa_blk_s_dish_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_dish_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_dish_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_dish_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_dish_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_dish_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_dish_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_dish_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_dish_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_dish_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_dish_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_dish_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -5205,93 +5205,93 @@ FA_KERNEL void fa_blk_s_dish_backward_x_bias_f32(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_erf_activation_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_erf_derivative_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_erf_derivative_f32(for_derivative, pv);
-    fa_blk_s_erf_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_erf_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_erf_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_erf_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_erf_derivative_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_erf_activation_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_erf_derivative_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_erf_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_erf_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_erf_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_erf_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_erf_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -5299,93 +5299,93 @@ FA_KERNEL void fa_blk_s_erf_backward_x_bias_f32(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_exponential_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_exponential_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_exponential_derivative_f32(for_derivative, pv);
-    fa_blk_s_exponential_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_exponential_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_exponential_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_exponential_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_exponential_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_exponential_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_exponential_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_exponential_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_exponential_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_exponential_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_exponential_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -5393,106 +5393,106 @@ FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f32(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_identity_of_output_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_forward_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_forward_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_linear_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_derivative_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     float *out0 = (float *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         out0[j] = fa_ones_f32(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_value_and_derivative_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_value_and_derivative_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_linear_derivative_f32(for_derivative, pv);
-    fa_blk_s_linear_forward_f32(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_linear_derivative_f32(for_derivative, pv, n);
+    fa_blk_s_linear_forward_f32(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_linear_backward_x_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_backward_x_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_ones_f32(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_forward_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_forward_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_linear_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_derivative_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = fa_ones_f32((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_value_and_derivative_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_value_and_derivative_bias_f32(char *const *a, const void *pv, int n) {
     _Alignas(64) float d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_linear_derivative_bias_f32(for_derivative, pv);
-    fa_blk_s_linear_forward_bias_f32(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_linear_derivative_bias_f32(for_derivative, pv, n);
+    fa_blk_s_linear_forward_bias_f32(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_linear_backward_x_bias_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_backward_x_bias_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     const float *src2 = (const float *)a[2];
     float *out0 = (float *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         const float in2 = src2[j];
@@ -5500,13 +5500,13 @@ FA_KERNEL void fa_blk_s_linear_backward_x_bias_f32(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_backward_y_f32(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_backward_y_f32(char *const *a, const void *pv, int n) {
     const float *src0 = (const float *)a[0];
     const float *src1 = (const float *)a[1];
     float *out0 = (float *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const float in0 = src0[j];
         const float in1 = src1[j];
         out0[j] = in0 * fa_ones_f32(in1);
@@ -5515,93 +5515,93 @@ FA_KERNEL void fa_blk_s_linear_backward_y_f32(char *const *a, const void *pv) {
 
 /* ---- block functions, double ---- */
 
-FA_KERNEL void fa_blk_s_sigmoid_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_sigmoid_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_sigmoid_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_sigmoid_derivative_f64(for_derivative, pv);
-    fa_blk_s_sigmoid_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_sigmoid_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_sigmoid_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_sigmoid_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_sigmoid_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_sigmoid_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_sigmoid_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_sigmoid_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_sigmoid_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_sigmoid_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -5609,106 +5609,106 @@ FA_KERNEL void fa_blk_s_sigmoid_backward_x_bias_f64(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_sigmoid_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_sigmoid_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_sigmoid_from_output_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_log_sigmoid_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_log_sigmoid_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_log_sigmoid_derivative_f64(for_derivative, pv);
-    fa_blk_s_log_sigmoid_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_log_sigmoid_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_log_sigmoid_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_log_sigmoid_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_log_sigmoid_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_log_sigmoid_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_log_sigmoid_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_log_sigmoid_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_log_sigmoid_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_log_sigmoid_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -5716,93 +5716,93 @@ FA_KERNEL void fa_blk_s_log_sigmoid_backward_x_bias_f64(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_tanh_forward_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_tanh_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_tanh_derivative_f64(for_derivative, pv);
-    fa_blk_s_tanh_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_tanh_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_tanh_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanh_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_tanh_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_tanh_forward_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_tanh_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_tanh_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_tanh_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_tanh_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_tanh_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -5810,106 +5810,106 @@ FA_KERNEL void fa_blk_s_tanh_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_tanh_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanh_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_tanh_from_output_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_relu_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_relu_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_relu_derivative_f64(for_derivative, pv);
-    fa_blk_s_relu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_relu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_relu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_relu_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_relu_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_relu_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_relu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_relu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_relu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_relu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -5917,106 +5917,106 @@ FA_KERNEL void fa_blk_s_relu_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_relu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_relu_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_relu6_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_relu6_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_relu6_derivative_f64(for_derivative, pv);
-    fa_blk_s_relu6_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_relu6_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_relu6_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu6_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_relu6_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_relu6_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_relu6_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_relu6_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_relu6_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_relu6_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_relu6_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6024,103 +6024,103 @@ FA_KERNEL void fa_blk_s_relu6_backward_x_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_relu6_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_relu6_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_relu6_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_leaky_relu_f64(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_negative_slope = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_negative_slope = A_negative_slope[j];
         out0[j] = fa_leaky_relu_f64(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_leaky_relu_derivative_f64(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_negative_slope = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_negative_slope = A_negative_slope[j];
         out0[j] = fa_leaky_relu_derivative_f64(in0, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_leaky_relu_derivative_f64(for_derivative, pv);
-    fa_blk_s_leaky_relu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_leaky_relu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_leaky_relu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_leaky_relu_derivative_f64(for_derivative, pv);
-    fa_blk_a_leaky_relu_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_leaky_relu_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_leaky_relu_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_negative_slope = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_negative_slope = A_negative_slope[j];
@@ -6128,26 +6128,26 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_leaky_relu_f64((in0 + in1), P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_negative_slope = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_negative_slope = A_negative_slope[j];
@@ -6155,26 +6155,26 @@ FA_KERNEL void fa_blk_a_leaky_relu_forward_bias_f64(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_leaky_relu_derivative_f64((in0 + in1), P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_negative_slope = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_negative_slope = A_negative_slope[j];
@@ -6182,32 +6182,32 @@ FA_KERNEL void fa_blk_a_leaky_relu_derivative_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_leaky_relu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_leaky_relu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_leaky_relu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_leaky_relu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_leaky_relu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_leaky_relu_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_leaky_relu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_leaky_relu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6215,14 +6215,14 @@ FA_KERNEL void fa_blk_s_leaky_relu_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_negative_slope = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6231,26 +6231,26 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_leaky_relu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_negative_slope = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_leaky_relu_derivative_f64(in1, P_negative_slope);
     }
 }
 
-FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_negative_slope = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_negative_slope = A_negative_slope[j];
@@ -6258,90 +6258,90 @@ FA_KERNEL void fa_blk_a_leaky_relu_backward_y_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_prelu_f64(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_weight = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_weight = A_weight[j];
         out0[j] = fa_prelu_f64(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_prelu_derivative_f64(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_weight = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_weight = A_weight[j];
         out0[j] = fa_prelu_derivative_f64(in0, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_prelu_derivative_f64(for_derivative, pv);
-    fa_blk_s_prelu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_prelu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_prelu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_prelu_derivative_f64(for_derivative, pv);
-    fa_blk_a_prelu_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_prelu_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_prelu_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_prelu_derivative_f64(in1, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_weight = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_weight = A_weight[j];
@@ -6349,26 +6349,26 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_prelu_f64((in0 + in1), P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_weight = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_weight = A_weight[j];
@@ -6376,26 +6376,26 @@ FA_KERNEL void fa_blk_a_prelu_forward_bias_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_prelu_derivative_f64((in0 + in1), P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_weight = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_weight = A_weight[j];
@@ -6403,32 +6403,32 @@ FA_KERNEL void fa_blk_a_prelu_derivative_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_prelu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_prelu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_prelu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_prelu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_prelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_prelu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_prelu_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_prelu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_prelu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6436,14 +6436,14 @@ FA_KERNEL void fa_blk_s_prelu_backward_x_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_weight = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6452,26 +6452,26 @@ FA_KERNEL void fa_blk_a_prelu_backward_x_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_prelu_param_factor_weight_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_weight = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_prelu_weight_factor_f64(in1, P_weight);
     }
 }
 
-FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_weight = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_weight = A_weight[j];
@@ -6479,25 +6479,25 @@ FA_KERNEL void fa_blk_a_prelu_param_factor_weight_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_lower = ((const double *)pv)[0];
     const double P_upper = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_rrelu_f64(in0, P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_lower = (const double *)a[1];
     const double *A_upper = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_lower = A_lower[j];
         const double P_upper = A_upper[j];
@@ -6505,25 +6505,25 @@ FA_KERNEL void fa_blk_a_rrelu_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_lower = ((const double *)pv)[0];
     const double P_upper = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_rrelu_derivative_f64(in0, P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_lower = (const double *)a[1];
     const double *A_upper = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_lower = A_lower[j];
         const double P_upper = A_upper[j];
@@ -6531,46 +6531,46 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_rrelu_derivative_f64(for_derivative, pv);
-    fa_blk_s_rrelu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_rrelu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_rrelu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_rrelu_derivative_f64(for_derivative, pv);
-    fa_blk_a_rrelu_forward_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_rrelu_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_rrelu_forward_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lower = ((const double *)pv)[0];
     const double P_upper = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_rrelu_derivative_f64(in1, P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lower = (const double *)a[2];
     const double *A_upper = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lower = A_lower[j];
@@ -6579,28 +6579,28 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lower = ((const double *)pv)[0];
     const double P_upper = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_rrelu_f64((in0 + in1), P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lower = (const double *)a[2];
     const double *A_upper = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lower = A_lower[j];
@@ -6609,28 +6609,28 @@ FA_KERNEL void fa_blk_a_rrelu_forward_bias_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lower = ((const double *)pv)[0];
     const double P_upper = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_rrelu_derivative_f64((in0 + in1), P_lower, P_upper);
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lower = (const double *)a[2];
     const double *A_upper = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lower = A_lower[j];
@@ -6639,25 +6639,25 @@ FA_KERNEL void fa_blk_a_rrelu_derivative_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_rrelu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_rrelu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_rrelu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_rrelu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_rrelu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_rrelu_forward_bias_f64(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_rrelu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_rrelu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -6665,7 +6665,7 @@ FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f64(char *const *a, const void *pv
     const double P_upper = ((const double *)pv)[1];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6673,7 +6673,7 @@ FA_KERNEL void fa_blk_s_rrelu_backward_x_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -6681,7 +6681,7 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f64(char *const *a, const void *pv
     const double *A_upper = (const double *)a[4];
     double *out0 = (double *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6691,90 +6691,90 @@ FA_KERNEL void fa_blk_a_rrelu_backward_x_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_elu_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_alpha = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_alpha = A_alpha[j];
         out0[j] = fa_elu_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_elu_derivative_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_alpha = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_alpha = A_alpha[j];
         out0[j] = fa_elu_derivative_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_elu_derivative_f64(for_derivative, pv);
-    fa_blk_s_elu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_elu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_elu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_elu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_elu_derivative_f64(for_derivative, pv);
-    fa_blk_a_elu_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_elu_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_elu_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_elu_derivative_f64(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -6782,26 +6782,26 @@ FA_KERNEL void fa_blk_a_elu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_elu_f64((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -6809,26 +6809,26 @@ FA_KERNEL void fa_blk_a_elu_forward_bias_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_elu_derivative_f64((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -6836,32 +6836,32 @@ FA_KERNEL void fa_blk_a_elu_derivative_bias_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_elu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_elu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_elu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_elu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_elu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_elu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_elu_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_elu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_elu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6869,14 +6869,14 @@ FA_KERNEL void fa_blk_s_elu_backward_x_bias_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_alpha = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -6885,26 +6885,26 @@ FA_KERNEL void fa_blk_a_elu_backward_x_bias_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_elu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_elu_from_output_f64(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_elu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_elu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -6912,93 +6912,93 @@ FA_KERNEL void fa_blk_a_elu_backward_y_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_selu_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_selu_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_selu_derivative_f64(for_derivative, pv);
-    fa_blk_s_selu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_selu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_selu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_selu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_selu_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_selu_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_selu_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_selu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_selu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_selu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_selu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_selu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7006,103 +7006,103 @@ FA_KERNEL void fa_blk_s_selu_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_selu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_selu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_selu_from_output_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_celu_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_alpha = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_alpha = A_alpha[j];
         out0[j] = fa_celu_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_celu_derivative_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_alpha = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_alpha = A_alpha[j];
         out0[j] = fa_celu_derivative_f64(in0, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_celu_derivative_f64(for_derivative, pv);
-    fa_blk_s_celu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_celu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_celu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_celu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_celu_derivative_f64(for_derivative, pv);
-    fa_blk_a_celu_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_celu_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_celu_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_celu_derivative_f64(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -7110,26 +7110,26 @@ FA_KERNEL void fa_blk_a_celu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_celu_f64((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -7137,26 +7137,26 @@ FA_KERNEL void fa_blk_a_celu_forward_bias_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_celu_derivative_f64((in0 + in1), P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -7164,32 +7164,32 @@ FA_KERNEL void fa_blk_a_celu_derivative_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_celu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_celu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_celu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_celu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_celu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_celu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_celu_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_celu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_celu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7197,14 +7197,14 @@ FA_KERNEL void fa_blk_s_celu_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_alpha = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7213,26 +7213,26 @@ FA_KERNEL void fa_blk_a_celu_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_celu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_celu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_alpha = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_celu_from_output_f64(in1, P_alpha);
     }
 }
 
-FA_KERNEL void fa_blk_a_celu_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_celu_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_alpha = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_alpha = A_alpha[j];
@@ -7240,93 +7240,93 @@ FA_KERNEL void fa_blk_a_celu_backward_y_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_gelu_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_gelu_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_gelu_none_derivative_f64(for_derivative, pv);
-    fa_blk_s_gelu_none_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_gelu_none_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_gelu_none_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_gelu_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_gelu_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_gelu_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_gelu_none_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_gelu_none_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_gelu_none_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_gelu_none_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7334,93 +7334,93 @@ FA_KERNEL void fa_blk_s_gelu_none_backward_x_bias_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_gelu_tanh_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_gelu_tanh_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_gelu_tanh_derivative_f64(for_derivative, pv);
-    fa_blk_s_gelu_tanh_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_gelu_tanh_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_gelu_tanh_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_gelu_tanh_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_gelu_tanh_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_gelu_tanh_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_gelu_tanh_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_gelu_tanh_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_gelu_tanh_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_gelu_tanh_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7428,90 +7428,90 @@ FA_KERNEL void fa_blk_s_gelu_tanh_backward_x_bias_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_silu_f64(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_beta = A_beta[j];
         out0[j] = fa_silu_f64(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_silu_derivative_f64(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_beta = A_beta[j];
         out0[j] = fa_silu_derivative_f64(in0, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_silu_derivative_f64(for_derivative, pv);
-    fa_blk_s_silu_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_silu_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_silu_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_silu_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_silu_derivative_f64(for_derivative, pv);
-    fa_blk_a_silu_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_silu_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_silu_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_silu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_silu_derivative_f64(in1, P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_beta = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
@@ -7519,26 +7519,26 @@ FA_KERNEL void fa_blk_a_silu_backward_x_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_silu_f64((in0 + in1), P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_beta = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
@@ -7546,26 +7546,26 @@ FA_KERNEL void fa_blk_a_silu_forward_bias_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_silu_derivative_f64((in0 + in1), P_beta);
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_beta = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
@@ -7573,32 +7573,32 @@ FA_KERNEL void fa_blk_a_silu_derivative_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_silu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_silu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_silu_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_silu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_silu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_silu_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_silu_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_silu_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_silu_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_silu_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_silu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_silu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_beta = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7606,14 +7606,14 @@ FA_KERNEL void fa_blk_s_silu_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_a_silu_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_silu_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_beta = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7622,93 +7622,93 @@ FA_KERNEL void fa_blk_a_silu_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_mish_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_mish_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_mish_derivative_f64(for_derivative, pv);
-    fa_blk_s_mish_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_mish_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_mish_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_mish_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_mish_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_mish_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_mish_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_mish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_mish_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_mish_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_mish_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_mish_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_mish_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_mish_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7716,25 +7716,25 @@ FA_KERNEL void fa_blk_s_mish_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_beta = ((const double *)pv)[0];
     const double P_threshold = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_softplus_f64(in0, P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
     const double *A_threshold = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_beta = A_beta[j];
         const double P_threshold = A_threshold[j];
@@ -7742,25 +7742,25 @@ FA_KERNEL void fa_blk_a_softplus_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_beta = ((const double *)pv)[0];
     const double P_threshold = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_softplus_derivative_f64(in0, P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_beta = (const double *)a[1];
     const double *A_threshold = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_beta = A_beta[j];
         const double P_threshold = A_threshold[j];
@@ -7768,46 +7768,46 @@ FA_KERNEL void fa_blk_a_softplus_derivative_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softplus_derivative_f64(for_derivative, pv);
-    fa_blk_s_softplus_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_softplus_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_softplus_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_softplus_derivative_f64(for_derivative, pv);
-    fa_blk_a_softplus_forward_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_softplus_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_softplus_forward_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softplus_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_beta = ((const double *)pv)[0];
     const double P_threshold = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_softplus_derivative_f64(in1, P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_beta = (const double *)a[2];
     const double *A_threshold = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
@@ -7816,28 +7816,28 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_beta = ((const double *)pv)[0];
     const double P_threshold = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_softplus_f64((in0 + in1), P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_beta = (const double *)a[2];
     const double *A_threshold = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
@@ -7846,28 +7846,28 @@ FA_KERNEL void fa_blk_a_softplus_forward_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_beta = ((const double *)pv)[0];
     const double P_threshold = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_softplus_derivative_f64((in0 + in1), P_beta, P_threshold);
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_beta = (const double *)a[2];
     const double *A_threshold = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_beta = A_beta[j];
@@ -7876,25 +7876,25 @@ FA_KERNEL void fa_blk_a_softplus_derivative_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_softplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_softplus_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_softplus_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_softplus_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_softplus_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_softplus_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_softplus_forward_bias_f64(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_softplus_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_softplus_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -7902,7 +7902,7 @@ FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f64(char *const *a, const void 
     const double P_threshold = ((const double *)pv)[1];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7910,7 +7910,7 @@ FA_KERNEL void fa_blk_s_softplus_backward_x_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -7918,7 +7918,7 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f64(char *const *a, const void 
     const double *A_threshold = (const double *)a[4];
     double *out0 = (double *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -7928,93 +7928,93 @@ FA_KERNEL void fa_blk_a_softplus_backward_x_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_softsign_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_softsign_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softsign_derivative_f64(for_derivative, pv);
-    fa_blk_s_softsign_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_softsign_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_softsign_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softsign_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_softsign_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_softsign_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_softsign_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_softsign_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_softsign_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_softsign_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_softsign_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_softsign_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8022,25 +8022,25 @@ FA_KERNEL void fa_blk_s_softsign_backward_x_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_hardsigmoid_f64(in0, P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_slope = (const double *)a[1];
     const double *A_offset = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_slope = A_slope[j];
         const double P_offset = A_offset[j];
@@ -8048,25 +8048,25 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_hardsigmoid_derivative_f64(in0, P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_slope = (const double *)a[1];
     const double *A_offset = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_slope = A_slope[j];
         const double P_offset = A_offset[j];
@@ -8074,46 +8074,46 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardsigmoid_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardsigmoid_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_hardsigmoid_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardsigmoid_derivative_f64(for_derivative, pv);
-    fa_blk_a_hardsigmoid_forward_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_hardsigmoid_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_hardsigmoid_forward_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_hardsigmoid_derivative_f64(in1, P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_slope = (const double *)a[2];
     const double *A_offset = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
@@ -8122,28 +8122,28 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_hardsigmoid_f64((in0 + in1), P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_slope = (const double *)a[2];
     const double *A_offset = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
@@ -8152,28 +8152,28 @@ FA_KERNEL void fa_blk_a_hardsigmoid_forward_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_hardsigmoid_derivative_f64((in0 + in1), P_slope, P_offset);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_slope = (const double *)a[2];
     const double *A_offset = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
@@ -8182,25 +8182,25 @@ FA_KERNEL void fa_blk_a_hardsigmoid_derivative_bias_f64(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardsigmoid_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_hardsigmoid_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardsigmoid_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_hardsigmoid_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_hardsigmoid_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_hardsigmoid_forward_bias_f64(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_hardsigmoid_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_hardsigmoid_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -8208,7 +8208,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f64(char *const *a, const vo
     const double P_offset = ((const double *)pv)[1];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8216,7 +8216,7 @@ FA_KERNEL void fa_blk_s_hardsigmoid_backward_x_bias_f64(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -8224,7 +8224,7 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f64(char *const *a, const vo
     const double *A_offset = (const double *)a[4];
     double *out0 = (double *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8234,93 +8234,93 @@ FA_KERNEL void fa_blk_a_hardsigmoid_backward_x_bias_f64(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_hardswish_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_hardswish_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardswish_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardswish_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardswish_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_hardswish_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardswish_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_hardswish_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_hardswish_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_hardswish_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardswish_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_hardswish_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardswish_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_hardswish_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8328,25 +8328,25 @@ FA_KERNEL void fa_blk_s_hardswish_backward_x_bias_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_hardtanh_f64(in0, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_min_val = (const double *)a[1];
     const double *A_max_val = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_min_val = A_min_val[j];
         const double P_max_val = A_max_val[j];
@@ -8354,25 +8354,25 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_hardtanh_derivative_f64(in0, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_min_val = (const double *)a[1];
     const double *A_max_val = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_min_val = A_min_val[j];
         const double P_max_val = A_max_val[j];
@@ -8380,46 +8380,46 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardtanh_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardtanh_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardtanh_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_hardtanh_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardtanh_derivative_f64(for_derivative, pv);
-    fa_blk_a_hardtanh_forward_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_hardtanh_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_hardtanh_forward_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_min_val = (const double *)a[2];
     const double *A_max_val = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_min_val = A_min_val[j];
@@ -8428,28 +8428,28 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_hardtanh_f64((in0 + in1), P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_min_val = (const double *)a[2];
     const double *A_max_val = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_min_val = A_min_val[j];
@@ -8458,28 +8458,28 @@ FA_KERNEL void fa_blk_a_hardtanh_forward_bias_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_hardtanh_derivative_f64((in0 + in1), P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_min_val = (const double *)a[2];
     const double *A_max_val = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_min_val = A_min_val[j];
@@ -8488,25 +8488,25 @@ FA_KERNEL void fa_blk_a_hardtanh_derivative_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardtanh_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_hardtanh_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardtanh_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_hardtanh_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_hardtanh_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_hardtanh_forward_bias_f64(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_hardtanh_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_hardtanh_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -8514,7 +8514,7 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f64(char *const *a, const void 
     const double P_max_val = ((const double *)pv)[1];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8522,7 +8522,7 @@ FA_KERNEL void fa_blk_s_hardtanh_backward_x_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -8530,7 +8530,7 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f64(char *const *a, const void 
     const double *A_max_val = (const double *)a[4];
     double *out0 = (double *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8540,28 +8540,28 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_x_bias_f64(char *const *a, const void 
     }
 }
 
-FA_KERNEL void fa_blk_s_hardtanh_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardtanh_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_min_val = ((const double *)pv)[0];
     const double P_max_val = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_hardtanh_derivative_f64(in1, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardtanh_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardtanh_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_min_val = (const double *)a[2];
     const double *A_max_val = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_min_val = A_min_val[j];
@@ -8570,93 +8570,93 @@ FA_KERNEL void fa_blk_a_hardtanh_backward_y_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_tanhshrink_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_tanhshrink_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_tanhshrink_derivative_f64(for_derivative, pv);
-    fa_blk_s_tanhshrink_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_tanhshrink_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_tanhshrink_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_tanhshrink_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_tanhshrink_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_tanhshrink_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_tanhshrink_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_tanhshrink_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_tanhshrink_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_tanhshrink_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8664,90 +8664,90 @@ FA_KERNEL void fa_blk_s_tanhshrink_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_softshrink_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_lambd = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_lambd = A_lambd[j];
         out0[j] = fa_softshrink_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_lambd = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_lambd = A_lambd[j];
         out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_softshrink_derivative_f64(for_derivative, pv);
-    fa_blk_s_softshrink_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_softshrink_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_softshrink_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_softshrink_derivative_f64(for_derivative, pv);
-    fa_blk_a_softshrink_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_softshrink_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_softshrink_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lambd = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lambd = A_lambd[j];
@@ -8755,26 +8755,26 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_softshrink_f64((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lambd = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lambd = A_lambd[j];
@@ -8782,26 +8782,26 @@ FA_KERNEL void fa_blk_a_softshrink_forward_bias_f64(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_shrink_derivative_f64((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lambd = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lambd = A_lambd[j];
@@ -8809,32 +8809,32 @@ FA_KERNEL void fa_blk_a_softshrink_derivative_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_softshrink_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_softshrink_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_softshrink_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_softshrink_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_softshrink_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_softshrink_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_softshrink_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_softshrink_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8842,14 +8842,14 @@ FA_KERNEL void fa_blk_s_softshrink_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_lambd = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -8858,90 +8858,90 @@ FA_KERNEL void fa_blk_a_softshrink_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_hardshrink_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_lambd = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_lambd = A_lambd[j];
         out0[j] = fa_hardshrink_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_lambd = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_lambd = A_lambd[j];
         out0[j] = fa_shrink_derivative_f64(in0, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_hardshrink_derivative_f64(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_hardshrink_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_hardshrink_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_hardshrink_derivative_f64(for_derivative, pv);
-    fa_blk_a_hardshrink_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_hardshrink_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_hardshrink_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_shrink_derivative_f64(in1, P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lambd = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lambd = A_lambd[j];
@@ -8949,26 +8949,26 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_hardshrink_f64((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lambd = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lambd = A_lambd[j];
@@ -8976,26 +8976,26 @@ FA_KERNEL void fa_blk_a_hardshrink_forward_bias_f64(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_shrink_derivative_f64((in0 + in1), P_lambd);
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_lambd = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_lambd = A_lambd[j];
@@ -9003,32 +9003,32 @@ FA_KERNEL void fa_blk_a_hardshrink_derivative_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_hardshrink_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_hardshrink_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_hardshrink_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_hardshrink_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_hardshrink_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_hardshrink_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_hardshrink_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_hardshrink_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_lambd = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9036,14 +9036,14 @@ FA_KERNEL void fa_blk_s_hardshrink_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_lambd = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9052,25 +9052,25 @@ FA_KERNEL void fa_blk_a_hardshrink_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_threshold = ((const double *)pv)[0];
     const double P_value = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_threshold_f64(in0, P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_threshold = (const double *)a[1];
     const double *A_value = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_threshold = A_threshold[j];
         const double P_value = A_value[j];
@@ -9078,25 +9078,25 @@ FA_KERNEL void fa_blk_a_threshold_forward_f64(char *const *a, const void *pv) {
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_threshold = ((const double *)pv)[0];
     const double P_value = ((const double *)pv)[1];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_threshold_derivative_f64(in0, P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_threshold = (const double *)a[1];
     const double *A_value = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_threshold = A_threshold[j];
         const double P_value = A_value[j];
@@ -9104,46 +9104,46 @@ FA_KERNEL void fa_blk_a_threshold_derivative_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_threshold_derivative_f64(for_derivative, pv);
-    fa_blk_s_threshold_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_threshold_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_threshold_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_threshold_derivative_f64(for_derivative, pv);
-    fa_blk_a_threshold_forward_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_threshold_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_threshold_forward_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_threshold = ((const double *)pv)[0];
     const double P_value = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_threshold_derivative_f64(in1, P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_threshold = (const double *)a[2];
     const double *A_value = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_threshold = A_threshold[j];
@@ -9152,28 +9152,28 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_threshold = ((const double *)pv)[0];
     const double P_value = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_threshold_f64((in0 + in1), P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_threshold = (const double *)a[2];
     const double *A_value = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_threshold = A_threshold[j];
@@ -9182,28 +9182,28 @@ FA_KERNEL void fa_blk_a_threshold_forward_bias_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_threshold = ((const double *)pv)[0];
     const double P_value = ((const double *)pv)[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_threshold_derivative_f64((in0 + in1), P_threshold, P_value);
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_threshold = (const double *)a[2];
     const double *A_value = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_threshold = A_threshold[j];
@@ -9212,25 +9212,25 @@ FA_KERNEL void fa_blk_a_threshold_derivative_bias_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_threshold_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_threshold_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_threshold_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_threshold_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_threshold_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_threshold_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4]};
-    fa_blk_a_threshold_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_threshold_forward_bias_f64(for_forward, pv);
-    memcpy(a[5], d, sizeof d);
+    fa_blk_a_threshold_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_threshold_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[5], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -9238,7 +9238,7 @@ FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f64(char *const *a, const void
     const double P_value = ((const double *)pv)[1];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9246,7 +9246,7 @@ FA_KERNEL void fa_blk_s_threshold_backward_x_bias_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -9254,7 +9254,7 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f64(char *const *a, const void
     const double *A_value = (const double *)a[4];
     double *out0 = (double *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9264,90 +9264,90 @@ FA_KERNEL void fa_blk_a_threshold_backward_x_bias_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_squareplus_f64(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_b = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_b = A_b[j];
         out0[j] = fa_squareplus_f64(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_squareplus_derivative_f64(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_b = (const double *)a[1];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_b = A_b[j];
         out0[j] = fa_squareplus_derivative_f64(in0, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_squareplus_derivative_f64(for_derivative, pv);
-    fa_blk_s_squareplus_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_squareplus_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_squareplus_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_a_squareplus_derivative_f64(for_derivative, pv);
-    fa_blk_a_squareplus_forward_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_a_squareplus_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_squareplus_forward_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_squareplus_derivative_f64(in1, P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_b = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_b = A_b[j];
@@ -9355,26 +9355,26 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_f64(char *const *a, const void *pv
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_squareplus_f64((in0 + in1), P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_b = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_b = A_b[j];
@@ -9382,26 +9382,26 @@ FA_KERNEL void fa_blk_a_squareplus_forward_bias_f64(char *const *a, const void *
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_squareplus_derivative_f64((in0 + in1), P_b);
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_b = (const double *)a[2];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_b = A_b[j];
@@ -9409,32 +9409,32 @@ FA_KERNEL void fa_blk_a_squareplus_derivative_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_squareplus_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_squareplus_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_squareplus_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_squareplus_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3]};
-    fa_blk_a_squareplus_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_squareplus_forward_bias_f64(for_forward, pv);
-    memcpy(a[4], d, sizeof d);
+    fa_blk_a_squareplus_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_squareplus_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[4], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double P_b = ((const double *)pv)[0];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9442,14 +9442,14 @@ FA_KERNEL void fa_blk_s_squareplus_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     const double *A_b = (const double *)a[3];
     double *out0 = (double *)a[4];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9458,7 +9458,7 @@ FA_KERNEL void fa_blk_a_squareplus_backward_x_bias_f64(char *const *a, const voi
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
@@ -9466,13 +9466,13 @@ FA_KERNEL void fa_blk_s_clipped_linear_forward_f64(char *const *a, const void *p
     const double P_max_val = ((const double *)pv)[3];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_clipped_linear_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_slope = (const double *)a[1];
     const double *A_offset = (const double *)a[2];
@@ -9480,7 +9480,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_f64(char *const *a, const void *p
     const double *A_max_val = (const double *)a[4];
     double *out0 = (double *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_slope = A_slope[j];
         const double P_offset = A_offset[j];
@@ -9490,7 +9490,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double P_slope = ((const double *)pv)[0];
     const double P_offset = ((const double *)pv)[1];
@@ -9498,13 +9498,13 @@ FA_KERNEL void fa_blk_s_clipped_linear_derivative_f64(char *const *a, const void
     const double P_max_val = ((const double *)pv)[3];
     double *out0 = (double *)a[1];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_clipped_linear_derivative_f64(in0, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *A_slope = (const double *)a[1];
     const double *A_offset = (const double *)a[2];
@@ -9512,7 +9512,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_f64(char *const *a, const void
     const double *A_max_val = (const double *)a[4];
     double *out0 = (double *)a[5];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double P_slope = A_slope[j];
         const double P_offset = A_offset[j];
@@ -9522,25 +9522,25 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_clipped_linear_derivative_f64(for_derivative, pv);
-    fa_blk_s_clipped_linear_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_clipped_linear_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_clipped_linear_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5]};
-    fa_blk_a_clipped_linear_derivative_f64(for_derivative, pv);
-    fa_blk_a_clipped_linear_forward_f64(for_forward, pv);
-    memcpy(a[6], d, sizeof d);
+    fa_blk_a_clipped_linear_derivative_f64(for_derivative, pv, n);
+    fa_blk_a_clipped_linear_forward_f64(for_forward, pv, n);
+    memcpy(a[6], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_slope = ((const double *)pv)[0];
@@ -9549,14 +9549,14 @@ FA_KERNEL void fa_blk_s_clipped_linear_backward_x_f64(char *const *a, const void
     const double P_max_val = ((const double *)pv)[3];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_clipped_linear_derivative_f64(in1, P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_slope = (const double *)a[2];
@@ -9565,7 +9565,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void
     const double *A_max_val = (const double *)a[5];
     double *out0 = (double *)a[6];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
@@ -9576,7 +9576,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_f64(char *const *a, const void
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_slope = ((const double *)pv)[0];
@@ -9585,14 +9585,14 @@ FA_KERNEL void fa_blk_s_clipped_linear_forward_bias_f64(char *const *a, const vo
     const double P_max_val = ((const double *)pv)[3];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_clipped_linear_f64((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_slope = (const double *)a[2];
@@ -9601,7 +9601,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f64(char *const *a, const vo
     const double *A_max_val = (const double *)a[5];
     double *out0 = (double *)a[6];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
@@ -9612,7 +9612,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_forward_bias_f64(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double P_slope = ((const double *)pv)[0];
@@ -9621,14 +9621,14 @@ FA_KERNEL void fa_blk_s_clipped_linear_derivative_bias_f64(char *const *a, const
     const double P_max_val = ((const double *)pv)[3];
     double *out0 = (double *)a[2];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_clipped_linear_derivative_f64((in0 + in1), P_slope, P_offset, P_min_val, P_max_val);
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *A_slope = (const double *)a[2];
@@ -9637,7 +9637,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f64(char *const *a, const
     const double *A_max_val = (const double *)a[5];
     double *out0 = (double *)a[6];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double P_slope = A_slope[j];
@@ -9648,25 +9648,25 @@ FA_KERNEL void fa_blk_a_clipped_linear_derivative_bias_f64(char *const *a, const
     }
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_clipped_linear_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_clipped_linear_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_clipped_linear_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_clipped_linear_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], a[2], a[3], a[4], a[5], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2], a[3], a[4], a[5], a[6]};
-    fa_blk_a_clipped_linear_derivative_bias_f64(for_derivative, pv);
-    fa_blk_a_clipped_linear_forward_bias_f64(for_forward, pv);
-    memcpy(a[7], d, sizeof d);
+    fa_blk_a_clipped_linear_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_a_clipped_linear_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[7], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -9676,7 +9676,7 @@ FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f64(char *const *a, const
     const double P_max_val = ((const double *)pv)[3];
     double *out0 = (double *)a[3];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9684,7 +9684,7 @@ FA_KERNEL void fa_blk_s_clipped_linear_backward_x_bias_f64(char *const *a, const
     }
 }
 
-FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
@@ -9694,7 +9694,7 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f64(char *const *a, const
     const double *A_max_val = (const double *)a[6];
     double *out0 = (double *)a[7];
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9706,93 +9706,93 @@ FA_KERNEL void fa_blk_a_clipped_linear_backward_x_bias_f64(char *const *a, const
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_thinc_hard_swish_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_thinc_hard_swish_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_thinc_hard_swish_derivative_f64(for_derivative, pv);
-    fa_blk_s_thinc_hard_swish_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_thinc_hard_swish_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_thinc_hard_swish_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_thinc_hard_swish_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_thinc_hard_swish_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_thinc_hard_swish_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_thinc_hard_swish_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_thinc_hard_swish_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_thinc_hard_swish_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_thinc_hard_swish_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9800,93 +9800,93 @@ FA_KERNEL void fa_blk_s_thinc_hard_swish_backward_x_bias_f64(char *const *a, con
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_dish_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_dish_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_dish_derivative_f64(for_derivative, pv);
-    fa_blk_s_dish_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_dish_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_dish_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_dish_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_dish_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_dish_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_dish_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_dish_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_dish_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_dish_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_dish_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_dish_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_dish_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_dish_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9894,93 +9894,93 @@ FA_KERNEL void fa_blk_s_dish_backward_x_bias_f64(char *const *a, const void *pv)
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_erf_activation_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_erf_derivative_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_erf_derivative_f64(for_derivative, pv);
-    fa_blk_s_erf_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_erf_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_erf_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_erf_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_erf_derivative_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_erf_activation_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_erf_derivative_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_erf_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_erf_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_erf_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_erf_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_erf_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_erf_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_erf_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -9988,93 +9988,93 @@ FA_KERNEL void fa_blk_s_erf_backward_x_bias_f64(char *const *a, const void *pv) 
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_exponential_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_exponential_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_exponential_derivative_f64(for_derivative, pv);
-    fa_blk_s_exponential_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_exponential_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_exponential_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_exponential_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_exponential_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_exponential_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_exponential_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_exponential_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_exponential_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_exponential_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_exponential_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -10082,106 +10082,106 @@ FA_KERNEL void fa_blk_s_exponential_backward_x_bias_f64(char *const *a, const vo
     }
 }
 
-FA_KERNEL void fa_blk_s_exponential_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_exponential_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_identity_of_output_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_forward_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_forward_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_linear_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_derivative_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     double *out0 = (double *)a[1];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         out0[j] = fa_ones_f64(in0);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_value_and_derivative_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_value_and_derivative_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], (char *)d};
     char *const for_forward[] = {a[0], a[1]};
-    fa_blk_s_linear_derivative_f64(for_derivative, pv);
-    fa_blk_s_linear_forward_f64(for_forward, pv);
-    memcpy(a[2], d, sizeof d);
+    fa_blk_s_linear_derivative_f64(for_derivative, pv, n);
+    fa_blk_s_linear_forward_f64(for_forward, pv, n);
+    memcpy(a[2], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_linear_backward_x_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_backward_x_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_ones_f64(in1);
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_forward_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_forward_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_linear_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_derivative_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = fa_ones_f64((in0 + in1));
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_value_and_derivative_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_value_and_derivative_bias_f64(char *const *a, const void *pv, int n) {
     _Alignas(64) double d[FA_BLOCK];
     char *const for_derivative[] = {a[0], a[1], (char *)d};
     char *const for_forward[] = {a[0], a[1], a[2]};
-    fa_blk_s_linear_derivative_bias_f64(for_derivative, pv);
-    fa_blk_s_linear_forward_bias_f64(for_forward, pv);
-    memcpy(a[3], d, sizeof d);
+    fa_blk_s_linear_derivative_bias_f64(for_derivative, pv, n);
+    fa_blk_s_linear_forward_bias_f64(for_forward, pv, n);
+    memcpy(a[3], d, (size_t)n * sizeof d[0]);
 }
 
-FA_KERNEL void fa_blk_s_linear_backward_x_bias_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_backward_x_bias_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     const double *src2 = (const double *)a[2];
     double *out0 = (double *)a[3];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         const double in2 = src2[j];
@@ -10189,13 +10189,13 @@ FA_KERNEL void fa_blk_s_linear_backward_x_bias_f64(char *const *a, const void *p
     }
 }
 
-FA_KERNEL void fa_blk_s_linear_backward_y_f64(char *const *a, const void *pv) {
+FA_KERNEL void fa_blk_s_linear_backward_y_f64(char *const *a, const void *pv, int n) {
     const double *src0 = (const double *)a[0];
     const double *src1 = (const double *)a[1];
     double *out0 = (double *)a[2];
     (void)pv;
     FA_SIMD_LOOP
-    for (int j = 0; j < FA_BLOCK; j++) {
+    for (int j = 0; j < n; j++) {
         const double in0 = src0[j];
         const double in1 = src1[j];
         out0[j] = in0 * fa_ones_f64(in1);

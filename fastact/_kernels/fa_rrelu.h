@@ -74,7 +74,7 @@ static void fa_rrelu_blocks(const fa_loop *L, int ndim, const intptr_t *shape,
                 idx[d] = 0;
             }
         }
-        L->array_params(ptrs, NULL);
+        L->array_params(ptrs, NULL, FA_BLOCK);
         for (k = first_out; k < nargs; k++) {
             for (intptr_t e = 0; e < count; e++) {
                 memcpy(args[k] + offsets[k][e], buffers[k] + e * esize, esize);
