@@ -378,7 +378,8 @@ def _composite_block(entry: KernelEntry, ctype: str, sfx: str, scalar: bool) -> 
     nfirst = len(entry.inputs) + (0 if scalar else len(entry.params))
     first = ", ".join(f"a[{i}]" for i in range(nfirst))
     return "\n".join([
-        f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}(char *const *a, const void *pv, int n) {{",
+        f"FA_KERNEL void fa_blk_{variant}_{entry.name}_{sfx}"
+        "(char *const *a, const void *pv, int n) {",
         f"    _Alignas(64) {ctype} d[FA_BLOCK];",
         f"    char *const for_derivative[] = {{{first}, (char *)d}};",
         f"    char *const for_forward[] = {{{first}, a[{nfirst}]}};",
